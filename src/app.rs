@@ -36,7 +36,11 @@ struct Prepared {
 pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
     let rank0 = world.rank() == 0;
     // Rank 0 checks outputs and the baseline before anyone computes, then tells everyone.
-    let prepared = if rank0 { Some(prepare(opts, world.size())) } else { None };
+    let prepared = if rank0 {
+        Some(prepare(opts, world.size()))
+    } else {
+        None
+    };
     let mut verdict = match &prepared {
         Some(Err(_)) => exit::USAGE,
         _ => exit::OK,
@@ -69,7 +73,10 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         baseline: prep.baseline,
     });
     if opts.json {
-        print!("{}", String::from_utf8_lossy(&export::json::to_bytes(&report)));
+        print!(
+            "{}",
+            String::from_utf8_lossy(&export::json::to_bytes(&report))
+        );
     } else {
         print!("{}", output::table(&report));
     }

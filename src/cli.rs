@@ -130,7 +130,9 @@ pub enum OptionsError {
     ZeroChunk,
     #[error("--chunk only applies to --schedule dynamic")]
     ChunkWithStatic,
-    #[error("--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'")]
+    #[error(
+        "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
+    )]
     BadLabel(String),
 }
 
@@ -246,8 +248,11 @@ mod tests {
 
     #[test]
     fn zero_sizes_are_refused_naming_the_flag() {
-        assert_eq!(parse(&["--dim", "0"]), Err(OptionsError::ZeroDim));
-        assert_eq!(parse(&["--tasks", "0"]), Err(OptionsError::ZeroTasks));
+        assert_eq!(parse(&["--dim", "0"]).unwrap_err(), OptionsError::ZeroDim);
+        assert_eq!(
+            parse(&["--tasks", "0"]).unwrap_err(),
+            OptionsError::ZeroTasks
+        );
         let e = parse(&["--schedule", "dynamic", "--chunk", "0"]).unwrap_err();
         assert!(e.to_string().contains("--chunk"));
     }
@@ -255,8 +260,8 @@ mod tests {
     #[test]
     fn chunk_needs_dynamic() {
         assert_eq!(
-            parse(&["--chunk", "4"]),
-            Err(OptionsError::ChunkWithStatic)
+            parse(&["--chunk", "4"]).unwrap_err(),
+            OptionsError::ChunkWithStatic
         );
     }
 

@@ -20,7 +20,11 @@ impl FlagError {
     pub fn report(self, rank: u32) -> ExitCode {
         match self {
             FlagError::Clap(e) => {
-                let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+                let code = if e.use_stderr() {
+                    exit::USAGE
+                } else {
+                    exit::OK
+                };
                 if rank == 0 {
                     let _ = e.print();
                 }
@@ -39,10 +43,15 @@ impl FlagError {
 /// This process's rank as the launcher announced it, read before MPI_Init (Open MPI, PMIx,
 /// MPICH/Hydra, Slurm); 0 when started without a launcher.
 pub fn rank_from_env() -> u32 {
-    ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok()?.parse().ok())
-        .unwrap_or(0)
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    .unwrap_or(0)
 }
 
 /// A panic in one rank would otherwise leave the others blocked in a collective forever

@@ -8,9 +8,10 @@ use cluster_bench::{app, cli::Args, launch};
 fn main() -> ExitCode {
     // Parse and validate before MPI_Init: every rank gets the same flags, so every rank
     // reaches the same verdict and exits alike; only rank 0 says why.
-    let opts = match Args::try_parse().map_err(launch::FlagError::Clap).and_then(|a| {
-        a.validate().map_err(launch::FlagError::Invalid)
-    }) {
+    let opts = match Args::try_parse()
+        .map_err(launch::FlagError::Clap)
+        .and_then(|a| a.validate().map_err(launch::FlagError::Invalid))
+    {
         Ok(o) => o,
         Err(e) => return e.report(launch::rank_from_env()),
     };

@@ -41,7 +41,15 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(
         w,
         "# {:>6} {:>6} {:>9} {:>10} {:>11} {:>11} {:>9} {:>10} {:>10}",
-        "ranks", "hosts", "tasks", "wall_s", "tasks/s", "busy_s", "speedup", "efficiency", "imbalance"
+        "ranks",
+        "hosts",
+        "tasks",
+        "wall_s",
+        "tasks/s",
+        "busy_s",
+        "speedup",
+        "efficiency",
+        "imbalance"
     );
     let _ = writeln!(
         w,

@@ -168,9 +168,10 @@ impl RunReport {
         let task_count = records.len() as u64;
         let speedup = ratio(busy_s, wall_s);
         let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
-        let measured_efficiency = baseline.as_ref().zip(measured_speedup).map(|(b, s)| {
-            s / (ranks as f64 / b.ranks.max(1) as f64)
-        });
+        let measured_efficiency = baseline
+            .as_ref()
+            .zip(measured_speedup)
+            .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
         environment.rank_info = rank_info;
         RunReport {
             tool: "cluster-bench",
@@ -339,14 +340,20 @@ mod tests {
         let infos = [info(0, "a"), info(1, "b"), info(2, "a")];
         let ranks = per_rank(&records, &infos);
         assert_eq!(
-            ranks.iter().map(|r| (r.tasks, r.busy_s)).collect::<Vec<_>>(),
+            ranks
+                .iter()
+                .map(|r| (r.tasks, r.busy_s))
+                .collect::<Vec<_>>(),
             vec![(2, 2.0), (1, 2.0), (1, 3.0)]
         );
         // max 3 over mean 7/3
         assert!((imbalance(&ranks) - 9.0 / 7.0).abs() < 1e-12);
         let hosts = per_host(&ranks, &infos, 2.0);
         assert_eq!(hosts.len(), 2);
-        assert_eq!((hosts[0].name.as_str(), hosts[0].ranks, hosts[0].tasks), ("a", 2, 3));
+        assert_eq!(
+            (hosts[0].name.as_str(), hosts[0].ranks, hosts[0].tasks),
+            ("a", 2, 3)
+        );
         assert!((hosts[0].busy_s - 5.0).abs() < 1e-12);
         assert!((hosts[0].mean_ms_per_task - 5000.0 / 3.0).abs() < 1e-9);
         assert!((hosts[0].tasks_per_s - 1.5).abs() < 1e-12);
@@ -361,7 +368,11 @@ mod tests {
 
     #[test]
     fn checksum_is_the_ordered_sum() {
-        let r = [rec(0, 1, 0.0, 1.5), rec(1, 0, 0.0, -0.25), rec(2, 0, 0.0, 1e-3)];
+        let r = [
+            rec(0, 1, 0.0, 1.5),
+            rec(1, 0, 0.0, -0.25),
+            rec(2, 0, 0.0, 1e-3),
+        ];
         assert_eq!(checksum(&r), 1.5 + -0.25 + 1e-3);
     }
 
@@ -390,7 +401,10 @@ mod tests {
     fn iso_dates() {
         assert_eq!(iso8601_utc(0.0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601_utc(951_782_400.0), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601_utc(1_795_651_200.0 + 3661.0), "2026-11-26T01:01:01Z");
+        assert_eq!(
+            iso8601_utc(1_795_651_200.0 + 3661.0),
+            "2026-11-26T01:01:01Z"
+        );
     }
 
     #[test]

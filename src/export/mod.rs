@@ -61,8 +61,11 @@ impl Outputs {
         let path = link_new_name(&self.tmp_path, &self.dir, &self.stem, "json")?;
         let _ = std::fs::remove_file(&self.tmp_path);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        append_row(&mut self.csv, &csv::row(report, name.as_deref().unwrap_or("")))
-            .with_context(|| format!("appending to {}", self.dir.join(RUNS_CSV).display()))?;
+        append_row(
+            &mut self.csv,
+            &csv::row(report, name.as_deref().unwrap_or("")),
+        )
+        .with_context(|| format!("appending to {}", self.dir.join(RUNS_CSV).display()))?;
         Ok(path)
     }
 }
@@ -138,7 +141,10 @@ impl Drop for Flock {
 
 /// File stem of a run's JSON: `LABEL-YYYYMMDDTHHMMSSZ-Nr`.
 pub fn stem(label: &str, started_at_iso: &str, ranks: usize) -> String {
-    let compact: String = started_at_iso.chars().filter(|c| *c != '-' && *c != ':').collect();
+    let compact: String = started_at_iso
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
     format!("{label}-{compact}-{ranks}r")
 }
 
@@ -228,12 +234,21 @@ mod tests {
     fn finish_never_clobbers_and_appends_one_header() {
         let dir = tempfile::tempdir().unwrap();
         let r = report();
-        let a = Outputs::prepare(dir.path(), "s").unwrap().finish(&r).unwrap();
+        let a = Outputs::prepare(dir.path(), "s")
+            .unwrap()
+            .finish(&r)
+            .unwrap();
         std::fs::write(dir.path().join("s-2.json"), b"earlier").unwrap();
-        let b = Outputs::prepare(dir.path(), "s").unwrap().finish(&r).unwrap();
+        let b = Outputs::prepare(dir.path(), "s")
+            .unwrap()
+            .finish(&r)
+            .unwrap();
         assert_eq!(a.file_name().unwrap(), "s.json");
         assert_eq!(b.file_name().unwrap(), "s-3.json");
-        assert_eq!(std::fs::read(dir.path().join("s-2.json")).unwrap(), b"earlier");
+        assert_eq!(
+            std::fs::read(dir.path().join("s-2.json")).unwrap(),
+            b"earlier"
+        );
         let csv = std::fs::read_to_string(dir.path().join(RUNS_CSV)).unwrap();
         assert_eq!(csv.lines().count(), 3, "{csv}");
         assert!(csv.starts_with("started_at,"));
@@ -259,7 +274,10 @@ mod tests {
         // A link planted at the JSON's final name is left alone too: a new name is chosen.
         std::fs::remove_file(out.join(RUNS_CSV)).unwrap();
         std::os::unix::fs::symlink(&victim, out.join("s.json")).unwrap();
-        let p = Outputs::prepare(&out, "s").unwrap().finish(&report()).unwrap();
+        let p = Outputs::prepare(&out, "s")
+            .unwrap()
+            .finish(&report())
+            .unwrap();
         assert_eq!(p.file_name().unwrap(), "s-2.json");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
     }
@@ -277,6 +295,9 @@ mod tests {
 
     #[test]
     fn stems_are_compact() {
-        assert_eq!(stem("run", "2026-11-26T01:02:03Z", 4), "run-20261126T010203Z-4r");
+        assert_eq!(
+            stem("run", "2026-11-26T01:02:03Z", 4),
+            "run-20261126T010203Z-4r"
+        );
     }
 }

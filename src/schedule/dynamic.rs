@@ -205,7 +205,10 @@ mod tests {
                 Chunk { start: 0, count: 4 },
                 Chunk { start: 4, count: 4 },
                 Chunk { start: 8, count: 2 },
-                Chunk { start: 10, count: 0 },
+                Chunk {
+                    start: 10,
+                    count: 0
+                },
             ]
         );
     }
