@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""Analysis of a scaling study made by scripts/sweep.sh.
+
+Reads STUDY/manifest.tsv, STUDY/study.conf and every run's JSON in STUDY/runs/, and writes
+(atomically, only inside STUDY):
+
+  runs.csv    one row per run (tidy, long format)
+  tasks.csv   one row per task of every run (for timelines)
+  hosts.csv   one row per host of every run (per-host throughput)
+  points.csv  one row per (mode, schedule, p): medians and scaling metrics
+  fit.json    Amdahl fit T(p) = Ts + Tp/p (strong) and Gustafson fit (weak), per schedule
+  SETUP.md    the machines, MPI library, git revision and the command of the study
+
+The maths lives in small pure functions (tested in tests/python/test_scaling.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+# ---------------------------------------------------------------------------------------------
+# Metrics: pure functions of numbers.
+
+
+def median(xs):
+    """Median of a non-empty sequence (mean of the middle two for an even count)."""
+    if not xs:
+        raise ValueError("median of no values")
+    return statistics.median(xs)
+
+
+def speedup(t1, tp):
+    """Measured strong-scaling speedup S = T(1) / T(p)."""
+    return t1 / tp
+
+
+def efficiency(s, p):
+    """Parallel efficiency S / p."""
+    return s / p
+
+
+def karp_flatt(s, p):
+    """Karp–Flatt experimentally determined serial fraction e = (1/S − 1/p) / (1 − 1/p).
+
+    Undefined at p = 1: returns None.
+    """
+    if p <= 1:
+        return None
+    return (1.0 / s - 1.0 / p) / (1.0 - 1.0 / p)
+
+
+def weak_efficiency(t1, tp):
+    """Weak-scaling efficiency T(1) / T(p) (work per rank fixed: ideal is 1)."""
+    return t1 / tp
+
+
+def scaled_speedup(t1, tp, p):
+    """Scaled (Gustafson) speedup p · T(1) / T(p): work done per unit time relative to p = 1."""
+    return p * t1 / tp
+
+
+def gustafson_serial_fraction(scaled, p):
+    """Serial fraction α of Gustafson's law S = p − α (p − 1), i.e. α = (p − S) / (p − 1).
+
+    Undefined at p = 1: returns None.
+    """
+    if p <= 1:
+        return None
+    return (p - scaled) / (p - 1)
+
+
+def amdahl_fit(ps, ts):
+    """Least-squares fit of T(p) = Ts + Tp / p to points (p, T).
+
+    Returns a dict: ts, tp (seconds), serial_fraction Ts / (Ts + Tp), max_speedup (Ts + Tp) / Ts
+    (None when Ts <= 0: no serial part measurable), rmse_s; None with fewer than two distinct p.
+    """
+    pairs = [(float(p), float(t)) for p, t in zip(ps, ts)]
+    xs = [1.0 / p for p, _ in pairs]
+    if len(set(xs)) < 2:
+        return None
+    n = len(xs)
+    mx = sum(xs) / n
+    my = sum(t for _, t in pairs) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    sxy = sum((x - mx) * (t - my) for x, (_, t) in zip(xs, pairs))
+    tp = sxy / sxx
+    ts = my - tp * mx
+    total = ts + tp
+    rmse = math.sqrt(sum((ts + tp * x - t) ** 2 for x, (_, t) in zip(xs, pairs)) / n)
+    return {
+        "ts_s": ts,
+        "tp_s": tp,
+        "serial_fraction": ts / total if total != 0 else None,
+        "max_speedup": total / ts if ts > 0 else None,
+        "rmse_s": rmse,
+    }
+
+
+def amdahl_speedup(p, fit):
+    """Speedup the Amdahl fit predicts at p: (Ts + Tp) / (Ts + Tp / p)."""
+    return (fit["ts_s"] + fit["tp_s"]) / (fit["ts_s"] + fit["tp_s"] / p)
+
+
+def gustafson_fit(ps, scaled):
+    """Least-squares α of S(p) = p − α (p − 1) over points (p, scaled speedup).
+
+    Returns None without a point at p > 1.
+    """
+    num = sum((p - 1) * (p - s) for p, s in zip(ps, scaled))
+    den = sum((p - 1) ** 2 for p in ps)
+    if den == 0:
+        return None
+    return num / den
+
+
+def is_oversubscribed(p, slots=None, physical_cores=None, host_ranks_cores=()):
+    """A run is oversubscribed when p exceeds the slots or the physical cores, or a host runs
+    more ranks than it has cores ((ranks, cores) pairs; cores 0 = unknown)."""
+    if slots and p > slots:
+        return True
+    if physical_cores and p > physical_cores:
+        return True
+    return any(cores and ranks > cores for ranks, cores in host_ranks_cores)
+
+
+# ---------------------------------------------------------------------------------------------
+# Points: runs grouped by (mode, schedule, p).
+
+
+def point_rows(runs):
+    """Rows of points.csv from run rows (dicts with mode, schedule, p, wall_s, tasks_per_s,
+    speedup_est, imbalance, oversubscribed). The reference is the p = 1 median of the same mode
+    and schedule; without it the speedup columns stay empty."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["mode"], r["schedule"], r["p"]), []).append(r)
+    rows = []
+    for (mode, schedule, p), rs in sorted(groups.items()):
+        wall = median([r["wall_s"] for r in rs])
+        ref = groups.get((mode, schedule, 1))
+        t1 = median([r["wall_s"] for r in ref]) if ref else None
+        row = {
+            "mode": mode,
+            "schedule": schedule,
+            "p": p,
+            "runs": len(rs),
+            "oversubscribed": int(any(r["oversubscribed"] for r in rs)),
+            "wall_s_median": wall,
+            "wall_s_min": min(r["wall_s"] for r in rs),
+            "wall_s_max": max(r["wall_s"] for r in rs),
+            "tasks_per_s_median": median([r["tasks_per_s"] for r in rs]),
+            "speedup_est_median": median([r["speedup_est"] for r in rs]),
+            "imbalance_median": median([r["imbalance"] for r in rs]),
+            "speedup": None,
+            "efficiency": None,
+            "karp_flatt": None,
+            "weak_efficiency": None,
+            "scaled_speedup": None,
+            "gustafson_serial": None,
+        }
+        if t1 is not None:
+            if mode == "strong":
+                s = speedup(t1, wall)
+                row["speedup"] = s
+                row["efficiency"] = efficiency(s, p)
+                row["karp_flatt"] = karp_flatt(s, p)
+            else:
+                s = scaled_speedup(t1, wall, p)
+                row["speedup"] = s
+                row["efficiency"] = efficiency(s, p)
+                row["weak_efficiency"] = weak_efficiency(t1, wall)
+                row["scaled_speedup"] = s
+                row["gustafson_serial"] = gustafson_serial_fraction(s, p)
+        rows.append(row)
+    return rows
+
+
+def fits(points):
+    """fit.json content: per mode and schedule, the Amdahl fit (strong) over the points that are
+    not oversubscribed (all points if fewer than two are), or the Gustafson fit (weak)."""
+    out = {}
+    for mode in sorted({r["mode"] for r in points}):
+        for schedule in sorted({r["schedule"] for r in points if r["mode"] == mode}):
+            pts = [r for r in points if r["mode"] == mode and r["schedule"] == schedule]
+            if mode == "strong":
+                use = [r for r in pts if not r["oversubscribed"]]
+                if len({r["p"] for r in use}) < 2:
+                    use = pts
+                fit = amdahl_fit([r["p"] for r in use], [r["wall_s_median"] for r in use])
+                if fit is not None:
+                    fit["model"] = "T(p) = Ts + Tp/p, least squares over median wall times"
+                    fit["fit_p"] = [r["p"] for r in use]
+                    fit["exact_two_point"] = len(use) == 2
+            else:
+                use = [r for r in pts if r["scaled_speedup"] is not None]
+                alpha = gustafson_fit([r["p"] for r in use], [r["scaled_speedup"] for r in use])
+                fit = None
+                if alpha is not None:
+                    fit = {
+                        "model": "scaled speedup S(p) = p - alpha (p - 1), least squares",
+                        "alpha": alpha,
+                        "fit_p": [r["p"] for r in use],
+                    }
+            out.setdefault(mode, {})[schedule] = fit
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Files.
+
+
+def atomic_write(path: Path, text: str):
+    """Writes text to path via a temporary file in the same folder and os.replace."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def csv_text(fields, rows):
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: fmt(r.get(k)) for k in fields})
+    return buf.getvalue()
+
+
+def fmt(v):
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v) if math.isfinite(v) else ""
+    return v
+
+
+def read_conf(study: Path):
+    conf = {}
+    path = study / "study.conf"
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                conf[key.strip()] = value
+    return conf
+
+
+def int_or_none(s):
+    try:
+        return int(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_manifest(study: Path):
+    path = study / "manifest.tsv"
+    if not path.exists():
+        raise SystemExit(f"scaling.py: {path} not found: is {study} a study folder of scripts/sweep.sh?")
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f, delimiter="\t"))
+
+
+def load_runs(study: Path, conf):
+    """Run rows, task rows, host rows and the raw JSON documents of every run in the manifest."""
+    slots = int_or_none(conf.get("slots"))
+    physical = int_or_none(conf.get("physical_cores"))
+    runs, tasks, hosts, docs = [], [], [], []
+    for i, m in enumerate(read_manifest(study), start=1):
+        rel = m["json"]
+        path = (study / rel).resolve()
+        if study.resolve() not in path.parents:
+            raise SystemExit(f"scaling.py: manifest points outside the study: {rel}")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        p = int(doc["ranks"])
+        run_id = f"{m['mode']}-{doc['config']['schedule']}-p{p}-r{m['repeat']}"
+        host_names = [h["name"] for h in doc["hosts"]]
+        over = is_oversubscribed(
+            p, slots, physical, [(h["ranks"], h.get("cores") or 0) for h in doc["hosts"]]
+        )
+        runs.append(
+            {
+                "run_id": run_id,
+                "mode": m["mode"],
+                "schedule": doc["config"]["schedule"],
+                "p": p,
+                "hosts": len(host_names),
+                "host_names": ";".join(host_names),
+                "repeat": int(m["repeat"]),
+                "dim": doc["config"]["dim"],
+                "tasks": doc["task_count"],
+                "wall_s": float(doc["wall_s"]),
+                "tasks_per_s": float(doc["tasks_per_s"]),
+                "busy_s": float(doc["busy_s"]),
+                "speedup_est": float(doc["speedup"]),
+                "imbalance": float(doc["imbalance"]),
+                "checksum": doc["checksum"],
+                "checks_failed": doc["checks"]["failed"],
+                "oversubscribed": int(over),
+                "started_at": doc["environment"]["started_at"],
+                "json": rel,
+            }
+        )
+        host_of = {r["rank"]: r["host"] for r in doc["per_rank"]}
+        for t in doc["tasks"]:
+            tasks.append(
+                {
+                    "run_id": run_id,
+                    "mode": m["mode"],
+                    "schedule": doc["config"]["schedule"],
+                    "p": p,
+                    "repeat": int(m["repeat"]),
+                    "task": t["task"],
+                    "rank": t["rank"],
+                    "host": host_of.get(t["rank"], ""),
+                    "start_s": t["start_s"],
+                    "seconds": t["seconds"],
+                    "status": t["status"],
+                }
+            )
+        for h in doc["hosts"]:
+            hosts.append(
+                {
+                    "run_id": run_id,
+                    "mode": m["mode"],
+                    "schedule": doc["config"]["schedule"],
+                    "p": p,
+                    "repeat": int(m["repeat"]),
+                    "host": h["name"],
+                    "ranks": h["ranks"],
+                    "tasks": h["tasks"],
+                    "busy_s": h["busy_s"],
+                    "tasks_per_s": h["tasks_per_s"],
+                    "mean_ms_per_task": h["mean_ms_per_task"],
+                    "cores": h.get("cores"),
+                    "cpu_model": h.get("cpu_model", ""),
+                }
+            )
+        docs.append(doc)
+    if not runs:
+        raise SystemExit(f"scaling.py: no runs in {study / 'manifest.tsv'}")
+    return runs, tasks, hosts, docs
+
+
+RUN_FIELDS = [
+    "run_id", "mode", "schedule", "p", "hosts", "host_names", "repeat", "dim", "tasks",
+    "wall_s", "tasks_per_s", "busy_s", "speedup_est", "imbalance", "checksum", "checks_failed",
+    "oversubscribed", "started_at", "json",
+]
+TASK_FIELDS = [
+    "run_id", "mode", "schedule", "p", "repeat", "task", "rank", "host", "start_s", "seconds",
+    "status",
+]
+HOST_FIELDS = [
+    "run_id", "mode", "schedule", "p", "repeat", "host", "ranks", "tasks", "busy_s",
+    "tasks_per_s", "mean_ms_per_task", "cores", "cpu_model",
+]
+POINT_FIELDS = [
+    "mode", "schedule", "p", "runs", "oversubscribed", "wall_s_median", "wall_s_min",
+    "wall_s_max", "tasks_per_s_median", "speedup", "efficiency", "speedup_est_median",
+    "imbalance_median", "karp_flatt", "weak_efficiency", "scaled_speedup", "gustafson_serial",
+    "amdahl_speedup",
+]
+
+
+def setup_md(conf, docs, runs):
+    """SETUP.md: machines (from the runs' environment), MPI library, git revision, command."""
+    machines = {}
+    mpi, revs = set(), set()
+    for doc in docs:
+        env = doc["environment"]
+        mpi.add(env.get("mpi_library", ""))
+        revs.add(env.get("git_revision", ""))
+        for ri in env.get("rank_info", []):
+            m = machines.setdefault(
+                ri["host"],
+                {"cpu": ri.get("cpu_model", ""), "cores": ri.get("cores"),
+                 "mem": ri.get("mem_total_bytes"), "max_ranks": 0},
+            )
+        for h in doc["hosts"]:
+            m = machines.setdefault(
+                h["name"], {"cpu": h.get("cpu_model", ""), "cores": h.get("cores"), "mem": None,
+                            "max_ranks": 0})
+            m["max_ranks"] = max(m["max_ranks"], h["ranks"])
+    lines = [
+        f"# Study `{conf.get('label', '?')}`",
+        "",
+        f"Started {conf.get('started_at', '?')}; {len(runs)} runs; "
+        f"modes {conf.get('modes', '?')}; schedules {conf.get('schedules', '?')}; "
+        f"p = {conf.get('ranks', '?')}; {conf.get('repeat', '?')} repeat(s) per point.",
+        "",
+        f"Workload: d = {conf.get('dim', '?')}; strong scaling {conf.get('tasks', '?')} tasks in "
+        f"total; weak scaling {conf.get('tasks_per_rank', '?')} tasks per rank; "
+        f"{conf.get('warmup', '?')} untimed warm-up task(s) per rank.",
+        "",
+        "## Command",
+        "",
+        "```sh",
+        conf.get("command", "(unknown)"),
+        "```",
+        "",
+        "## Machines (as the ranks reported them)",
+        "",
+        "| host | CPU model | logical cores | memory GiB | most ranks in a run |",
+        "|---|---|---|---|---|",
+    ]
+    for name, m in sorted(machines.items()):
+        mem = f"{m['mem'] / 2**30:.1f}" if m["mem"] else "?"
+        lines.append(f"| {name} | {m['cpu'] or '?'} | {m['cores'] or '?'} | {mem} | {m['max_ranks']} |")
+    slots = conf.get("slots", "?")
+    phys = conf.get("physical_cores") or "not given"
+    lines += [
+        "",
+        f"Hostfile ({slots} slots in total; physical cores given: {phys}):",
+        "",
+        "```",
+        conf.get("hostfile_text", "").rstrip("\n"),
+        "```",
+        "",
+        f"MPI library: {'; '.join(sorted(x for x in mpi if x)) or '?'}",
+        "",
+        f"cluster-bench git revision: {'; '.join(sorted(x for x in revs if x)) or '?'}",
+        "",
+        f"Extra mpirun arguments: `{conf.get('extra_mpirun_args') or '(none)'}`; "
+        f"--oversubscribe: {'yes' if conf.get('oversubscribe') == '1' else 'no'}.",
+    ]
+    over = sorted({(r["mode"], r["schedule"], r["p"]) for r in runs if r["oversubscribed"]})
+    if over:
+        ps = sorted({p for _, _, p in over})
+        lines += [
+            "",
+            f"**Oversubscribed points** (more ranks than cores): p = {', '.join(map(str, ps))}. "
+            "They measure contention for the cores, not the scaling of the cluster.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def analyse(study: Path):
+    conf = read_conf(study)
+    hostfile = study / "hostfile.txt"
+    if hostfile.exists():
+        conf["hostfile_text"] = hostfile.read_text(encoding="utf-8")
+    runs, tasks, hosts, docs = load_runs(study, conf)
+    points = point_rows(runs)
+    fit = fits(points)
+    for row in points:
+        f = fit.get(row["mode"], {}).get(row["schedule"])
+        if row["mode"] == "strong" and f:
+            row["amdahl_speedup"] = amdahl_speedup(row["p"], f)
+    atomic_write(study / "runs.csv", csv_text(RUN_FIELDS, runs))
+    atomic_write(study / "tasks.csv", csv_text(TASK_FIELDS, tasks))
+    atomic_write(study / "hosts.csv", csv_text(HOST_FIELDS, hosts))
+    atomic_write(study / "points.csv", csv_text(POINT_FIELDS, points))
+    atomic_write(study / "fit.json", json.dumps(fit, indent=2, allow_nan=False) + "\n")
+    atomic_write(study / "SETUP.md", setup_md(conf, docs, runs))
+    return points, fit
+
+
+def summary(points, fit):
+    out = []
+    for r in points:
+        s = "" if r["speedup"] is None else f" S={r['speedup']:.3f} E={r['efficiency']:.3f}"
+        kf = "" if r["karp_flatt"] is None else f" e={r['karp_flatt']:.3f}"
+        ov = " (oversubscribed)" if r["oversubscribed"] else ""
+        out.append(
+            f"{r['mode']:6} {r['schedule']:7} p={r['p']:<3} wall={r['wall_s_median']:.3f}s"
+            f"{s}{kf}{ov}"
+        )
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("study", type=Path, help="study folder made by scripts/sweep.sh")
+    ap.add_argument("--quiet", action="store_true", help="no summary on stderr")
+    args = ap.parse_args(argv)
+    if not args.study.is_dir():
+        ap.error(f"not a folder: {args.study}")
+    points, fit = analyse(args.study)
+    if not args.quiet:
+        print(summary(points, fit), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

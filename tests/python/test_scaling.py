@@ -1,0 +1,203 @@
+"""Known inputs → known outputs for the maths of scripts/scaling.py.
+
+Run: .venv/bin/python -m unittest discover -s tests/python
+"""
+
+import csv
+import json
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+
+import scaling  # noqa: E402
+
+
+class Metrics(unittest.TestCase):
+    def test_speedup_and_efficiency(self):
+        self.assertEqual(scaling.speedup(10.0, 2.5), 4.0)
+        self.assertEqual(scaling.efficiency(4.0, 8), 0.5)
+
+    def test_karp_flatt_perfect_scaling_is_zero(self):
+        for p in (2, 3, 4, 16):
+            self.assertAlmostEqual(scaling.karp_flatt(float(p), p), 0.0, places=12)
+
+    def test_karp_flatt_known_value(self):
+        # S = 1.8 at p = 2: (1/1.8 - 1/2) / (1/2) = 1/9.
+        self.assertAlmostEqual(scaling.karp_flatt(1.8, 2), 1 / 9, places=12)
+
+    def test_karp_flatt_no_speedup_is_one(self):
+        self.assertAlmostEqual(scaling.karp_flatt(1.0, 4), 1.0, places=12)
+
+    def test_karp_flatt_undefined_at_one_rank(self):
+        self.assertIsNone(scaling.karp_flatt(1.0, 1))
+
+    def test_karp_flatt_recovers_amdahl_serial_fraction(self):
+        f = 0.1
+        for p in (2, 4, 8):
+            s = 1 / (f + (1 - f) / p)
+            self.assertAlmostEqual(scaling.karp_flatt(s, p), f, places=12)
+
+    def test_weak_scaling_views(self):
+        self.assertEqual(scaling.weak_efficiency(2.0, 2.5), 0.8)
+        self.assertEqual(scaling.scaled_speedup(2.0, 2.5, 4), 3.2)
+        # S = 3.2 at p = 4: alpha = (4 - 3.2) / 3.
+        self.assertAlmostEqual(scaling.gustafson_serial_fraction(3.2, 4), 0.8 / 3, places=12)
+        self.assertIsNone(scaling.gustafson_serial_fraction(1.0, 1))
+        self.assertAlmostEqual(scaling.gustafson_serial_fraction(4.0, 4), 0.0, places=12)
+
+    def test_median(self):
+        self.assertEqual(scaling.median([3.0, 1.0, 2.0]), 2.0)
+        self.assertEqual(scaling.median([4.0, 1.0, 2.0, 3.0]), 2.5)
+        with self.assertRaises(ValueError):
+            scaling.median([])
+
+
+class AmdahlFit(unittest.TestCase):
+    def test_exact_series_is_fit_back(self):
+        ps = [1, 2, 4, 8, 16]
+        fit = scaling.amdahl_fit(ps, [1 + 9 / p for p in ps])
+        self.assertAlmostEqual(fit["ts_s"], 1.0, places=10)
+        self.assertAlmostEqual(fit["tp_s"], 9.0, places=10)
+        self.assertAlmostEqual(fit["serial_fraction"], 0.1, places=10)
+        self.assertAlmostEqual(fit["max_speedup"], 10.0, places=8)
+        self.assertAlmostEqual(fit["rmse_s"], 0.0, places=10)
+        self.assertAlmostEqual(scaling.amdahl_speedup(4, fit), 10 / 3.25, places=10)
+
+    def test_least_squares_of_noisy_points(self):
+        # x = 1/p = 1, 0.5, 0.25; T = 10, 6, 3 → slope 1/sxx·sxy by hand.
+        fit = scaling.amdahl_fit([1, 2, 4], [10.0, 6.0, 3.0])
+        xs, ts = [1, 0.5, 0.25], [10.0, 6.0, 3.0]
+        mx, my = sum(xs) / 3, sum(ts) / 3
+        tp = sum((x - mx) * (t - my) for x, t in zip(xs, ts)) / sum((x - mx) ** 2 for x in xs)
+        self.assertAlmostEqual(fit["tp_s"], tp, places=12)
+        self.assertAlmostEqual(fit["ts_s"], my - tp * mx, places=12)
+        self.assertGreater(fit["rmse_s"], 0.0)
+
+    def test_perfect_scaling_has_no_serial_part(self):
+        ps = [1, 2, 4]
+        fit = scaling.amdahl_fit(ps, [8.0 / p for p in ps])
+        self.assertAlmostEqual(fit["ts_s"], 0.0, places=12)
+        self.assertAlmostEqual(fit["serial_fraction"], 0.0, places=12)
+
+    def test_needs_two_distinct_rank_counts(self):
+        self.assertIsNone(scaling.amdahl_fit([2, 2], [1.0, 1.1]))
+        self.assertIsNone(scaling.amdahl_fit([], []))
+
+    def test_gustafson_fit(self):
+        ps = [1, 2, 4, 8]
+        alpha = scaling.gustafson_fit(ps, [p - 0.2 * (p - 1) for p in ps])
+        self.assertAlmostEqual(alpha, 0.2, places=12)
+        self.assertIsNone(scaling.gustafson_fit([1], [1.0]))
+
+
+class Oversubscription(unittest.TestCase):
+    def test_rules(self):
+        self.assertFalse(scaling.is_oversubscribed(2, slots=2))
+        self.assertTrue(scaling.is_oversubscribed(3, slots=2))
+        self.assertTrue(scaling.is_oversubscribed(4, slots=6, physical_cores=2))
+        self.assertTrue(scaling.is_oversubscribed(2, host_ranks_cores=[(2, 1)]))
+        self.assertFalse(scaling.is_oversubscribed(2, host_ranks_cores=[(2, 0)]))
+
+
+def run(mode, schedule, p, wall, over=0):
+    return {
+        "mode": mode, "schedule": schedule, "p": p, "wall_s": wall, "tasks_per_s": 100 / wall,
+        "speedup_est": 1.0, "imbalance": 1.0, "oversubscribed": over,
+    }
+
+
+class Points(unittest.TestCase):
+    def test_strong_points_use_median_of_p1(self):
+        runs = [run("strong", "static", 1, w) for w in (10.0, 12.0, 11.0)]
+        runs += [run("strong", "static", 2, w) for w in (6.0, 5.5, 7.0)]
+        rows = {r["p"]: r for r in scaling.point_rows(runs)}
+        self.assertEqual(rows[1]["wall_s_median"], 11.0)
+        self.assertEqual(rows[1]["speedup"], 1.0)
+        self.assertIsNone(rows[1]["karp_flatt"])
+        self.assertEqual(rows[2]["runs"], 3)
+        self.assertAlmostEqual(rows[2]["speedup"], 11.0 / 6.0)
+        self.assertAlmostEqual(rows[2]["efficiency"], 11.0 / 12.0)
+        self.assertAlmostEqual(rows[2]["karp_flatt"], (6 / 11 - 0.5) / 0.5)
+        self.assertIsNone(rows[2]["scaled_speedup"])
+
+    def test_weak_points(self):
+        runs = [run("weak", "dynamic", 1, 2.0), run("weak", "dynamic", 4, 2.5)]
+        rows = {r["p"]: r for r in scaling.point_rows(runs)}
+        self.assertAlmostEqual(rows[4]["weak_efficiency"], 0.8)
+        self.assertAlmostEqual(rows[4]["scaled_speedup"], 3.2)
+        self.assertAlmostEqual(rows[4]["gustafson_serial"], 0.8 / 3)
+        self.assertIsNone(rows[4]["karp_flatt"])
+
+    def test_schedules_do_not_mix(self):
+        runs = [run("strong", "static", 1, 10.0), run("strong", "dynamic", 2, 5.0)]
+        rows = scaling.point_rows(runs)
+        self.assertTrue(all(r["speedup"] is None for r in rows if r["schedule"] == "dynamic"))
+
+    def test_fit_skips_oversubscribed_points(self):
+        runs = [run("strong", "static", p, 1 + 9 / p) for p in (1, 2, 4)]
+        runs.append(run("strong", "static", 8, 50.0, over=1))
+        fit = scaling.fits(scaling.point_rows(runs))["strong"]["static"]
+        self.assertEqual(fit["fit_p"], [1, 2, 4])
+        self.assertAlmostEqual(fit["ts_s"], 1.0, places=10)
+
+
+class Files(unittest.TestCase):
+    def test_atomic_write_replaces_and_leaves_no_temp(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "x.csv"
+            path.write_text("old")
+            scaling.atomic_write(path, "new\n")
+            self.assertEqual(path.read_text(), "new\n")
+            self.assertEqual(sorted(p.name for p in Path(d).iterdir()), ["x.csv"])
+
+    def test_analyse_a_synthetic_study(self):
+        with tempfile.TemporaryDirectory() as d:
+            study = Path(d)
+            (study / "runs").mkdir()
+            (study / "study.conf").write_text("label=t\nslots=2\ncommand=scripts/sweep.sh x\n")
+            rows = ["mode\tschedule\tp\trepeat\ttasks\tjson"]
+            for p, wall in ((1, 4.0), (2, 2.5)):
+                doc = fake_run(p, wall)
+                name = f"runs/strong-static-p{p}.json"
+                (study / name).write_text(json.dumps(doc))
+                rows.append(f"strong\tstatic\t{p}\t1\t4\t{name}")
+            (study / "manifest.tsv").write_text("\n".join(rows) + "\n")
+            scaling.analyse(study)
+            with (study / "points.csv").open() as f:
+                pts = {int(r["p"]): r for r in csv.DictReader(f)}
+            self.assertAlmostEqual(float(pts[2]["speedup"]), 1.6)
+            self.assertAlmostEqual(float(pts[2]["karp_flatt"]), (1 / 1.6 - 0.5) / 0.5)
+            self.assertEqual(pts[1]["karp_flatt"], "")
+            with (study / "tasks.csv").open() as f:
+                self.assertEqual(len(list(csv.DictReader(f))), 4 + 4)
+            fit = json.loads((study / "fit.json").read_text())
+            self.assertTrue(fit["strong"]["static"]["exact_two_point"])
+            self.assertIn("scripts/sweep.sh x", (study / "SETUP.md").read_text())
+
+
+def fake_run(p, wall):
+    tasks = [
+        {"task": i, "rank": i % p, "status": "ok", "start_s": 0.1 * i, "seconds": 0.1}
+        for i in range(4)
+    ]
+    return {
+        "ranks": p, "wall_s": wall, "tasks_per_s": 4 / wall, "busy_s": 0.4, "speedup": 0.4 / wall,
+        "imbalance": 1.0, "checksum": 1.5, "task_count": 4, "checks": {"passed": 4, "failed": 0},
+        "config": {"schedule": "static", "dim": 4},
+        "hosts": [{"name": "h", "ranks": p, "tasks": 4, "busy_s": 0.4, "tasks_per_s": 4 / wall,
+                   "mean_ms_per_task": 100.0, "cores": 2, "cpu_model": "cpu"}],
+        "per_rank": [{"rank": r, "host": "h", "tasks": 4 // p, "busy_s": 0.4 / p}
+                     for r in range(p)],
+        "environment": {"started_at": "2026-01-01T00:00:00Z", "mpi_library": "Open MPI v4",
+                        "git_revision": "abc",
+                        "rank_info": [{"rank": 0, "host": "h", "cores": 2, "cpu_model": "cpu",
+                                       "mem_total_bytes": 2**30, "pid": 1}]},
+        "tasks": tasks,
+    }
+
+
+if __name__ == "__main__":
+    unittest.main()
