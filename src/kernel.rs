@@ -83,6 +83,7 @@ pub fn check_trace(a: &DMatrix<f64>, values: &[C64]) -> TraceCheck {
     let sum: C64 = values.iter().sum();
     let trace = a.trace();
     let scale = a.norm().max(1.0);
-    let ok = (sum.re - trace).abs() <= TRACE_REL_TOL * scale && sum.im.abs() <= TRACE_REL_TOL * scale;
+    let ok =
+        (sum.re - trace).abs() <= TRACE_REL_TOL * scale && sum.im.abs() <= TRACE_REL_TOL * scale;
     TraceCheck { sum, trace, ok }
 }

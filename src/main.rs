@@ -1,1 +1,26 @@
-fn main() {}
+//! Entry point: flags → `Options` before MPI starts, then one run; MPI finalizes on return.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cluster_bench::{app, cli::Args, launch};
+
+fn main() -> ExitCode {
+    // Parse and validate before MPI_Init: every rank gets the same flags, so every rank
+    // reaches the same verdict and exits alike; only rank 0 says why.
+    let opts = match Args::try_parse()
+        .map_err(launch::FlagError::Clap)
+        .and_then(|a| a.validate().map_err(launch::FlagError::Invalid))
+    {
+        Ok(o) => o,
+        Err(e) => return e.report(launch::rank_from_env()),
+    };
+    let Some(universe) = mpi::initialize() else {
+        eprintln!("cluster-bench: error: MPI was already initialised");
+        return ExitCode::from(app::exit::RUNTIME);
+    };
+    launch::abort_on_panic();
+    let code = app::run(&universe.world(), &opts);
+    drop(universe); // MPI_Finalize
+    code
+}

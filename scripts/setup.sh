@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for cluster-bench: system packages, Rust, the Python
+# plotting environment, the default hostfile, and a release build. Safe to run again.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+# What each package is for: Open MPI (runtime, headers for rsmpi's build), libclang (bindgen
+# in rsmpi's build), gcc/make (C parts), ssh client+server (launch; the test hosts' sshd),
+# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (discovery's JSON).
+readonly APT_PACKAGES=(
+  openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config
+  openssh-client openssh-server iproute2 procps util-linux
+  shellcheck python3 python3-venv jq curl ca-certificates
+)
+readonly PY_PACKAGES=(matplotlib numpy)
+
+usage() {
+  cat <<USAGE
+Usage: scripts/setup.sh [--no-build] [--no-python]
+
+Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
+cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
+(slots = this machine's cores) if it is missing, and builds target/release/cluster-bench.
+USAGE
+}
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+install_apt_packages() {
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    return
+  fi
+  command -v apt-get >/dev/null || die "no apt-get: install by hand: ${missing[*]}"
+  log "installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_rust() {
+  if command -v cargo >/dev/null; then
+    return
+  fi
+  if [[ -x "$HOME/.cargo/bin/cargo" ]]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+    return
+  fi
+  log "installing Rust with rustup"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+  export PATH="$HOME/.cargo/bin:$PATH"
+}
+
+install_python_env() {
+  local venv="$ROOT/.venv"
+  if [[ -x "$venv/bin/python" ]] && "$venv/bin/python" -c 'import matplotlib, numpy' 2>/dev/null; then
+    return
+  fi
+  log "creating $venv with ${PY_PACKAGES[*]}"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+}
+
+write_local_hostfile() {
+  local file="$ROOT/hostfiles/localhost.txt"
+  if [[ -e "$file" ]]; then
+    return
+  fi
+  mkdir -p "$ROOT/hostfiles"
+  printf '# this machine; written by scripts/setup.sh (slots = nproc)\nlocalhost slots=%s\n' "$(nproc)" >"$file.tmp.$$"
+  mv "$file.tmp.$$" "$file"
+  log "wrote $file"
+}
+
+build() {
+  log "building target/release/cluster-bench"
+  (cd "$ROOT" && cargo build --release --quiet)
+}
+
+main() {
+  local build=1 python=1
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      -h|--help) usage; exit 0 ;;
+      --no-build) build=0 ;;
+      --no-python) python=0 ;;
+      *) usage >&2; die "unknown option: $1" ;;
+    esac
+    shift
+  done
+  install_apt_packages
+  install_rust
+  [[ $python -eq 1 ]] && install_python_env
+  write_local_hostfile
+  [[ $build -eq 1 ]] && build
+  return 0
+}
+
+main "$@"

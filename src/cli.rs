@@ -1,0 +1,291 @@
+//! Command-line flags and their validation into `Options`, on every rank, before any MPI work.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+
+use crate::kernel::KernelKind;
+
+/// How task ids reach the ranks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
+    Static,
+    /// Ranks ask rank 0 for the next chunk as they finish, so fast and slow hosts all stay busy.
+    Dynamic,
+}
+
+/// Distributed eigenvalue benchmark: every rank computes the eigenvalues of seeded random
+/// d×d matrices; rank 0 reports throughput, speedup, efficiency and per-host figures.
+///
+/// Run it under mpirun, e.g. `mpirun --hostfile hostfiles/localhost.txt cluster-bench`.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Args {
+    /// Matrix size d (each task is a d×d matrix).
+    #[arg(short = 'd', long, default_value_t = 120, value_name = "D")]
+    pub dim: usize,
+
+    /// Number of tasks (matrices) in the whole run.
+    #[arg(short = 'n', long, default_value_t = 2000, value_name = "N")]
+    pub tasks: u64,
+
+    /// Seed of the run: task i's matrix depends on (seed, i) only.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+
+    /// How tasks are handed to ranks.
+    #[arg(long, value_enum, default_value_t = Schedule::Static)]
+    pub schedule: Schedule,
+
+    /// Tasks per request in the dynamic schedule [default: guided, i.e. shrinking chunks].
+    #[arg(long, value_name = "N")]
+    pub chunk: Option<u64>,
+
+    /// Untimed warm-up tasks per rank before the timed part (their results are discarded).
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub warmup: u64,
+
+    /// Eigen-solver.
+    #[arg(long, value_enum, default_value_t = KernelKind::Auto)]
+    pub kernel: KernelKind,
+
+    /// Folder for the run's JSON and the appended runs.csv.
+    #[arg(long, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Write no files (report on the terminal only).
+    #[arg(long, conflicts_with = "out")]
+    pub no_save: bool,
+
+    /// Short name of the run, used in file names and the CSV ([A-Za-z0-9._-], at most 64 chars).
+    #[arg(long, default_value = "run")]
+    pub label: String,
+
+    /// Print the run's JSON document on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress or notes on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// An earlier run's JSON: report the measured speedup wall(baseline)/wall.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+}
+
+/// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
+pub const MAX_DIM: usize = 20_000;
+/// Largest accepted task count: rank 0 holds 8 bytes of id and 56 bytes of record per task.
+pub const MAX_TASKS: u64 = 10_000_000;
+
+/// Validated options: what a run needs, nothing a user can still get wrong.
+#[derive(Clone, Debug, Serialize)]
+pub struct Options {
+    /// Matrix size.
+    pub dim: usize,
+    /// Number of tasks.
+    pub tasks: u64,
+    /// Seed of the run.
+    pub seed: u64,
+    pub schedule: Schedule,
+    /// Fixed chunk size of the dynamic schedule; `None` for guided chunks.
+    pub chunk: Option<u64>,
+    /// Untimed warm-up tasks per rank.
+    pub warmup: u64,
+    pub kernel: KernelKind,
+    /// Output folder; `None` with `--no-save`.
+    pub out: Option<PathBuf>,
+    pub label: String,
+    #[serde(skip)]
+    pub json: bool,
+    #[serde(skip)]
+    pub quiet: bool,
+    pub baseline: Option<PathBuf>,
+}
+
+/// A flag value a user can fix; the message names the flag.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum OptionsError {
+    #[error("--dim must be at least 1 (got 0)")]
+    ZeroDim,
+    #[error("--dim {0} is larger than the maximum {MAX_DIM}")]
+    DimTooLarge(usize),
+    #[error(
+        "--dim {dim} needs about {need_mib} MiB per rank, more than this host's {avail_mib} MiB of available memory"
+    )]
+    NotEnoughMemory {
+        dim: usize,
+        need_mib: u64,
+        avail_mib: u64,
+    },
+    #[error("--tasks must be at least 1 (got 0)")]
+    ZeroTasks,
+    #[error("--tasks {0} is larger than the maximum {MAX_TASKS}")]
+    TooManyTasks(u64),
+    #[error("--chunk must be at least 1 (got 0)")]
+    ZeroChunk,
+    #[error("--chunk only applies to --schedule dynamic")]
+    ChunkWithStatic,
+    #[error(
+        "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
+    )]
+    BadLabel(String),
+}
+
+impl Args {
+    /// Checks every flag and turns them into `Options`; touches no file and no MPI.
+    pub fn validate(self) -> Result<Options, OptionsError> {
+        if self.dim == 0 {
+            return Err(OptionsError::ZeroDim);
+        }
+        if self.dim > MAX_DIM {
+            return Err(OptionsError::DimTooLarge(self.dim));
+        }
+        check_memory(self.dim, available_memory_bytes())?;
+        if self.tasks == 0 {
+            return Err(OptionsError::ZeroTasks);
+        }
+        if self.tasks > MAX_TASKS {
+            return Err(OptionsError::TooManyTasks(self.tasks));
+        }
+        match (self.chunk, self.schedule) {
+            (Some(0), _) => return Err(OptionsError::ZeroChunk),
+            (Some(_), Schedule::Static) => return Err(OptionsError::ChunkWithStatic),
+            _ => {}
+        }
+        if !valid_label(&self.label) {
+            return Err(OptionsError::BadLabel(self.label));
+        }
+        Ok(Options {
+            dim: self.dim,
+            tasks: self.tasks,
+            seed: self.seed,
+            schedule: self.schedule,
+            chunk: self.chunk,
+            warmup: self.warmup,
+            kernel: self.kernel,
+            out: (!self.no_save).then_some(self.out),
+            label: self.label,
+            json: self.json,
+            quiet: self.quiet,
+            baseline: self.baseline,
+        })
+    }
+}
+
+/// The flag spelling of an enum value (`static`, `auto`, …), for reports.
+pub fn value_name<T: ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// Labels go into file names and CSV cells: keep them to a safe, portable alphabet.
+fn valid_label(label: &str) -> bool {
+    (1..=64).contains(&label.len())
+        && !label.starts_with(['.', '-'])
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// Bytes one rank holds for a d×d task: the matrix, the solver's working copy and a few
+/// vectors of length d, with room for the fallback solver's own copy.
+pub fn bytes_per_rank(dim: usize) -> u64 {
+    let d = dim as u64;
+    3 * d * d * 8 + 64 * d * 8
+}
+
+/// Refuses sizes whose matrices would not fit before anything is allocated. Every rank on a
+/// host needs its own copy, but ranks per host are unknown before MPI starts, so this checks
+/// one rank; the number is a floor, not a promise.
+pub fn check_memory(dim: usize, available: Option<u64>) -> Result<(), OptionsError> {
+    let need = bytes_per_rank(dim);
+    match available {
+        Some(avail) if need > avail => Err(OptionsError::NotEnoughMemory {
+            dim,
+            need_mib: need.div_ceil(1 << 20),
+            avail_mib: avail >> 20,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes; `None` where it can't be read.
+pub fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    meminfo_field_kib(&text, "MemAvailable:").map(|kib| kib * 1024)
+}
+
+/// The value in KiB of one `/proc/meminfo` field.
+pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, OptionsError> {
+        let mut v = vec!["cluster-bench"];
+        v.extend_from_slice(args);
+        Args::try_parse_from(v).expect("clap accepts").validate()
+    }
+
+    #[test]
+    fn defaults_validate() {
+        let o = parse(&[]).unwrap();
+        assert_eq!((o.dim, o.tasks, o.schedule), (120, 2000, Schedule::Static));
+        assert_eq!(o.out, Some(PathBuf::from("results")));
+    }
+
+    #[test]
+    fn zero_sizes_are_refused_naming_the_flag() {
+        assert_eq!(parse(&["--dim", "0"]).unwrap_err(), OptionsError::ZeroDim);
+        assert_eq!(
+            parse(&["--tasks", "0"]).unwrap_err(),
+            OptionsError::ZeroTasks
+        );
+        let e = parse(&["--schedule", "dynamic", "--chunk", "0"]).unwrap_err();
+        assert!(e.to_string().contains("--chunk"));
+    }
+
+    #[test]
+    fn chunk_needs_dynamic() {
+        assert_eq!(
+            parse(&["--chunk", "4"]).unwrap_err(),
+            OptionsError::ChunkWithStatic
+        );
+    }
+
+    #[test]
+    fn labels_are_a_safe_alphabet() {
+        assert!(valid_label("lab-3_hosts.v2"));
+        for bad in ["", "-x", ".hidden", "a/b", "a b", "x;rm", &"a".repeat(65)] {
+            assert!(!valid_label(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn memory_check_refuses_before_allocating() {
+        assert!(check_memory(1000, Some(1 << 30)).is_ok());
+        let e = check_memory(20_000, Some(1 << 30)).unwrap_err();
+        assert!(matches!(e, OptionsError::NotEnoughMemory { .. }));
+        assert!(e.to_string().contains("--dim 20000"));
+        assert!(check_memory(20_000, None).is_ok());
+    }
+
+    #[test]
+    fn meminfo_parsing() {
+        let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
+        assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
+        assert_eq!(meminfo_field_kib(t, "Nope:"), None);
+    }
+}

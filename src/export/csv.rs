@@ -1,0 +1,75 @@
+//! One row per run for `runs.csv`: fixed, documented columns (see README, "runs.csv").
+
+use crate::cli::value_name;
+use crate::report::RunReport;
+
+/// Column names of `runs.csv`, in order. Append-only: new columns go at the end.
+pub const COLUMNS: [&str; 24] = [
+    "started_at",
+    "label",
+    "ranks",
+    "hosts",
+    "tasks",
+    "dim",
+    "schedule",
+    "kernel",
+    "seed",
+    "wall_s",
+    "tasks_per_s",
+    "busy_s",
+    "speedup",
+    "efficiency",
+    "imbalance",
+    "measured_speedup",
+    "checksum",
+    "checks_failed",
+    "fallbacks",
+    "complete",
+    "mpi_library",
+    "version",
+    "git_revision",
+    "json_file",
+];
+
+/// The header line, with newline.
+pub fn header() -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(COLUMNS).expect("in-memory write");
+    w.into_inner().expect("in-memory flush")
+}
+
+/// One run's row, with newline; `json_file` is the run's JSON file name (empty if none).
+pub fn row(r: &RunReport, json_file: &str) -> Vec<u8> {
+    let failed = r.checks.failed + r.checks.no_convergence + r.checks.non_finite;
+    let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    let fields: [String; 24] = [
+        r.environment.started_at.clone(),
+        r.label.clone(),
+        r.ranks.to_string(),
+        r.hosts.len().to_string(),
+        r.task_count.to_string(),
+        r.config.dim.to_string(),
+        value_name(&r.config.schedule),
+        value_name(&r.config.kernel),
+        r.config.seed.to_string(),
+        r.wall_s.to_string(),
+        r.tasks_per_s.to_string(),
+        r.busy_s.to_string(),
+        r.speedup.to_string(),
+        r.efficiency.to_string(),
+        r.imbalance.to_string(),
+        opt(r.measured_speedup),
+        // Full precision: the checksum is compared bit for bit across runs.
+        format!("{:?}", r.checksum),
+        failed.to_string(),
+        r.checks.fallbacks.to_string(),
+        r.complete.to_string(),
+        r.environment.mpi_library.clone(),
+        r.version.to_string(),
+        r.environment.git_revision.clone().unwrap_or_default(),
+        json_file.to_string(),
+    ];
+    let mut w = csv::Writer::from_writer(vec![]);
+    w.write_record(&fields).expect("in-memory write");
+    w.into_inner().expect("in-memory flush")
+}

@@ -1,0 +1,70 @@
+//! Process-level glue around MPI: which rank we are before MPI starts, flag errors printed
+//! once, and a panic in any rank turned into a job-wide abort.
+
+use std::process::ExitCode;
+
+use crate::app::exit;
+use crate::cli::OptionsError;
+
+/// A command line that can't start a run.
+#[derive(Debug)]
+pub enum FlagError {
+    /// clap's own: unknown flag, bad value, or `--help`/`--version` (not errors).
+    Clap(clap::Error),
+    /// A value clap accepted but the run can't use.
+    Invalid(OptionsError),
+}
+
+impl FlagError {
+    /// Prints the message on rank 0 only and returns the exit code every rank uses.
+    pub fn report(self, rank: u32) -> ExitCode {
+        match self {
+            FlagError::Clap(e) => {
+                let code = if e.use_stderr() {
+                    exit::USAGE
+                } else {
+                    exit::OK
+                };
+                if rank == 0 {
+                    let _ = e.print();
+                }
+                ExitCode::from(code)
+            }
+            FlagError::Invalid(e) => {
+                if rank == 0 {
+                    eprintln!("cluster-bench: error: {e}");
+                }
+                ExitCode::from(exit::USAGE)
+            }
+        }
+    }
+}
+
+/// This process's rank as the launcher announced it, read before MPI_Init (Open MPI, PMIx,
+/// MPICH/Hydra, Slurm); 0 when started without a launcher.
+pub fn rank_from_env() -> u32 {
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMIX_RANK",
+        "PMI_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    .unwrap_or(0)
+}
+
+/// A panic in one rank would otherwise leave the others blocked in a collective forever
+/// (rsmpi issue #197): print the panic as usual, then abort the whole job.
+pub fn abort_on_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        eprintln!("cluster-bench: a rank panicked; aborting the MPI job");
+        // SAFETY: MPI is initialised (the hook is installed after MPI_Init) and MPI_Abort
+        // never returns.
+        unsafe {
+            mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, 70);
+        }
+    }));
+}

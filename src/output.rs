@@ -1,0 +1,88 @@
+//! The rank-0 terminal report, OSU style: `#` header lines, then fixed-width columns.
+
+use std::fmt::Write;
+
+use crate::cli::value_name;
+use crate::report::RunReport;
+
+/// The report as text for stdout.
+pub fn table(r: &RunReport) -> String {
+    let c = &r.config;
+    let mut s = String::new();
+    let w = &mut s;
+    let _ = writeln!(
+        w,
+        "# cluster-bench v{}: eigenvalues of {} random {}x{} matrices (seed {}, kernel {})",
+        r.version,
+        c.tasks,
+        c.dim,
+        c.dim,
+        c.seed,
+        value_name(&c.kernel)
+    );
+    let _ = writeln!(
+        w,
+        "# schedule {}, {} ranks on {} host(s), {}",
+        value_name(&c.schedule),
+        r.ranks,
+        r.hosts.len(),
+        r.environment.mpi_library
+    );
+    let _ = writeln!(
+        w,
+        "# checksum {:.12e}   checks passed {}/{}   fallbacks {}{}",
+        r.checksum,
+        r.checks.passed,
+        r.task_count,
+        r.checks.fallbacks,
+        if r.complete { "" } else { "   INCOMPLETE RUN" }
+    );
+    let _ = writeln!(w, "#");
+    let _ = writeln!(
+        w,
+        "# {:>6} {:>6} {:>9} {:>10} {:>11} {:>11} {:>9} {:>10} {:>10}",
+        "ranks",
+        "hosts",
+        "tasks",
+        "wall_s",
+        "tasks/s",
+        "busy_s",
+        "speedup",
+        "efficiency",
+        "imbalance"
+    );
+    let _ = writeln!(
+        w,
+        "  {:>6} {:>6} {:>9} {:>10.3} {:>11.1} {:>11.3} {:>9.2} {:>10.3} {:>10.3}",
+        r.ranks,
+        r.hosts.len(),
+        r.task_count,
+        r.wall_s,
+        r.tasks_per_s,
+        r.busy_s,
+        r.speedup,
+        r.efficiency,
+        r.imbalance
+    );
+    if let (Some(b), Some(s), Some(e)) = (&r.baseline, r.measured_speedup, r.measured_efficiency) {
+        let _ = writeln!(
+            w,
+            "# measured speedup {s:.2} (efficiency {e:.3}) vs {} ranks, wall {:.3} s: {}",
+            b.ranks, b.wall_s, b.path
+        );
+    }
+    let _ = writeln!(w, "#");
+    let _ = writeln!(
+        w,
+        "# {:<24} {:>5} {:>9} {:>11} {:>10} {:>11}",
+        "host", "ranks", "tasks", "busy_s", "ms/task", "tasks/s"
+    );
+    for h in &r.hosts {
+        let _ = writeln!(
+            w,
+            "  {:<24} {:>5} {:>9} {:>11.3} {:>10.3} {:>11.1}",
+            h.name, h.ranks, h.tasks, h.busy_s, h.mean_ms_per_task, h.tasks_per_s
+        );
+    }
+    s
+}

@@ -1,0 +1,415 @@
+//! `RunReport`: the run's figures (speedup, efficiency, imbalance, per host), pure maths over
+//! the gathered records. Nothing here does I/O or MPI.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::cli::Options;
+use crate::record::{RankInfo, TaskRecord, TaskStatus};
+
+/// Everything known about one run; serialised as the run's JSON document.
+///
+/// Top-level keys `checksum`, `wall_s`, `tasks_per_s`, `speedup`, `efficiency`, `ranks`,
+/// `hosts` and `tasks` are a stable interface for scripts.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    /// Always "cluster-bench".
+    pub tool: &'static str,
+    /// Crate version of the binary.
+    pub version: &'static str,
+    /// `--label`.
+    pub label: String,
+    /// False when the run stopped before every task was done (the figures cover what was done).
+    pub complete: bool,
+    /// Σ over tasks, in task order, of Re Σλ: identical for any number of ranks or hosts.
+    pub checksum: f64,
+    /// Compute phase on rank 0, seconds: from the barrier before distribution to the end of the gather.
+    pub wall_s: f64,
+    /// Tasks completed per second of `wall_s`.
+    pub tasks_per_s: f64,
+    /// Σ of the per-task solve times over all ranks, seconds.
+    pub busy_s: f64,
+    /// Speedup estimate busy_s / wall_s. Cannot see per-task slow-down (oversubscription, a busy
+    /// neighbour); `measured_speedup` can.
+    pub speedup: f64,
+    /// speedup / ranks.
+    pub efficiency: f64,
+    /// Load imbalance: max over ranks of busy seconds / mean over ranks (1 = perfect).
+    pub imbalance: f64,
+    /// wall_s(baseline) / wall_s, when `--baseline` was given.
+    pub measured_speedup: Option<f64>,
+    /// measured_speedup / (ranks / baseline ranks), when `--baseline` was given.
+    pub measured_efficiency: Option<f64>,
+    /// The baseline run compared against.
+    pub baseline: Option<Baseline>,
+    /// Number of MPI ranks.
+    pub ranks: usize,
+    /// Number of tasks completed.
+    pub task_count: u64,
+    /// Outcome counts of the per-task checks.
+    pub checks: Checks,
+    /// Per-host figures, in order of first rank.
+    pub hosts: Vec<HostSummary>,
+    /// Per-rank figures, in rank order.
+    pub per_rank: Vec<RankSummary>,
+    /// The options of the run.
+    pub config: Options,
+    /// Where and with what it ran.
+    pub environment: Environment,
+    /// Every task's record, in task order.
+    pub tasks: Vec<TaskRecord>,
+}
+
+/// The run a measured speedup is relative to.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Baseline {
+    /// Path of the baseline JSON.
+    pub path: String,
+    /// Its wall time, seconds.
+    pub wall_s: f64,
+    /// Its rank count.
+    pub ranks: usize,
+}
+
+/// Counts of task outcomes.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Checks {
+    /// Tasks whose Σλ matched tr A.
+    pub passed: u64,
+    /// Tasks whose Σλ did not match tr A.
+    pub failed: u64,
+    /// Tasks no solver converged on.
+    pub no_convergence: u64,
+    /// Tasks whose matrix had NaN/Inf entries.
+    pub non_finite: u64,
+    /// Tasks solved by the fallback solver.
+    pub fallbacks: u64,
+}
+
+impl Checks {
+    /// True when every task was solved and checked.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.no_convergence == 0 && self.non_finite == 0
+    }
+}
+
+/// One host's share of the run (like Parallel Python's `print_stats`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct HostSummary {
+    /// Host name.
+    pub name: String,
+    /// Ranks on this host.
+    pub ranks: usize,
+    /// Tasks computed on this host.
+    pub tasks: u64,
+    /// Σ of this host's task times, seconds.
+    pub busy_s: f64,
+    /// busy_s / tasks, milliseconds.
+    pub mean_ms_per_task: f64,
+    /// Tasks per second of the run's wall time.
+    pub tasks_per_s: f64,
+    /// Logical cores on the host.
+    pub cores: usize,
+    /// CPU model.
+    pub cpu_model: String,
+}
+
+/// One rank's share of the run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RankSummary {
+    /// MPI rank.
+    pub rank: i32,
+    /// Its host.
+    pub host: String,
+    /// Tasks it computed.
+    pub tasks: u64,
+    /// Σ of its task times, seconds.
+    pub busy_s: f64,
+}
+
+/// Where and with what the run happened.
+#[derive(Clone, Debug, Serialize, Default)]
+pub struct Environment {
+    /// Start of the timed part, UTC, ISO 8601.
+    pub started_at: String,
+    /// `MPI_Get_library_version`, first line.
+    pub mpi_library: String,
+    /// `git describe` of the source the binary was built from, when known.
+    pub git_revision: Option<String>,
+    /// Every rank's host facts.
+    pub rank_info: Vec<RankInfo>,
+}
+
+/// Inputs of the report that are not the records themselves.
+pub struct ReportInput<'a> {
+    pub opts: &'a Options,
+    pub records: Vec<TaskRecord>,
+    pub wall_s: f64,
+    pub rank_info: Vec<RankInfo>,
+    pub environment: Environment,
+    pub baseline: Option<Baseline>,
+}
+
+impl RunReport {
+    pub fn new(input: ReportInput<'_>) -> Self {
+        let ReportInput {
+            opts,
+            records,
+            wall_s,
+            rank_info,
+            mut environment,
+            baseline,
+        } = input;
+        let ranks = rank_info.len();
+        let per_rank = per_rank(&records, &rank_info);
+        let hosts = per_host(&per_rank, &rank_info, wall_s);
+        let busy_s: f64 = per_rank.iter().map(|r| r.busy_s).sum();
+        let task_count = records.len() as u64;
+        let speedup = ratio(busy_s, wall_s);
+        let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
+        let measured_efficiency = baseline
+            .as_ref()
+            .zip(measured_speedup)
+            .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
+        environment.rank_info = rank_info;
+        RunReport {
+            tool: "cluster-bench",
+            version: env!("CARGO_PKG_VERSION"),
+            label: opts.label.clone(),
+            complete: task_count == opts.tasks,
+            checksum: checksum(&records),
+            wall_s,
+            tasks_per_s: ratio(task_count as f64, wall_s),
+            busy_s,
+            speedup,
+            efficiency: speedup / ranks.max(1) as f64,
+            imbalance: imbalance(&per_rank),
+            measured_speedup,
+            measured_efficiency,
+            baseline,
+            ranks,
+            task_count,
+            checks: checks(&records),
+            hosts,
+            per_rank,
+            config: opts.clone(),
+            environment,
+            tasks: records,
+        }
+    }
+}
+
+/// a / b, or 0 when b is not positive (a run too short to time).
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 { a / b } else { 0.0 }
+}
+
+/// Σ Re Σλ in task order: the same additions in the same order whatever the rank count, so
+/// the sum is bit-identical.
+pub fn checksum(records: &[TaskRecord]) -> f64 {
+    debug_assert!(records.windows(2).all(|w| w[0].task < w[1].task));
+    records.iter().map(|r| r.eig_sum_re).sum()
+}
+
+pub fn checks(records: &[TaskRecord]) -> Checks {
+    let mut c = Checks::default();
+    for r in records {
+        match TaskStatus::from_code(r.status) {
+            TaskStatus::Ok => c.passed += 1,
+            TaskStatus::CheckFailed => c.failed += 1,
+            TaskStatus::NoConvergence => c.no_convergence += 1,
+            TaskStatus::NonFinite => c.non_finite += 1,
+        }
+        c.fallbacks += u64::from(r.fallback);
+    }
+    c
+}
+
+pub fn per_rank(records: &[TaskRecord], info: &[RankInfo]) -> Vec<RankSummary> {
+    let mut out: Vec<RankSummary> = info
+        .iter()
+        .map(|i| RankSummary {
+            rank: i.rank,
+            host: i.host.clone(),
+            tasks: 0,
+            busy_s: 0.0,
+        })
+        .collect();
+    for r in records {
+        if let Some(s) = out.get_mut(r.rank as usize) {
+            s.tasks += 1;
+            s.busy_s += r.seconds;
+        }
+    }
+    out
+}
+
+/// Max over mean of per-rank busy time; 1.0 is perfect balance, idle ranks count as zero.
+pub fn imbalance(ranks: &[RankSummary]) -> f64 {
+    let max = ranks.iter().map(|r| r.busy_s).fold(0.0, f64::max);
+    let mean = ranks.iter().map(|r| r.busy_s).sum::<f64>() / ranks.len().max(1) as f64;
+    ratio(max, mean)
+}
+
+pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<HostSummary> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_host: BTreeMap<String, HostSummary> = BTreeMap::new();
+    for (r, i) in ranks.iter().zip(info) {
+        let h = by_host.entry(r.host.clone()).or_insert_with(|| {
+            order.push(r.host.clone());
+            HostSummary {
+                name: r.host.clone(),
+                ranks: 0,
+                tasks: 0,
+                busy_s: 0.0,
+                mean_ms_per_task: 0.0,
+                tasks_per_s: 0.0,
+                cores: i.cores,
+                cpu_model: i.cpu_model.clone(),
+            }
+        });
+        h.ranks += 1;
+        h.tasks += r.tasks;
+        h.busy_s += r.busy_s;
+    }
+    order
+        .into_iter()
+        .map(|name| {
+            let mut h = by_host.remove(&name).expect("inserted above");
+            h.mean_ms_per_task = ratio(h.busy_s * 1e3, h.tasks as f64);
+            h.tasks_per_s = ratio(h.tasks as f64, wall_s);
+            h
+        })
+        .collect()
+}
+
+/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate: days to civil date by
+/// Howard Hinnant's algorithm.
+pub fn iso8601_utc(unix_s: f64) -> String {
+    let secs = unix_s.max(0.0) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(task: u64, rank: i32, seconds: f64, sum: f64) -> TaskRecord {
+        TaskRecord {
+            task,
+            rank,
+            seconds,
+            eig_sum_re: sum,
+            ..TaskRecord::default()
+        }
+    }
+
+    fn info(rank: i32, host: &str) -> RankInfo {
+        RankInfo {
+            rank,
+            host: host.into(),
+            cores: 2,
+            ..RankInfo::default()
+        }
+    }
+
+    #[test]
+    fn per_rank_per_host_and_imbalance_from_known_records() {
+        let records = vec![
+            rec(0, 0, 1.0, 0.0),
+            rec(1, 1, 2.0, 0.0),
+            rec(2, 2, 3.0, 0.0),
+            rec(3, 0, 1.0, 0.0),
+        ];
+        let infos = [info(0, "a"), info(1, "b"), info(2, "a")];
+        let ranks = per_rank(&records, &infos);
+        assert_eq!(
+            ranks
+                .iter()
+                .map(|r| (r.tasks, r.busy_s))
+                .collect::<Vec<_>>(),
+            vec![(2, 2.0), (1, 2.0), (1, 3.0)]
+        );
+        // max 3 over mean 7/3
+        assert!((imbalance(&ranks) - 9.0 / 7.0).abs() < 1e-12);
+        let hosts = per_host(&ranks, &infos, 2.0);
+        assert_eq!(hosts.len(), 2);
+        assert_eq!(
+            (hosts[0].name.as_str(), hosts[0].ranks, hosts[0].tasks),
+            ("a", 2, 3)
+        );
+        assert!((hosts[0].busy_s - 5.0).abs() < 1e-12);
+        assert!((hosts[0].mean_ms_per_task - 5000.0 / 3.0).abs() < 1e-9);
+        assert!((hosts[0].tasks_per_s - 1.5).abs() < 1e-12);
+        assert_eq!((hosts[1].name.as_str(), hosts[1].tasks), ("b", 1));
+    }
+
+    #[test]
+    fn idle_ranks_count_in_imbalance() {
+        let ranks = per_rank(&[rec(0, 0, 4.0, 0.0)], &[info(0, "a"), info(1, "a")]);
+        assert!((imbalance(&ranks) - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn checksum_is_the_ordered_sum() {
+        let r = [
+            rec(0, 1, 0.0, 1.5),
+            rec(1, 0, 0.0, -0.25),
+            rec(2, 0, 0.0, 1e-3),
+        ];
+        assert_eq!(checksum(&r), 1.5 + -0.25 + 1e-3);
+    }
+
+    #[test]
+    fn checks_count_each_status() {
+        let mut r = vec![rec(0, 0, 0.0, 0.0); 5];
+        r[1].status = TaskStatus::CheckFailed as u8;
+        r[2].status = TaskStatus::NoConvergence as u8;
+        r[3].status = TaskStatus::NonFinite as u8;
+        r[4].fallback = 1;
+        let c = checks(&r);
+        assert_eq!(
+            c,
+            Checks {
+                passed: 2,
+                failed: 1,
+                no_convergence: 1,
+                non_finite: 1,
+                fallbacks: 1
+            }
+        );
+        assert!(!c.all_passed());
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601_utc(0.0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601_utc(951_782_400.0), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            iso8601_utc(1_795_651_200.0 + 3661.0),
+            "2026-11-26T01:01:01Z"
+        );
+    }
+
+    #[test]
+    fn ratio_guards_zero_time() {
+        assert_eq!(ratio(5.0, 0.0), 0.0);
+        assert_eq!(ratio(6.0, 2.0), 3.0);
+    }
+}

@@ -1,0 +1,227 @@
+//! Dynamic schedule: ranks ask rank 0 for chunks of tasks as they finish (self-scheduling).
+//!
+//! Rank 0 is master *and* worker: on a 2-core machine a master that only waits would waste
+//! half the machine. It computes one task at a time and answers requests between tasks. So
+//! that a worker never idles while rank 0 finishes its task, every worker keeps two requests
+//! in flight: it computes one chunk while the next one is already on its way. A request
+//! carries the records of the chunk just finished, so rank 0 holds every completed record
+//! as the run goes (and could save them if the run dies).
+
+use mpi::point_to_point::{Message, Status};
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
+use super::Computer;
+use crate::cli::Options;
+use crate::progress::Progress;
+use crate::record::TaskRecord;
+
+/// Worker → rank 0: "here are my records, send more work".
+const TAG_REQUEST: i32 = 1;
+/// Rank 0 → worker: a `Chunk` (count 0 = no work left).
+const TAG_WORK: i32 = 2;
+/// Requests each worker keeps in flight: one chunk computing, one on its way.
+const IN_FLIGHT: u64 = 2;
+
+/// A contiguous range of task ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Equivalence)]
+pub struct Chunk {
+    pub start: u64,
+    pub count: u64,
+}
+
+/// The pool of task ids not yet handed out; pure, so the chunk policy is unit-tested.
+#[derive(Debug)]
+pub struct Dispatcher {
+    next: u64,
+    total: u64,
+    /// Fixed chunk size, or `None` for guided chunks.
+    fixed: Option<u64>,
+    /// Divisor of guided chunks: all ranks × requests in flight each.
+    share: u64,
+}
+
+impl Dispatcher {
+    pub fn new(total: u64, ranks: usize, fixed: Option<u64>) -> Self {
+        Dispatcher {
+            next: 0,
+            total,
+            fixed,
+            share: (ranks as u64 * IN_FLIGHT).max(1),
+        }
+    }
+
+    pub fn remaining(&self) -> u64 {
+        self.total - self.next
+    }
+
+    /// The next chunk for a worker. Guided self-scheduling: a share of what is left, so early
+    /// chunks are large (few messages) and the last ones are single tasks (little imbalance).
+    pub fn take_chunk(&mut self) -> Chunk {
+        let want = self
+            .fixed
+            .unwrap_or_else(|| self.remaining().div_ceil(self.share).max(1));
+        let count = want.min(self.remaining());
+        let chunk = Chunk {
+            start: self.next,
+            count,
+        };
+        self.next += count;
+        chunk
+    }
+
+    /// One task for rank 0 itself.
+    pub fn take_one(&mut self) -> Option<u64> {
+        (self.next < self.total).then(|| {
+            self.next += 1;
+            self.next - 1
+        })
+    }
+}
+
+/// Runs the dynamic schedule; rank 0 returns every record.
+pub fn run(
+    world: &SimpleCommunicator,
+    opts: &Options,
+    computer: &mut Computer,
+) -> Option<Vec<TaskRecord>> {
+    if world.rank() == 0 {
+        Some(master(world, opts, computer))
+    } else {
+        worker(world, computer);
+        None
+    }
+}
+
+fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -> Vec<TaskRecord> {
+    let size = world.size() as usize;
+    let mut m = Master {
+        pool: Dispatcher::new(opts.tasks, size, opts.chunk),
+        records: Vec::with_capacity(opts.tasks as usize),
+        chunks: vec![0; size],
+        answered: vec![0; size],
+        finished: 0,
+    };
+    let workers = size - 1;
+    let mut progress = Progress::new(!opts.quiet, opts.tasks);
+    loop {
+        progress.update(m.records.len() as u64, false);
+        while let Some(probed) = world
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG_REQUEST)
+        {
+            m.serve(world, probed);
+        }
+        if let Some(task) = m.pool.take_one() {
+            // One task at a time, so requests wait at most one task's time.
+            let rec = computer.run(task);
+            m.records.push(rec);
+        } else if m.finished < workers {
+            let probed = world.any_process().matched_probe_with_tag(TAG_REQUEST);
+            m.serve(world, probed);
+        } else {
+            progress.finish();
+            return m.records;
+        }
+    }
+}
+
+/// Rank 0's book-keeping in the dynamic schedule.
+struct Master {
+    pool: Dispatcher,
+    records: Vec<TaskRecord>,
+    /// Chunks handed to each rank.
+    chunks: Vec<u64>,
+    /// Requests answered for each rank.
+    answered: Vec<u64>,
+    /// Workers that have had every request answered and sent their last records.
+    finished: usize,
+}
+
+impl Master {
+    /// Keeps the records a request carries and answers it with the next chunk (or "none left").
+    fn serve(&mut self, world: &SimpleCommunicator, probed: (Message, Status)) {
+        let (done, status) = probed.matched_receive_vec::<TaskRecord>();
+        self.records.extend_from_slice(&done);
+        let w = status.source_rank() as usize;
+        let chunk = self.pool.take_chunk();
+        self.chunks[w] += u64::from(chunk.count > 0);
+        self.answered[w] += 1;
+        world
+            .process_at_rank(w as i32)
+            .send_with_tag(&chunk, TAG_WORK);
+        // A worker sends IN_FLIGHT requests up front and one more per chunk it gets.
+        if self.answered[w] == IN_FLIGHT + self.chunks[w] {
+            self.finished += 1;
+        }
+    }
+}
+
+fn worker(world: &SimpleCommunicator, computer: &mut Computer) {
+    let root = world.process_at_rank(0);
+    let none: [TaskRecord; 0] = [];
+    for _ in 0..IN_FLIGHT {
+        root.send_with_tag(&none[..], TAG_REQUEST);
+    }
+    let mut in_flight = IN_FLIGHT;
+    let mut done = Vec::new();
+    while in_flight > 0 {
+        let (chunk, _) = root.receive_with_tag::<Chunk>(TAG_WORK);
+        in_flight -= 1;
+        if chunk.count == 0 {
+            continue; // no work left; drain the other answer still on its way
+        }
+        done.clear();
+        done.extend((chunk.start..chunk.start + chunk.count).map(|t| computer.run(t)));
+        root.send_with_tag(&done[..], TAG_REQUEST);
+        in_flight += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
+        let mut d = Dispatcher::new(1000, 4, None);
+        let mut sizes = vec![];
+        loop {
+            let c = d.take_chunk();
+            if c.count == 0 {
+                break;
+            }
+            sizes.push(c.count);
+        }
+        assert_eq!(sizes.iter().sum::<u64>(), 1000);
+        assert_eq!(sizes[0], 125); // 1000 / (4 ranks × 2 in flight)
+        assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
+        assert_eq!(*sizes.last().unwrap(), 1);
+    }
+
+    #[test]
+    fn fixed_chunks_and_the_tail() {
+        let mut d = Dispatcher::new(10, 2, Some(4));
+        let got: Vec<_> = (0..4).map(|_| d.take_chunk()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Chunk { start: 0, count: 4 },
+                Chunk { start: 4, count: 4 },
+                Chunk { start: 8, count: 2 },
+                Chunk {
+                    start: 10,
+                    count: 0
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn local_and_chunked_takes_share_one_pool() {
+        let mut d = Dispatcher::new(3, 2, Some(2));
+        assert_eq!(d.take_one(), Some(0));
+        assert_eq!(d.take_chunk(), Chunk { start: 1, count: 2 });
+        assert_eq!(d.take_one(), None);
+    }
+}

@@ -1,0 +1,192 @@
+//! Hands tasks to ranks and brings their records back to rank 0: the only MPI-heavy code.
+
+mod dynamic;
+mod static_;
+
+use mpi::datatype::PartitionMut;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use nalgebra::DMatrix;
+
+use crate::cli::{Options, Schedule};
+use crate::kernel::{KernelError, Solver, check_trace};
+use crate::record::{RankInfo, TaskRecord, TaskStatus};
+use crate::workload::{WARMUP_STREAM, fill_matrix};
+
+pub use static_::block_partition;
+
+/// What rank 0 holds after a run.
+#[derive(Debug)]
+pub struct Gathered {
+    /// Every task's record, sorted by task index.
+    pub records: Vec<TaskRecord>,
+    /// Compute phase on rank 0, seconds: from the barrier before distribution to the end of
+    /// the gather.
+    pub wall_s: f64,
+    /// One entry per rank, in rank order.
+    pub ranks: Vec<RankInfo>,
+    /// Unix time the timed part started, seconds.
+    pub started_unix_s: f64,
+}
+
+/// One rank's compute state: the solver and a reusable matrix buffer.
+pub struct Computer {
+    solver: Solver,
+    matrix: DMatrix<f64>,
+    seed: u64,
+    dim: usize,
+    rank: i32,
+    /// `mpi::time()` when the rank left the pre-run barrier.
+    t0: f64,
+}
+
+impl Computer {
+    pub fn new(opts: &Options, rank: i32) -> Self {
+        Computer {
+            solver: Solver::new(opts.kernel),
+            matrix: DMatrix::zeros(opts.dim, opts.dim),
+            seed: opts.seed,
+            dim: opts.dim,
+            rank,
+            t0: 0.0,
+        }
+    }
+
+    /// Runs `n` untimed tasks from a stream no real task uses, so caches, page faults and the
+    /// solver's scratch space are warm when timing starts.
+    pub fn warm_up(&mut self, n: u64) {
+        for i in 0..n {
+            fill_matrix(self.seed ^ WARMUP_STREAM, i, self.dim, &mut self.matrix);
+            let _ = self.solver.eigenvalues(&self.matrix);
+        }
+    }
+
+    /// Marks the start of the timed part (call right after the barrier).
+    pub fn start_clock(&mut self) {
+        self.t0 = mpi::time();
+    }
+
+    /// Builds and solves task `task`, timing only the solve.
+    pub fn run(&mut self, task: u64) -> TaskRecord {
+        fill_matrix(self.seed, task, self.dim, &mut self.matrix);
+        let start = mpi::time();
+        let result = self.solver.eigenvalues(&self.matrix);
+        let end = mpi::time();
+        let mut rec = TaskRecord {
+            task,
+            rank: self.rank,
+            start_s: start - self.t0,
+            seconds: end - start,
+            trace: self.matrix.trace(),
+            ..TaskRecord::default()
+        };
+        match result {
+            Ok(eig) => {
+                let check = check_trace(&self.matrix, &eig.values);
+                rec.eig_sum_re = check.sum.re;
+                rec.eig_sum_im = check.sum.im;
+                rec.fallback = u8::from(eig.fallback);
+                rec.status = if check.ok {
+                    TaskStatus::Ok
+                } else {
+                    TaskStatus::CheckFailed
+                } as u8;
+            }
+            Err(e) => {
+                rec.eig_sum_re = f64::NAN;
+                rec.eig_sum_im = f64::NAN;
+                rec.status = match e {
+                    KernelError::NonFinite => TaskStatus::NonFinite,
+                    _ => TaskStatus::NoConvergence,
+                } as u8;
+            }
+        }
+        rec
+    }
+}
+
+/// Runs the benchmark on every rank of `world`; rank 0 gets `Some`, the others `None`.
+pub fn run(world: &SimpleCommunicator, opts: &Options) -> Option<Gathered> {
+    let rank = world.rank();
+    let ranks = gather_rank_info(world);
+    let mut computer = Computer::new(opts, rank);
+    computer.warm_up(opts.warmup);
+
+    // Everyone starts the timed part together; rank 0's clock spans distribution to gather.
+    world.barrier();
+    let started_unix_s = unix_now_s();
+    computer.start_clock();
+    let records = match opts.schedule {
+        Schedule::Static => static_::run(world, opts, &mut computer),
+        Schedule::Dynamic => dynamic::run(world, opts, &mut computer),
+    };
+    let wall_s = mpi::time() - computer.t0;
+
+    records.map(|mut records| {
+        records.sort_unstable_by_key(|r| r.task);
+        Gathered {
+            records,
+            wall_s,
+            ranks: ranks.expect("rank 0 gathers rank info"),
+            started_unix_s,
+        }
+    })
+}
+
+/// Gathers every rank's host facts on rank 0 (as JSON bytes: they are variable-length text).
+fn gather_rank_info(world: &SimpleCommunicator) -> Option<Vec<RankInfo>> {
+    let root = world.process_at_rank(0);
+    let mine = serde_json::to_vec(&RankInfo::local(world.rank())).expect("plain struct");
+    let len = mine.len() as i32;
+    if world.rank() == 0 {
+        let mut counts = vec![0i32; world.size() as usize];
+        root.gather_into_root(&len, &mut counts[..]);
+        let displs = displacements(&counts);
+        let mut buf = vec![0u8; counts.iter().sum::<i32>() as usize];
+        {
+            let mut part = PartitionMut::new(&mut buf[..], &counts[..], &displs[..]);
+            root.gather_varcount_into_root(&mine[..], &mut part);
+        }
+        let infos = counts
+            .iter()
+            .zip(&displs)
+            .map(|(&c, &d)| {
+                serde_json::from_slice(&buf[d as usize..(d + c) as usize]).expect("our own JSON")
+            })
+            .collect();
+        Some(infos)
+    } else {
+        root.gather_into(&len);
+        root.gather_varcount_into(&mine[..]);
+        None
+    }
+}
+
+/// Exclusive prefix sums: where each rank's part starts in a Scatterv/Gatherv buffer.
+pub fn displacements(counts: &[i32]) -> Vec<i32> {
+    counts
+        .iter()
+        .scan(0, |acc, &c| {
+            let d = *acc;
+            *acc += c;
+            Some(d)
+        })
+        .collect()
+}
+
+fn unix_now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn displacements_are_exclusive_prefix_sums() {
+        assert_eq!(displacements(&[3, 0, 2, 5]), vec![0, 3, 3, 5]);
+        assert!(displacements(&[]).is_empty());
+    }
+}
