@@ -10,6 +10,7 @@ pub mod export;
 pub mod kernel;
 pub mod launch;
 pub mod output;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod schedule;

@@ -13,6 +13,7 @@ use mpi::traits::*;
 
 use super::Computer;
 use crate::cli::Options;
+use crate::progress::Progress;
 use crate::record::TaskRecord;
 
 /// Worker → rank 0: "here are my records, send more work".
@@ -102,7 +103,9 @@ fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -
         finished: 0,
     };
     let workers = size - 1;
+    let mut progress = Progress::new(!opts.quiet, opts.tasks);
     loop {
+        progress.update(m.records.len() as u64, false);
         while let Some(probed) = world
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
@@ -117,6 +120,7 @@ fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -
             let probed = world.any_process().matched_probe_with_tag(TAG_REQUEST);
             m.serve(world, probed);
         } else {
+            progress.finish();
             return m.records;
         }
     }

@@ -6,6 +6,7 @@ use mpi::traits::*;
 
 use super::{Computer, displacements};
 use crate::cli::Options;
+use crate::progress::Progress;
 use crate::record::TaskRecord;
 
 /// Tasks per rank for `tasks` tasks over `ranks` ranks: contiguous blocks whose sizes differ by
@@ -37,7 +38,15 @@ pub fn run(
         root.scatter_varcount_into(&mut ids[..]);
     }
 
-    let records: Vec<TaskRecord> = ids.iter().map(|&t| computer.run(t)).collect();
+    // Rank 0 sees only its own share: with equal blocks, its progress × ranks estimates the whole.
+    let ranks = world.size() as u64;
+    let mut progress = Progress::new(world.rank() == 0 && !opts.quiet, opts.tasks);
+    let mut records = Vec::with_capacity(mine);
+    for &t in &ids {
+        records.push(computer.run(t));
+        progress.update(records.len() as u64 * ranks, ranks > 1);
+    }
+    progress.finish();
 
     if world.rank() == 0 {
         let mut all = vec![TaskRecord::default(); opts.tasks as usize];
