@@ -123,14 +123,13 @@ def gustafson_fit(ps, scaled):
     return num / den
 
 
-def is_oversubscribed(p, slots=None, physical_cores=None, host_ranks_cores=()):
-    """A run is oversubscribed when p exceeds the slots or the physical cores, or a host runs
-    more ranks than it has cores ((ranks, cores) pairs; cores 0 = unknown)."""
+def is_oversubscribed(p, slots=None, physical_cores=None):
+    """A run is oversubscribed when p exceeds the hostfile's slots or the physical cores (given
+    to sweep.sh, or this machine's for a localhost-only hostfile). The JSON's per-rank `cores`
+    is the rank's CPU affinity (1 when mpirun binds to a core), so it cannot tell."""
     if slots and p > slots:
         return True
-    if physical_cores and p > physical_cores:
-        return True
-    return any(cores and ranks > cores for ranks, cores in host_ranks_cores)
+    return bool(physical_cores and p > physical_cores)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,9 +290,7 @@ def load_runs(study: Path, conf):
         p = int(doc["ranks"])
         run_id = f"{m['mode']}-{doc['config']['schedule']}-p{p}-r{m['repeat']}"
         host_names = [h["name"] for h in doc["hosts"]]
-        over = is_oversubscribed(
-            p, slots, physical, [(h["ranks"], h.get("cores") or 0) for h in doc["hosts"]]
-        )
+        over = is_oversubscribed(p, slots, physical)
         runs.append(
             {
                 "run_id": run_id,
@@ -417,7 +414,7 @@ def setup_md(conf, docs, runs):
         "",
         "## Machines (as the ranks reported them)",
         "",
-        "| host | CPU model | logical cores | memory GiB | most ranks in a run |",
+        "| host | CPU model | cores a rank could use (affinity) | memory GiB | most ranks in a run |",
         "|---|---|---|---|---|",
     ]
     for name, m in sorted(machines.items()):
@@ -432,6 +429,9 @@ def setup_md(conf, docs, runs):
         "```",
         conf.get("hostfile_text", "").rstrip("\n"),
         "```",
+        "",
+        f"Launched from {conf.get('launch_host', '?')} ({conf.get('launch_host_cores', '?')} "
+        "logical cores there, `nproc`).",
         "",
         f"MPI library: {'; '.join(sorted(x for x in mpi if x)) or '?'}",
         "",

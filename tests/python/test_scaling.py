@@ -98,8 +98,8 @@ class Oversubscription(unittest.TestCase):
         self.assertFalse(scaling.is_oversubscribed(2, slots=2))
         self.assertTrue(scaling.is_oversubscribed(3, slots=2))
         self.assertTrue(scaling.is_oversubscribed(4, slots=6, physical_cores=2))
-        self.assertTrue(scaling.is_oversubscribed(2, host_ranks_cores=[(2, 1)]))
-        self.assertFalse(scaling.is_oversubscribed(2, host_ranks_cores=[(2, 0)]))
+        self.assertFalse(scaling.is_oversubscribed(6, slots=6))
+        self.assertFalse(scaling.is_oversubscribed(64))
 
 
 def run(mode, schedule, p, wall, over=0):

@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Scaling study: runs cluster-bench under mpirun for p = 1, 2, 4, … up to the hostfile's slots
+# (strong and/or weak scaling, both schedules, repeated), then the analysis and the plots.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+MPIRUN=${MPIRUN:-mpirun}
+CLUSTER_BENCH=${CLUSTER_BENCH:-$ROOT/target/release/cluster-bench}
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
+
+usage() {
+  cat <<USAGE
+Usage: scripts/sweep.sh --hostfile FILE [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
+
+Runs a scaling study of cluster-bench over the hosts of FILE (Open MPI hostfile: one
+'host [slots=N]' per line, '#' comments; a host without slots= counts 1 slot) for
+p = 1, 2, 4, … up to the total slot count, plus the exact slot count. Every point is run
+--repeat times (runs interleaved over the repeats; the median is reported). Writes
+OUT_ROOT/<YYYY-MM-DD>-<LABEL>/ (a suffix -2, -3, … if it exists) with every run's JSON in
+runs/, runs.csv, tasks.csv, hosts.csv, points.csv, fit.json, plots/*.png|svg and SETUP.md.
+
+Options:
+  --hostfile FILE        hosts and slots (required)
+  --mode M               strong | weak | both            [both]
+  --schedule S           static | dynamic | both         [both]
+  --repeat N             runs per point                  [3]
+  --dim D                matrix size                     [100]
+  --tasks N              strong scaling: total tasks     [400]
+  --tasks-per-rank N     weak scaling: tasks per rank    [200]
+  --warmup N             untimed warm-up tasks per rank  [2]
+  --label L              study name ([A-Za-z0-9._-])     [study]
+  --out-root DIR         parent of the study folder      [results]
+  --max-ranks P          largest p (more than the slots needs --oversubscribe)
+  --physical-cores N     cores really there when hosts share a machine (e.g. namespace
+                         test hosts): points with p > N are marked oversubscribed
+                         [nproc when every host is this machine, else unset]
+  --oversubscribe        pass --oversubscribe to mpirun
+  -h, --help             this help
+
+Progress (point k/n, elapsed, ETA) goes to stderr. Exit status: 0 done, 1 a run or the
+analysis failed, 2 bad input.
+Tools: \$MPIRUN (mpirun), \$CLUSTER_BENCH (target/release/cluster-bench),
+       \$PYTHON (.venv/bin/python, made by scripts/setup.sh).
+Example: scripts/sweep.sh --hostfile hostfiles/localhost.txt --repeat 3 --label local-strong
+USAGE
+}
+
+log() { printf 'sweep: %s\n' "$*" >&2; }
+die() { printf 'sweep: error: %s\n' "$*" >&2; exit 1; }
+usage_error() {
+  printf 'sweep: %s\n' "$*" >&2
+  printf "Try 'scripts/sweep.sh --help'.\n" >&2
+  exit 2
+}
+
+# need_value OPTION ARGC: an option's value is present.
+need_value() { [[ $2 -ge 2 ]] || usage_error "$1 needs a value"; }
+
+# positive_int NAME VALUE: a whole number >= 1 (and not absurdly long).
+positive_int() {
+  [[ $2 =~ ^[0-9]{1,7}$ && $((10#$2)) -ge 1 ]] || usage_error "$1 must be a whole number >= 1 (got '$2')"
+}
+
+# hostfile_slots FILE: prints the total slot count; exits 2 on a malformed line.
+hostfile_slots() {
+  local file=$1 line n=0 total=0 host word slots words=()
+  [[ -e $file ]] || usage_error "hostfile not found: $file"
+  [[ -f $file && -r $file ]] || usage_error "hostfile is not a readable file: $file"
+  while IFS= read -r line || [[ -n $line ]]; do
+    n=$((n + 1))
+    line=${line%%#*}
+    read -r -a words <<<"$line"
+    [[ ${#words[@]} -eq 0 ]] && continue
+    host=${words[0]}
+    [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9._:-]*[A-Za-z0-9])?$ ]] \
+      || usage_error "$file:$n: '$host' is not a host name or address"
+    slots=1
+    for word in "${words[@]:1}"; do
+      case "$word" in
+        slots=*)
+          slots=${word#slots=}
+          [[ $slots =~ ^[0-9]{1,5}$ && $((10#$slots)) -ge 1 ]] \
+            || usage_error "$file:$n: slots must be a whole number >= 1 (got '$slots')"
+          slots=$((10#$slots))
+          ;;
+        max_slots=* | max-slots=*)
+          [[ ${word#*=} =~ ^[0-9]{1,5}$ ]] || usage_error "$file:$n: bad '$word'"
+          ;;
+        *) usage_error "$file:$n: unknown field '$word' (expected 'host [slots=N] [max_slots=N]')" ;;
+      esac
+    done
+    total=$((total + slots))
+  done <"$file"
+  [[ $total -ge 1 ]] || usage_error "hostfile $file lists no hosts"
+  echo "$total"
+}
+
+# only_this_machine FILE: every host of the (valid) hostfile is this machine.
+only_this_machine() {
+  local line words=() me
+  me=$(hostname)
+  while IFS= read -r line || [[ -n $line ]]; do
+    line=${line%%#*}
+    read -r -a words <<<"$line"
+    [[ ${#words[@]} -eq 0 ]] && continue
+    case "${words[0]}" in
+      localhost | 127.* | ::1 | "$me") ;;
+      *) return 1 ;;
+    esac
+  done <"$1"
+}
+
+# rank_counts MAX: 1, 2, 4, … below MAX, then MAX.
+rank_counts() {
+  local max=$1 p=1
+  while [[ $p -lt $max ]]; do
+    echo "$p"
+    p=$((p * 2))
+  done
+  echo "$max"
+}
+
+# make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
+make_study_dir() {
+  local root=$1 name=$2 dir k=1
+  mkdir -p -- "$root"
+  dir="$root/$name"
+  until mkdir -- "$dir" 2>/dev/null; do
+    [[ -d "$root" && -w "$root" ]] || die "cannot create a folder in $root"
+    k=$((k + 1))
+    [[ $k -le 999 ]] || die "too many studies named $name in $root"
+    dir="$root/$name-$k"
+  done
+  mkdir -- "$dir/runs"
+  printf '%s\n' "$dir"
+}
+
+# fmt_secs S: whole seconds as H:MM:SS or M:SS.
+fmt_secs() {
+  local s=$1
+  if [[ $s -ge 3600 ]]; then
+    printf '%d:%02d:%02d' $((s / 3600)) $((s % 3600 / 60)) $((s % 60))
+  else
+    printf '%d:%02d' $((s / 60)) $((s % 60))
+  fi
+}
+
+# now_ms: wall clock in milliseconds.
+now_ms() {
+  local t=${EPOCHREALTIME/[.,]/}
+  echo $((t / 1000))
+}
+
+# run_point STUDY MODE SCHEDULE P REPEAT TASKS: one mpirun; appends a manifest row.
+run_point() {
+  local study=$1 mode=$2 schedule=$3 p=$4 rep=$5 tasks=$6
+  local label="$mode-$schedule-p$p-r$rep" log json
+  log="$study/runs/$label.log"
+  local cmd=("$MPIRUN" --hostfile "$HOSTFILE" -np "$p")
+  [[ $(id -u) -eq 0 ]] && cmd+=(--allow-run-as-root)
+  [[ $OVERSUBSCRIBE -eq 1 ]] && cmd+=(--oversubscribe)
+  cmd+=("${EXTRA_MPIRUN[@]}" "$CLUSTER_BENCH" --dim "$DIM" --tasks "$tasks" --schedule "$schedule"
+    --warmup "$WARMUP" --out "$study/runs" --label "$label" --json --quiet)
+  if ! "${cmd[@]}" >/dev/null 2>"$log"; then
+    tail -n 20 -- "$log" >&2 || true
+    die "run $label failed (command: ${cmd[*]}; log: $log)"
+  fi
+  json=$(compgen -G "$study/runs/$label-*.json" | head -n 1) || true
+  [[ -n $json ]] || die "run $label wrote no JSON in $study/runs"
+  [[ -s $log ]] || rm -f -- "$log"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$schedule" "$p" "$rep" "$tasks" "runs/${json##*/}" >>"$study/manifest.tsv"
+}
+
+# write_conf STUDY: the study's settings, key=value, read by scripts/scaling.py.
+write_conf() {
+  local study=$1
+  {
+    printf 'label=%s\n' "$LABEL"
+    printf 'started_at=%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'modes=%s\n' "${MODES[*]}"
+    printf 'schedules=%s\n' "${SCHEDULES[*]}"
+    printf 'ranks=%s\n' "${RANKS[*]}"
+    printf 'repeat=%s\n' "$REPEAT"
+    printf 'dim=%s\n' "$DIM"
+    printf 'tasks=%s\n' "$TASKS"
+    printf 'tasks_per_rank=%s\n' "$TASKS_PER_RANK"
+    printf 'warmup=%s\n' "$WARMUP"
+    printf 'slots=%s\n' "$SLOTS"
+    printf 'physical_cores=%s\n' "$PHYSICAL_CORES"
+    printf 'launch_host=%s\n' "$(hostname)"
+    printf 'launch_host_cores=%s\n' "$(nproc)"
+    printf 'oversubscribe=%s\n' "$OVERSUBSCRIBE"
+    printf 'hostfile=%s\n' "$HOSTFILE"
+    printf 'extra_mpirun_args=%s\n' "${EXTRA_MPIRUN[*]}"
+    printf 'command=%s\n' "$COMMAND"
+  } >"$study/study.conf"
+  cp -- "$HOSTFILE" "$study/hostfile.txt"
+  printf 'mode\tschedule\tp\trepeat\ttasks\tjson\n' >"$study/manifest.tsv"
+}
+
+# run_study STUDY: every (repeat, mode, schedule, p) with progress and ETA on stderr.
+run_study() {
+  local study=$1 points=() point
+  local rep mode schedule p
+  for ((rep = 1; rep <= REPEAT; rep++)); do
+    for mode in "${MODES[@]}"; do
+      for schedule in "${SCHEDULES[@]}"; do
+        for p in "${RANKS[@]}"; do
+          points+=("$mode $schedule $p $rep")
+        done
+      done
+    done
+  done
+  local n=${#points[@]} k=0 start done_ms tasks eta
+  start=$(now_ms)
+  for point in "${points[@]}"; do
+    read -r mode schedule p rep <<<"$point"
+    k=$((k + 1))
+    done_ms=$(($(now_ms) - start))
+    eta='?'
+    [[ $k -gt 1 ]] && eta=$(fmt_secs $((done_ms * (n - k + 1) / (k - 1) / 1000)))
+    tasks=$TASKS
+    [[ $mode == weak ]] && tasks=$((TASKS_PER_RANK * p))
+    log "[$k/$n] $mode $schedule p=$p repeat $rep/$REPEAT ($tasks tasks)" \
+      "| elapsed $(fmt_secs $((done_ms / 1000))) | ETA $eta"
+    run_point "$study" "$mode" "$schedule" "$p" "$rep" "$tasks"
+  done
+  log "all $n runs done in $(fmt_secs $((($(now_ms) - start) / 1000)))"
+}
+
+analyse() {
+  local study=$1
+  "$PYTHON" "$ROOT/scripts/scaling.py" "$study" || die "analysis failed (scripts/scaling.py $study)"
+  "$PYTHON" "$ROOT/scripts/plot_scaling.py" "$study" || die "plots failed (scripts/plot_scaling.py $study)"
+}
+
+check_tools() {
+  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
+  [[ -x $CLUSTER_BENCH ]] || die "$CLUSTER_BENCH not found: build it with 'cargo build --release'"
+  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
+}
+
+main() {
+  COMMAND="scripts/sweep.sh$(printf ' %q' "$@")"
+  HOSTFILE='' LABEL=study OUT_ROOT=results REPEAT=3 DIM=100 TASKS=400 TASKS_PER_RANK=200
+  WARMUP=2 MAX_RANKS='' PHYSICAL_CORES='' OVERSUBSCRIBE=0 EXTRA_MPIRUN=()
+  local mode=both schedule=both
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      -h | --help) usage; exit 0 ;;
+      --hostfile) need_value "$1" $#; HOSTFILE=$2; shift ;;
+      --mode) need_value "$1" $#; mode=$2; shift ;;
+      --schedule) need_value "$1" $#; schedule=$2; shift ;;
+      --repeat) need_value "$1" $#; REPEAT=$2; shift ;;
+      --dim) need_value "$1" $#; DIM=$2; shift ;;
+      --tasks) need_value "$1" $#; TASKS=$2; shift ;;
+      --tasks-per-rank) need_value "$1" $#; TASKS_PER_RANK=$2; shift ;;
+      --warmup) need_value "$1" $#; WARMUP=$2; shift ;;
+      --label) need_value "$1" $#; LABEL=$2; shift ;;
+      --out-root) need_value "$1" $#; OUT_ROOT=$2; shift ;;
+      --max-ranks) need_value "$1" $#; MAX_RANKS=$2; shift ;;
+      --physical-cores) need_value "$1" $#; PHYSICAL_CORES=$2; shift ;;
+      --oversubscribe) OVERSUBSCRIBE=1 ;;
+      --) shift; EXTRA_MPIRUN=("$@"); break ;;
+      *) usage_error "unknown option: $1" ;;
+    esac
+    shift
+  done
+  [[ -n $HOSTFILE ]] || usage_error "--hostfile FILE is required"
+  case "$mode" in
+    strong | weak) MODES=("$mode") ;;
+    both) MODES=(strong weak) ;;
+    *) usage_error "--mode must be strong, weak or both (got '$mode')" ;;
+  esac
+  case "$schedule" in
+    static | dynamic) SCHEDULES=("$schedule") ;;
+    both) SCHEDULES=(static dynamic) ;;
+    *) usage_error "--schedule must be static, dynamic or both (got '$schedule')" ;;
+  esac
+  positive_int --repeat "$REPEAT"
+  positive_int --dim "$DIM"
+  positive_int --tasks "$TASKS"
+  positive_int --tasks-per-rank "$TASKS_PER_RANK"
+  [[ $WARMUP =~ ^[0-9]{1,7}$ ]] || usage_error "--warmup must be a whole number >= 0 (got '$WARMUP')"
+  [[ $LABEL =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] \
+    || usage_error "--label must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with . or - (got '$LABEL')"
+  SLOTS=$(hostfile_slots "$HOSTFILE")
+  if [[ -n $PHYSICAL_CORES ]]; then
+    positive_int --physical-cores "$PHYSICAL_CORES"
+  elif only_this_machine "$HOSTFILE"; then
+    PHYSICAL_CORES=$(nproc)
+  fi
+  local max=$SLOTS
+  if [[ -n $MAX_RANKS ]]; then
+    positive_int --max-ranks "$MAX_RANKS"
+    max=$((10#$MAX_RANKS))
+    [[ $max -le $SLOTS || $OVERSUBSCRIBE -eq 1 ]] \
+      || usage_error "--max-ranks $max is more than the hostfile's $SLOTS slots: add --oversubscribe"
+  fi
+  HOSTFILE=$(cd "$(dirname -- "$HOSTFILE")" && pwd)/$(basename -- "$HOSTFILE")
+  mapfile -t RANKS < <(rank_counts "$max")
+  [[ $mode == strong || $mode == both ]] && [[ $((10#$TASKS)) -lt $max ]] \
+    && log "note: --tasks $TASKS < $max ranks: some ranks get no task"
+  check_tools
+  export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
+  local study
+  study=$(make_study_dir "$OUT_ROOT" "$(date +%Y-%m-%d)-$LABEL")
+  log "study folder $study: p = ${RANKS[*]}; ${MODES[*]} × ${SCHEDULES[*]} × $REPEAT repeat(s)"
+  write_conf "$study"
+  run_study "$study"
+  analyse "$study"
+  log "done: $study (SETUP.md, points.csv, plots/)"
+}
+
+main "$@"
