@@ -23,8 +23,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 SCHEDULE_STYLE = {
-    "static": {"color": "tab:blue", "marker": "o"},
-    "dynamic": {"color": "tab:orange", "marker": "s"},
+    "static": {"color": "tab:blue", "marker": "o", "dodge": -0.04},
+    "dynamic": {"color": "tab:orange", "marker": "s", "dodge": 0.04},
 }
 HOST_COLORS = plt.get_cmap("tab10").colors
 
@@ -72,7 +72,8 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
             rows = sorted((r for r in pts if r["schedule"] == schedule), key=lambda r: int(r["p"]))
             if not rows:
                 continue
-            x = [int(r["p"]) for r in rows]
+            # Schedules side by side, a little apart, so their min-max bars do not hide each other.
+            x = [int(r["p"]) + style["dodge"] for r in rows]
             y = [num(r[metric]) for r in rows]
             ax.plot(x, y, color=style["color"], linewidth=1.5, label=f"{schedule} (median)")
             # min-max over repeats: the reference median over the slowest/fastest run.
@@ -94,7 +95,12 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
                 if mode == "strong":
                     total = f["ts_s"] + f["tp_s"]
                     s = [total / (f["ts_s"] + f["tp_s"] / p) for p in grid]
-                    lab = f"{schedule} Amdahl fit (serial {100 * f['serial_fraction']:.1f} %)"
+                    if f["tp_s"] > 0 and f["ts_s"] >= 0:
+                        lab = (f"{schedule} Amdahl fit: serial {100 * f['serial_fraction']:.1f} %, "
+                               f"max S {f['max_speedup']:.1f}" if f["max_speedup"] else
+                               f"{schedule} Amdahl fit: serial 0 %")
+                    else:
+                        lab = f"{schedule} Amdahl fit: no parallel gain (Tp ≤ 0 or Ts < 0)"
                 else:
                     s = [p - f["alpha"] * (p - 1) for p in grid]
                     lab = f"{schedule} Gustafson fit (α = {f['alpha']:.3f})"
@@ -116,6 +122,8 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
         ax.set_xlim(0.8, pmax + 0.2 * max(1, pmax / 4))
         ax.grid(True, alpha=0.3)
         handles, _ = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], color="gray", marker="|", linestyle="", markersize=10,
+                              label="bars: min-max over repeats"))
         if any_over:
             oversubscribed_note(handles)
         ax.legend(handles=handles, fontsize=8, loc="upper left" if metric == "speedup" else "lower left")

@@ -311,6 +311,7 @@ def load_runs(study: Path, conf):
                 "checks_failed": doc["checks"]["failed"],
                 "oversubscribed": int(over),
                 "started_at": doc["environment"]["started_at"],
+                "load1_before": m.get("load1_before", ""),
                 "json": rel,
             }
         )
@@ -358,7 +359,7 @@ def load_runs(study: Path, conf):
 RUN_FIELDS = [
     "run_id", "mode", "schedule", "p", "hosts", "host_names", "repeat", "dim", "tasks",
     "wall_s", "tasks_per_s", "busy_s", "speedup_est", "imbalance", "checksum", "checks_failed",
-    "oversubscribed", "started_at", "json",
+    "oversubscribed", "started_at", "load1_before", "json",
 ]
 TASK_FIELDS = [
     "run_id", "mode", "schedule", "p", "repeat", "task", "rank", "host", "start_s", "seconds",
@@ -431,7 +432,10 @@ def setup_md(conf, docs, runs):
         "```",
         "",
         f"Launched from {conf.get('launch_host', '?')} ({conf.get('launch_host_cores', '?')} "
-        "logical cores there, `nproc`).",
+        "logical cores there, `nproc`). Load average (1, 5, 15 min) of that machine at the start: "
+        f"{conf.get('loadavg_start', '?')}; at the end: {conf.get('loadavg_end', '?')}; "
+        "before each run: `load1_before` in runs.csv. Anything above 0 is other work "
+        "competing with the benchmark for the cores.",
         "",
         f"MPI library: {'; '.join(sorted(x for x in mpi if x)) or '?'}",
         "",

@@ -152,10 +152,24 @@ now_ms() {
   echo $((t / 1000))
 }
 
+# loadavg: this machine's 1, 5 and 15 minute load averages (other work skews the timings).
+loadavg() {
+  local a b c _
+  read -r a b c _ </proc/loadavg 2>/dev/null || { echo '?'; return; }
+  echo "$a $b $c"
+}
+
+load1() {
+  local a _
+  read -r a _ </proc/loadavg 2>/dev/null || { echo ''; return; }
+  echo "$a"
+}
+
 # run_point STUDY MODE SCHEDULE P REPEAT TASKS: one mpirun; appends a manifest row.
 run_point() {
   local study=$1 mode=$2 schedule=$3 p=$4 rep=$5 tasks=$6
-  local label="$mode-$schedule-p$p-r$rep" log json
+  local label="$mode-$schedule-p$p-r$rep" log json load
+  load=$(load1)
   log="$study/runs/$label.log"
   local cmd=("$MPIRUN" --hostfile "$HOSTFILE" -np "$p")
   [[ $(id -u) -eq 0 ]] && cmd+=(--allow-run-as-root)
@@ -169,7 +183,8 @@ run_point() {
   json=$(compgen -G "$study/runs/$label-*.json" | head -n 1) || true
   [[ -n $json ]] || die "run $label wrote no JSON in $study/runs"
   [[ -s $log ]] || rm -f -- "$log"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$schedule" "$p" "$rep" "$tasks" "runs/${json##*/}" >>"$study/manifest.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$schedule" "$p" "$rep" "$tasks" "runs/${json##*/}" \
+    "$load" >>"$study/manifest.tsv"
 }
 
 # write_conf STUDY: the study's settings, key=value, read by scripts/scaling.py.
@@ -190,13 +205,14 @@ write_conf() {
     printf 'physical_cores=%s\n' "$PHYSICAL_CORES"
     printf 'launch_host=%s\n' "$(hostname)"
     printf 'launch_host_cores=%s\n' "$(nproc)"
+    printf 'loadavg_start=%s\n' "$(loadavg)"
     printf 'oversubscribe=%s\n' "$OVERSUBSCRIBE"
     printf 'hostfile=%s\n' "$HOSTFILE"
     printf 'extra_mpirun_args=%s\n' "${EXTRA_MPIRUN[*]}"
     printf 'command=%s\n' "$COMMAND"
   } >"$study/study.conf"
   cp -- "$HOSTFILE" "$study/hostfile.txt"
-  printf 'mode\tschedule\tp\trepeat\ttasks\tjson\n' >"$study/manifest.tsv"
+  printf 'mode\tschedule\tp\trepeat\ttasks\tjson\tload1_before\n' >"$study/manifest.tsv"
 }
 
 # run_study STUDY: every (repeat, mode, schedule, p) with progress and ETA on stderr.
@@ -223,7 +239,7 @@ run_study() {
     tasks=$TASKS
     [[ $mode == weak ]] && tasks=$((TASKS_PER_RANK * p))
     log "[$k/$n] $mode $schedule p=$p repeat $rep/$REPEAT ($tasks tasks)" \
-      "| elapsed $(fmt_secs $((done_ms / 1000))) | ETA $eta"
+      "| elapsed $(fmt_secs $((done_ms / 1000))) | ETA $eta | load $(load1)"
     run_point "$study" "$mode" "$schedule" "$p" "$rep" "$tasks"
   done
   log "all $n runs done in $(fmt_secs $((($(now_ms) - start) / 1000)))"
@@ -309,6 +325,7 @@ main() {
   log "study folder $study: p = ${RANKS[*]}; ${MODES[*]} × ${SCHEDULES[*]} × $REPEAT repeat(s)"
   write_conf "$study"
   run_study "$study"
+  printf 'loadavg_end=%s\n' "$(loadavg)" >>"$study/study.conf"
   analyse "$study"
   log "done: $study (SETUP.md, points.csv, plots/)"
 }
