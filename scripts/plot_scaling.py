@@ -38,6 +38,15 @@ def num(s):
     return float(s) if s not in ("", None) else None
 
 
+def study_label(study):
+    conf = study / "study.conf"
+    if conf.exists():
+        for line in conf.read_text(encoding="utf-8").splitlines():
+            if line.startswith("label="):
+                return line[len("label="):]
+    return ""
+
+
 def host_colors(names):
     return {h: HOST_COLORS[i % len(HOST_COLORS)] for i, h in enumerate(sorted(set(names)))}
 
@@ -58,9 +67,10 @@ def oversubscribed_note(handles):
 def plot_metric(points, fit, metric, out, formats, title_suffix):
     """speedup or efficiency vs p, one panel per mode."""
     modes = [m for m in ("strong", "weak") if any(r["mode"] == m for r in points)]
-    fig, axes = plt.subplots(1, len(modes), figsize=(6.2 * len(modes), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(modes), figsize=(6.8 * len(modes), 5.6), squeeze=False)
     any_over = False
     for ax, mode in zip(axes[0], modes):
+        top = 1.0
         pts = [r for r in points if r["mode"] == mode and num(r[metric]) is not None]
         ps = sorted({int(r["p"]) for r in pts}) or [1]
         pmax = max(ps)
@@ -82,6 +92,7 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
                 wmed, wmin, wmax = num(r["wall_s_median"]), num(r["wall_s_min"]), num(r["wall_s_max"])
                 lo.append(yy - yy * wmed / wmax)
                 hi.append(yy * wmed / wmin - yy)
+            top = max([top] + [yy + h for yy, h in zip(y, hi)])
             ax.errorbar(x, y, yerr=[lo, hi], fmt="none", ecolor=style["color"], capsize=3,
                         linewidth=1)
             for xx, yy, r in zip(x, y, rows):
@@ -95,12 +106,15 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
                 if mode == "strong":
                     total = f["ts_s"] + f["tp_s"]
                     s = [total / (f["ts_s"] + f["tp_s"] / p) for p in grid]
+                    over_p = "p = " + ", ".join(str(p) for p in f["fit_p"])
                     if f["tp_s"] > 0 and f["ts_s"] >= 0:
-                        lab = (f"{schedule} Amdahl fit: serial {100 * f['serial_fraction']:.1f} %, "
-                               f"max S {f['max_speedup']:.1f}" if f["max_speedup"] else
-                               f"{schedule} Amdahl fit: serial 0 %")
+                        lab = (f"{schedule} Amdahl fit ({over_p}): serial "
+                               f"{100 * f['serial_fraction']:.1f} %, max S {f['max_speedup']:.1f}"
+                               if f["max_speedup"] else f"{schedule} Amdahl fit ({over_p}): serial 0 %")
+                    elif f["tp_s"] <= 0:
+                        lab = f"{schedule} Amdahl fit ({over_p}): no gain (Tp ≤ 0)"
                     else:
-                        lab = f"{schedule} Amdahl fit: no parallel gain (Tp ≤ 0 or Ts < 0)"
+                        lab = f"{schedule} Amdahl fit ({over_p}): superlinear (Ts < 0)"
                 else:
                     s = [p - f["alpha"] * (p - 1) for p in grid]
                     lab = f"{schedule} Gustafson fit (α = {f['alpha']:.3f})"
@@ -117,7 +131,7 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
         else:
             ax.set_ylabel("efficiency S/p" if mode == "strong" else "weak efficiency T(1)/T(p)")
             ax.set_title(f"{mode.capitalize()} scaling: efficiency{title_suffix}")
-            ax.set_ylim(0, 1.15)
+            ax.set_ylim(0, max(1.15, top * 1.05))
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         ax.set_xlim(0.8, pmax + 0.2 * max(1, pmax / 4))
         ax.grid(True, alpha=0.3)
@@ -126,7 +140,9 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
                               label="bars: min-max over repeats"))
         if any_over:
             oversubscribed_note(handles)
-        ax.legend(handles=handles, fontsize=8, loc="upper left" if metric == "speedup" else "lower left")
+        # Below the axes: never on top of the data.
+        ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                  ncol=2, frameon=False)
     fig.tight_layout()
     save(fig, out, metric, formats)
 
@@ -182,7 +198,7 @@ def plot_timeline(run, tasks, colors, out, formats, stem):
     save(fig, out, stem, formats)
 
 
-def plot_hosts(hosts, runs, colors, out, formats):
+def plot_hosts(hosts, runs, colors, out, formats, title_suffix):
     """Stacked tasks/s per host (median over repeats) for every p; one panel per schedule."""
     mode = "strong" if any(r["mode"] == "strong" for r in runs) else "weak"
     over = {(r["schedule"], int(r["p"])) for r in runs if r["mode"] == mode and r["oversubscribed"] == "1"}
@@ -207,7 +223,8 @@ def plot_hosts(hosts, runs, colors, out, formats):
         for i, p in enumerate(ps):
             if (schedule, p) in over:
                 ax.bar(str(p), bottom[i], fill=False, hatch="//", edgecolor="gray", linewidth=0)
-                ax.text(i, bottom[i], "oversub.", ha="center", va="bottom", fontsize=8, color="dimgray")
+                ax.text(i, bottom[i], f"{bottom[i]:.0f}\noversubscribed", ha="center", va="bottom",
+                        fontsize=8, color="dimgray")
             else:
                 ax.text(i, bottom[i], f"{bottom[i]:.0f}", ha="center", va="bottom", fontsize=8)
         ax.set_xlabel("ranks p")
@@ -216,7 +233,7 @@ def plot_hosts(hosts, runs, colors, out, formats):
         ax.set_ylim(0, max(bottom) * 1.15 if bottom and max(bottom) > 0 else 1)
         ax.legend(fontsize=8, title="host", title_fontsize=8, loc="upper left")
     axes[0][0].set_ylabel("throughput (tasks/s, median of repeats)")
-    fig.suptitle("Throughput per host", fontsize=11)
+    fig.suptitle(f"Throughput per host (stacked){title_suffix}", fontsize=11)
     fig.tight_layout()
     save(fig, out, "hosts", formats)
 
@@ -227,7 +244,7 @@ def main():
     parser.add_argument("-o", "--out", type=Path, help="output folder [STUDY/plots]")
     parser.add_argument("--run", help="run_id for the timelines instead of the automatic pick")
     parser.add_argument("--formats", default="png,svg", help="comma-separated [png,svg]")
-    parser.add_argument("--title", default="", help="text appended to the scaling plots' titles")
+    parser.add_argument("--title", help="text appended to the titles [the study's label]")
     args = parser.parse_args()
 
     study = args.study
@@ -243,7 +260,8 @@ def main():
     hosts = read_csv(study / "hosts.csv")
     fit = json.loads((study / "fit.json").read_text(encoding="utf-8"))
     colors = host_colors(h["host"] for h in hosts)
-    suffix = f" — {args.title}" if args.title else ""
+    title = args.title if args.title is not None else study_label(study)
+    suffix = f" — {title}" if title else ""
 
     plot_metric(points, fit, "speedup", out, formats, suffix)
     plot_metric(points, fit, "efficiency", out, formats, suffix)
@@ -257,7 +275,7 @@ def main():
             run = pick_run(runs, schedule)
             if run:
                 plot_timeline(run, tasks, colors, out, formats, f"timeline-{schedule}")
-    plot_hosts(hosts, runs, colors, out, formats)
+    plot_hosts(hosts, runs, colors, out, formats, suffix)
 
 
 if __name__ == "__main__":

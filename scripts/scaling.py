@@ -222,6 +222,10 @@ def atomic_write(path: Path, text: str):
     """Writes text to path via a temporary file in the same folder and os.replace."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; give the result the mode of an ordinary new file.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -440,6 +444,8 @@ def setup_md(conf, docs, runs):
         f"MPI library: {'; '.join(sorted(x for x in mpi if x)) or '?'}",
         "",
         f"cluster-bench git revision: {'; '.join(sorted(x for x in revs if x)) or '?'}",
+        "",
+        f"Open MPI settings in the environment: `{conf.get('mpi_env', '').strip() or '(not recorded)'}`",
         "",
         f"Extra mpirun arguments: `{conf.get('extra_mpirun_args') or '(none)'}`; "
         f"--oversubscribe: {'yes' if conf.get('oversubscribe') == '1' else 'no'}.",

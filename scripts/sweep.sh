@@ -210,6 +210,7 @@ write_conf() {
     printf 'hostfile=%s\n' "$HOSTFILE"
     printf 'extra_mpirun_args=%s\n' "${EXTRA_MPIRUN[*]}"
     printf 'command=%s\n' "$COMMAND"
+    printf 'mpi_env=%s\n' "$(env | grep '^OMPI_MCA_' | LC_ALL=C sort | tr '\n' ' ' || true)"
   } >"$study/study.conf"
   cp -- "$HOSTFILE" "$study/hostfile.txt"
   printf 'mode\tschedule\tp\trepeat\ttasks\tjson\tload1_before\n' >"$study/manifest.tsv"

@@ -5,6 +5,7 @@ Run: .venv/bin/python -m unittest discover -s tests/python
 
 import csv
 import json
+import os
 import sys
 import tempfile
 import unittest
@@ -152,6 +153,9 @@ class Files(unittest.TestCase):
             scaling.atomic_write(path, "new\n")
             self.assertEqual(path.read_text(), "new\n")
             self.assertEqual(sorted(p.name for p in Path(d).iterdir()), ["x.csv"])
+            umask = os.umask(0)
+            os.umask(umask)
+            self.assertEqual(path.stat().st_mode & 0o777, 0o666 & ~umask)
 
     def test_analyse_a_synthetic_study(self):
         with tempfile.TemporaryDirectory() as d:
