@@ -18,6 +18,8 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+# Reproducible SVGs: fixed ids, no creation date (re-plotting leaves git diffs empty).
+matplotlib.rcParams["svg.hashsalt"] = "cluster-bench"
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
@@ -53,7 +55,8 @@ def host_colors(names):
 
 def save(fig, out, stem, formats):
     for ext in formats:
-        fig.savefig(out / f"{stem}.{ext}", dpi=130, bbox_inches="tight")
+        meta = {"Date": None} if ext in ("svg", "pdf") else {}
+        fig.savefig(out / f"{stem}.{ext}", dpi=130, bbox_inches="tight", metadata=meta)
     plt.close(fig)
 
 

@@ -101,8 +101,11 @@ def amdahl_fit(ps, ts):
         "ts_s": ts,
         "tp_s": tp,
         "serial_fraction": ts / total if total != 0 else None,
-        "max_speedup": total / ts if ts > 0 else None,
+        "max_speedup": total / ts if ts > 0 and tp > 0 else None,
         "rmse_s": rmse,
+        # Amdahl's model holds only with Ts >= 0 and Tp > 0; otherwise the times did not fall
+        # as 1/p (no gain: Tp <= 0; superlinear: Ts < 0) and the fractions mean nothing.
+        "valid": ts >= 0 and tp > 0,
     }
 
 

@@ -83,6 +83,13 @@ class AmdahlFit(unittest.TestCase):
         self.assertAlmostEqual(fit["ts_s"], 0.0, places=12)
         self.assertAlmostEqual(fit["serial_fraction"], 0.0, places=12)
 
+    def test_slower_with_more_ranks_is_flagged(self):
+        fit = scaling.amdahl_fit([1, 2], [4.0, 5.0])
+        self.assertAlmostEqual(fit["tp_s"], -2.0, places=12)
+        self.assertFalse(fit["valid"])
+        self.assertIsNone(fit["max_speedup"])
+        self.assertTrue(scaling.amdahl_fit([1, 2], [4.0, 3.0])["valid"])
+
     def test_needs_two_distinct_rank_counts(self):
         self.assertIsNone(scaling.amdahl_fit([2, 2], [1.0, 1.1]))
         self.assertIsNone(scaling.amdahl_fit([], []))
