@@ -348,4 +348,16 @@ fn small_sweep_produces_every_file_and_plot() {
     let setup = std::fs::read_to_string(study.join("SETUP.md")).unwrap();
     assert!(setup.contains("Open MPI"), "{setup}");
     assert!(setup.contains("scripts/sweep.sh"), "{setup}");
+
+    // The same label again the same day: a new folder with a suffix, the first one untouched.
+    let before = std::fs::read(study.join("points.csv")).unwrap();
+    let mut again = args.to_vec();
+    again.extend(["--mode", "strong", "--schedule", "static"]);
+    let out = sweep(&again);
+    assert!(out.status.success(), "second sweep: {}", stderr(&out));
+    let second = PathBuf::from(format!("{}-2", study.display()));
+    assert_nonempty(&second.join("points.csv"));
+    assert_eq!(read_csv(&second.join("runs.csv")).len(), 2);
+    assert_eq!(std::fs::read(study.join("points.csv")).unwrap(), before);
+    assert_eq!(std::fs::read_dir(&out_root).unwrap().count(), 2);
 }
