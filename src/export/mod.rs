@@ -189,6 +189,7 @@ mod tests {
                 ..Environment::default()
             },
             baseline: None,
+            stop_reason: None,
         })
     }
 

@@ -12,6 +12,8 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use super::Computer;
+use super::Lost;
+use super::watch::{Beacon, Limits, Monitor};
 use crate::cli::Options;
 use crate::progress::Progress;
 use crate::record::TaskRecord;
@@ -70,6 +72,11 @@ impl Dispatcher {
         chunk
     }
 
+    /// Hands out nothing more (the time limit is reached).
+    pub fn close(&mut self) {
+        self.next = self.total;
+    }
+
     /// One task for rank 0 itself.
     pub fn take_one(&mut self) -> Option<u64> {
         (self.next < self.total).then(|| {
@@ -79,21 +86,30 @@ impl Dispatcher {
     }
 }
 
-/// Runs the dynamic schedule; rank 0 returns every record.
+/// Runs the dynamic schedule; rank 0 returns every record, or what it has when a rank falls
+/// silent.
 pub fn run(
     world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
     opts: &Options,
     computer: &mut Computer,
-) -> Option<Vec<TaskRecord>> {
+    limits: Limits,
+) -> Result<Option<Vec<TaskRecord>>, Lost> {
     if world.rank() == 0 {
-        Some(master(world, opts, computer))
+        master(world, beats, opts, computer, limits).map(Some)
     } else {
-        worker(world, computer);
-        None
+        worker(world, beats, computer, limits);
+        Ok(None)
     }
 }
 
-fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -> Vec<TaskRecord> {
+fn master(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    opts: &Options,
+    computer: &mut Computer,
+    limits: Limits,
+) -> Result<Vec<TaskRecord>, Lost> {
     let size = world.size() as usize;
     let mut m = Master {
         pool: Dispatcher::new(opts.tasks, size, opts.chunk),
@@ -102,26 +118,40 @@ fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -
         answered: vec![0; size],
         finished: 0,
     };
+    let mut monitor = Monitor::new(beats, limits);
     let workers = size - 1;
     let mut progress = Progress::new(!opts.quiet, opts.tasks);
     loop {
         progress.update(m.records.len() as u64, false);
+        if limits.expired(mpi::time()) {
+            m.pool.close();
+        }
         while let Some(probed) = world
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
+            monitor.heard(probed.1.source_rank());
             m.serve(world, probed);
+        }
+        if let Err(silent) = monitor.poll() {
+            return Err(Lost::new(silent, m.records));
         }
         if let Some(task) = m.pool.take_one() {
             // One task at a time, so requests wait at most one task's time.
             let rec = computer.run(task);
+            monitor.task_took(rec.seconds);
             m.records.push(rec);
         } else if m.finished < workers {
-            let probed = world.any_process().matched_probe_with_tag(TAG_REQUEST);
-            m.serve(world, probed);
+            // Nothing left to compute here: wait for requests without spinning on the core
+            // a worker may need.
+            std::thread::sleep(std::time::Duration::from_micros(50));
         } else {
             progress.finish();
-            return m.records;
+            // Drain the workers' last words so no message is left unreceived at finalize.
+            return match monitor.wait_all_done(0) {
+                Ok(_) => Ok(m.records),
+                Err(silent) => Err(Lost::new(silent, m.records)),
+            };
         }
     }
 }
@@ -157,8 +187,14 @@ impl Master {
     }
 }
 
-fn worker(world: &SimpleCommunicator, computer: &mut Computer) {
+fn worker(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    computer: &mut Computer,
+    limits: Limits,
+) {
     let root = world.process_at_rank(0);
+    let mut beacon = Beacon::new(beats);
     let none: [TaskRecord; 0] = [];
     for _ in 0..IN_FLIGHT {
         root.send_with_tag(&none[..], TAG_REQUEST);
@@ -172,10 +208,17 @@ fn worker(world: &SimpleCommunicator, computer: &mut Computer) {
             continue; // no work left; drain the other answer still on its way
         }
         done.clear();
-        done.extend((chunk.start..chunk.start + chunk.count).map(|t| computer.run(t)));
+        for t in chunk.start..chunk.start + chunk.count {
+            if limits.expired(mpi::time()) {
+                break; // rank 0 stops handing out work at the same deadline
+            }
+            done.push(computer.run(t));
+            beacon.tick();
+        }
         root.send_with_tag(&done[..], TAG_REQUEST);
         in_flight += 1;
     }
+    beacon.done(0);
 }
 
 #[cfg(test)]

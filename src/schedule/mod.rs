@@ -2,6 +2,7 @@
 
 mod dynamic;
 mod static_;
+pub mod watch;
 
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
@@ -13,7 +14,9 @@ use crate::kernel::{KernelError, Solver, check_trace};
 use crate::record::{RankInfo, TaskRecord, TaskStatus};
 use crate::workload::{WARMUP_STREAM, fill_matrix};
 
+pub use dynamic::{Chunk, Dispatcher};
 pub use static_::block_partition;
+pub use watch::Silent;
 
 /// What rank 0 holds after a run.
 #[derive(Debug)]
@@ -105,10 +108,36 @@ impl Computer {
     }
 }
 
-/// Runs the benchmark on every rank of `world`; rank 0 gets `Some`, the others `None`.
-pub fn run(world: &SimpleCommunicator, opts: &Options) -> Option<Gathered> {
+/// Rank 0's records when a rank fell silent mid-run.
+#[derive(Debug)]
+pub struct Lost {
+    pub silent: Silent,
+    pub records: Vec<TaskRecord>,
+}
+
+impl Lost {
+    fn new(silent: Silent, records: Vec<TaskRecord>) -> Self {
+        Lost { silent, records }
+    }
+}
+
+/// How a run ended, on rank 0.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Not rank 0: nothing to report.
+    Worker,
+    /// Every rank finished (all tasks, or all before `--time-limit`).
+    Finished(Gathered),
+    /// A rank fell silent; `Gathered` holds the records rank 0 had.
+    RankLost(Gathered, Silent),
+}
+
+/// Runs the benchmark on every rank of `world`.
+pub fn run(world: &SimpleCommunicator, opts: &Options) -> Outcome {
     let rank = world.rank();
     let ranks = gather_rank_info(world);
+    // Heartbeats travel on their own communicator so they never match a work message.
+    let beats = world.duplicate();
     let mut computer = Computer::new(opts, rank);
     computer.warm_up(opts.warmup);
 
@@ -116,21 +145,29 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> Option<Gathered> {
     world.barrier();
     let started_unix_s = unix_now_s();
     computer.start_clock();
-    let records = match opts.schedule {
-        Schedule::Static => static_::run(world, opts, &mut computer),
-        Schedule::Dynamic => dynamic::run(world, opts, &mut computer),
+    let limits = watch::Limits {
+        deadline: opts.time_limit_s.map(|l| computer.t0 + l),
+        silence_s: opts.heartbeat_timeout_s,
+    };
+    let result = match opts.schedule {
+        Schedule::Static => static_::run(world, &beats, opts, &mut computer, limits),
+        Schedule::Dynamic => dynamic::run(world, &beats, opts, &mut computer, limits),
     };
     let wall_s = mpi::time() - computer.t0;
-
-    records.map(|mut records| {
+    let gathered = |mut records: Vec<TaskRecord>| {
         records.sort_unstable_by_key(|r| r.task);
         Gathered {
             records,
             wall_s,
-            ranks: ranks.expect("rank 0 gathers rank info"),
+            ranks: ranks.clone().expect("rank 0 gathers rank info"),
             started_unix_s,
         }
-    })
+    };
+    match result {
+        Ok(None) => Outcome::Worker,
+        Ok(Some(records)) => Outcome::Finished(gathered(records)),
+        Err(lost) => Outcome::RankLost(gathered(lost.records), lost.silent),
+    }
 }
 
 /// Gathers every rank's host facts on rank 0 (as JSON bytes: they are variable-length text).
