@@ -11,6 +11,7 @@ use mpi::traits::*;
 use crate::cli::Options;
 use crate::export::{self, Outputs};
 use crate::output;
+use crate::record::{RankInfo, TaskRecord};
 use crate::report::{Baseline, Environment, ReportInput, RunReport, iso8601_utc};
 use crate::schedule::{self, Outcome};
 
@@ -57,7 +58,17 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         return ExitCode::from(verdict);
     }
 
-    let (g, lost) = match schedule::run(world, opts) {
+    let outputs = match &prepared {
+        Some(Ok(p)) => p.outputs.as_ref(),
+        _ => None,
+    };
+    let mut checkpoint = |records: &[TaskRecord], infos: &[RankInfo], wall_s: f64| {
+        if let Some(out) = outputs {
+            save_checkpoint(out, opts, records, infos, wall_s);
+        }
+    };
+    let outcome = schedule::run(world, opts, &mut checkpoint);
+    let (g, lost) = match outcome {
         Outcome::Worker => return ExitCode::SUCCESS, // rank 0 reports and decides
         Outcome::Finished(g) => (g, None),
         Outcome::RankLost(g, silent) => (g, Some(silent)),
@@ -68,7 +79,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
     let environment = Environment {
         started_at: iso8601_utc(g.started_unix_s),
         mpi_library: mpi_library(),
-        git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
+        git_revision: git_revision(),
         rank_info: Vec::new(),
     };
     let lost_host = lost
@@ -137,6 +148,39 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         world.abort(i32::from(exit::RANK_LOST));
     }
     ExitCode::from(code)
+}
+
+/// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
+/// stop computing.
+fn save_checkpoint(
+    out: &Outputs,
+    opts: &Options,
+    records: &[TaskRecord],
+    infos: &[RankInfo],
+    wall_s: f64,
+) {
+    let mut records = records.to_vec();
+    records.sort_unstable_by_key(|r| r.task);
+    let report = RunReport::new(ReportInput {
+        opts,
+        records,
+        wall_s,
+        rank_info: infos.to_vec(),
+        environment: Environment {
+            mpi_library: mpi_library(),
+            git_revision: git_revision(),
+            ..Environment::default()
+        },
+        baseline: None,
+        stop_reason: Some("in progress (checkpoint)".into()),
+    });
+    if let Err(e) = out.checkpoint(&report) {
+        eprintln!("cluster-bench: warning: checkpoint not saved: {e:#}");
+    }
+}
+
+fn git_revision() -> Option<String> {
+    Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty())
 }
 
 /// Rank 0's checks before the run: output files open and writable, baseline readable.

@@ -84,6 +84,11 @@ pub struct Args {
     /// longest task, if more), save what was done and abort the job.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub heartbeat_timeout: f64,
+
+    /// Dynamic schedule: save the records so far to LABEL-….partial.json this often, so a
+    /// job killed outright keeps its completed work.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub checkpoint_every: f64,
 }
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
@@ -121,6 +126,8 @@ pub struct Options {
     pub time_limit_s: Option<f64>,
     /// `--heartbeat-timeout`, seconds.
     pub heartbeat_timeout_s: f64,
+    /// `--checkpoint-every`, seconds.
+    pub checkpoint_every_s: f64,
 }
 
 /// A flag value a user can fix; the message names the flag.
@@ -150,6 +157,8 @@ pub enum OptionsError {
     BadTimeLimit(f64),
     #[error("--heartbeat-timeout must be at least {MIN_HEARTBEAT_TIMEOUT_S} seconds (got {0})")]
     BadHeartbeatTimeout(f64),
+    #[error("--checkpoint-every must be a positive number of seconds (got {0})")]
+    BadCheckpoint(f64),
     #[error(
         "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
     )]
@@ -184,6 +193,9 @@ impl Args {
         if !(hb.is_finite() && hb >= MIN_HEARTBEAT_TIMEOUT_S) {
             return Err(OptionsError::BadHeartbeatTimeout(hb));
         }
+        if !(self.checkpoint_every.is_finite() && self.checkpoint_every > 0.0) {
+            return Err(OptionsError::BadCheckpoint(self.checkpoint_every));
+        }
         if !valid_label(&self.label) {
             return Err(OptionsError::BadLabel(self.label));
         }
@@ -202,6 +214,7 @@ impl Args {
             baseline: self.baseline,
             time_limit_s: self.time_limit,
             heartbeat_timeout_s: self.heartbeat_timeout,
+            checkpoint_every_s: self.checkpoint_every,
         })
     }
 }

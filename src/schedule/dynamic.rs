@@ -24,6 +24,11 @@ const TAG_REQUEST: i32 = 1;
 const TAG_WORK: i32 = 2;
 /// Requests each worker keeps in flight: one chunk computing, one on its way.
 const IN_FLIGHT: u64 = 2;
+/// Seconds of work in the largest guided chunk (see `Dispatcher::cap`).
+const CHUNK_TARGET_S: f64 = 0.5;
+/// A checkpoint that took long spaces the next ones out by this factor of its own time, so
+/// saving never costs more than ~2% of the run.
+const CHECKPOINT_SPACING: f64 = 50.0;
 
 /// A contiguous range of task ids.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Equivalence)]
@@ -41,6 +46,9 @@ pub struct Dispatcher {
     fixed: Option<u64>,
     /// Divisor of guided chunks: all ranks × requests in flight each.
     share: u64,
+    /// Largest guided chunk: about `CHUNK_TARGET_S` of work, so completed records reach rank 0
+    /// (and its checkpoints) steadily rather than once per huge early chunk.
+    cap: u64,
 }
 
 impl Dispatcher {
@@ -50,6 +58,14 @@ impl Dispatcher {
             total,
             fixed,
             share: (ranks as u64 * IN_FLIGHT).max(1),
+            cap: 1,
+        }
+    }
+
+    /// Sizes guided chunks to about `CHUNK_TARGET_S` given the mean task time so far.
+    pub fn set_task_time(&mut self, mean_task_s: f64) {
+        if mean_task_s > 0.0 {
+            self.cap = ((CHUNK_TARGET_S / mean_task_s) as u64).max(1);
         }
     }
 
@@ -62,7 +78,7 @@ impl Dispatcher {
     pub fn take_chunk(&mut self) -> Chunk {
         let want = self
             .fixed
-            .unwrap_or_else(|| self.remaining().div_ceil(self.share).max(1));
+            .unwrap_or_else(|| self.remaining().div_ceil(self.share).clamp(1, self.cap));
         let count = want.min(self.remaining());
         let chunk = Chunk {
             start: self.next,
@@ -94,9 +110,10 @@ pub fn run(
     opts: &Options,
     computer: &mut Computer,
     limits: Limits,
+    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
 ) -> Result<Option<Vec<TaskRecord>>, Lost> {
     if world.rank() == 0 {
-        master(world, beats, opts, computer, limits).map(Some)
+        master(world, beats, opts, computer, limits, checkpoint).map(Some)
     } else {
         worker(world, beats, computer, limits);
         Ok(None)
@@ -109,6 +126,7 @@ fn master(
     opts: &Options,
     computer: &mut Computer,
     limits: Limits,
+    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
 ) -> Result<Vec<TaskRecord>, Lost> {
     let size = world.size() as usize;
     let mut m = Master {
@@ -118,13 +136,23 @@ fn master(
         answered: vec![0; size],
         finished: 0,
     };
+    m.pool.set_task_time(computer.last_warm_up_s());
+    let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
     let mut monitor = Monitor::new(beats, limits);
     let workers = size - 1;
     let mut progress = Progress::new(!opts.quiet, opts.tasks);
+    let t0 = mpi::time();
+    let mut next_checkpoint = t0 + opts.checkpoint_every_s;
     loop {
         progress.update(m.records.len() as u64, false);
-        if limits.expired(mpi::time()) {
+        let now = mpi::time();
+        if limits.expired(now) {
             m.pool.close();
+        }
+        if now >= next_checkpoint {
+            checkpoint(&m.records, now - t0);
+            let took = mpi::time() - now;
+            next_checkpoint = mpi::time() + opts.checkpoint_every_s.max(CHECKPOINT_SPACING * took);
         }
         while let Some(probed) = world
             .any_process()
@@ -140,6 +168,8 @@ fn master(
             // One task at a time, so requests wait at most one task's time.
             let rec = computer.run(task);
             monitor.task_took(rec.seconds);
+            own = (own.0 + 1, own.1 + rec.seconds);
+            m.pool.set_task_time(own.1 / own.0 as f64);
             m.records.push(rec);
         } else if m.finished < workers {
             // Nothing left to compute here: wait for requests without spinning on the core
@@ -228,6 +258,7 @@ mod tests {
     #[test]
     fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
         let mut d = Dispatcher::new(1000, 4, None);
+        d.set_task_time(1e-9); // tiny tasks: the time cap does not bind
         let mut sizes = vec![];
         loop {
             let c = d.take_chunk();
@@ -240,6 +271,20 @@ mod tests {
         assert_eq!(sizes[0], 125); // 1000 / (4 ranks × 2 in flight)
         assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(*sizes.last().unwrap(), 1);
+    }
+
+    #[test]
+    fn guided_chunks_are_capped_to_about_half_a_second_of_work() {
+        let mut d = Dispatcher::new(1_000_000, 2, None);
+        assert_eq!(
+            d.take_chunk().count,
+            1,
+            "no task time known yet: single tasks"
+        );
+        d.set_task_time(0.01);
+        assert_eq!(d.take_chunk().count, 50);
+        d.set_task_time(0.0); // ignored
+        assert_eq!(d.take_chunk().count, 50);
     }
 
     #[test]
