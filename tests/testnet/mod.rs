@@ -80,7 +80,7 @@ impl Testnet {
             return None;
         }
         let lock = NetLock::acquire();
-        clean_stale_testnet();
+        wait_for_free_testnet();
         let dir = tempfile::Builder::new()
             .prefix("cbnet-test.")
             .tempdir()
@@ -151,21 +151,37 @@ impl Drop for Testnet {
     }
 }
 
-/// A previous run that crashed before its `down` left its state folder in the
-/// owner file: take that test network down first.
-fn clean_stale_testnet() {
-    let Ok(owner) = fs::read_to_string(OWNER_FILE) else {
-        return;
-    };
-    let owner = owner.trim();
-    if owner.is_empty() || !Path::new(owner).is_dir() {
-        return;
+/// Waits until no test network is up. One left by a crashed test run (its
+/// state folder is a test's temporary folder, and we hold the lock, so that
+/// run is over) is taken down; one made by anybody else (a developer, a
+/// script) is theirs: wait for it to go, then fail with a clear message.
+fn wait_for_free_testnet() {
+    let test_prefix = std::env::temp_dir().join("cbnet-test.");
+    let test_prefix = test_prefix.to_string_lossy().into_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let mut said = false;
+    while bridge_exists() {
+        let owner = fs::read_to_string(OWNER_FILE).unwrap_or_default();
+        let owner = owner.trim().to_owned();
+        if owner.starts_with(&test_prefix) && Path::new(&owner).is_dir() {
+            eprintln!("taking down the test network a crashed test run left ({owner})");
+            let _ = Command::new(script("testnet.sh"))
+                .arg("down")
+                .env("CLUSTER_BENCH_TESTNET_DIR", &owner)
+                .output();
+            continue;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a test network is up that no test made (state folder {owner:?}); \
+             take it down with: CLUSTER_BENCH_TESTNET_DIR={owner} scripts/testnet.sh down"
+        );
+        if !said {
+            eprintln!("waiting for the test network of {owner:?} to be taken down");
+            said = true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
     }
-    eprintln!("taking down a stale test network ({owner})");
-    let _ = Command::new(script("testnet.sh"))
-        .arg("down")
-        .env("CLUSTER_BENCH_TESTNET_DIR", owner)
-        .output();
 }
 
 /// The process is alive (a zombie waiting to be reaped counts as gone).
