@@ -829,7 +829,7 @@ report() {
     fi
     json_targets+="$sep"$'\n'"    {$JSON_OBJ}"
     sep=","
-    if (($# > 32)) && [[ "$status" == unreachable || "$status" == timeout ]]; then
+    if (($# > 32)) && [[ "$status" == unreachable ]]; then
       hidden=$((hidden + 1))
     else
       printf -v row '%-18s %-20s %-16s %5s  %s\n' "$target" "$status" \
@@ -841,7 +841,7 @@ report() {
   {
     printf '%-18s %-20s %-16s %5s  %s\n' TARGET STATUS HOSTNAME SLOTS DETAIL
     printf '%s' "$table"
-    ((hidden == 0)) || echo "(and $hidden unreachable/timeout targets, listed in the JSON)"
+    ((hidden == 0)) || echo "(and $hidden unreachable targets, listed in the JSON)"
     local s line=""
     for s in "${!counts[@]}"; do line+=" $s=${counts[$s]}"; done
     echo "totals:$line; hostfile: $hosts host(s), $slots_total slot(s)"
