@@ -34,7 +34,7 @@ SSH_CONFIG=""
 SSH_USER=""
 SSH_KEY=""
 JOBS=256
-TIMEOUT=2
+TIMEOUT=1
 BINARY="$REPO_ROOT/target/release/cluster-bench"
 FORMAT=openmpi
 SLOTS=logical
@@ -83,7 +83,9 @@ Options:
   -u USER        remote user name
   -i KEY         private key file
   -j JOBS        parallel probes (default 256)
-  -t SECONDS     connect timeout, whole seconds (default 2)
+  -t SECONDS     TCP connect timeout of the pre-check of the ssh port, in seconds
+                 (default 1: plenty on a LAN; raise it across a WAN or VPN).
+                 Hosts that answered get ssh -o ConnectTimeout=max(SECONDS,5).
   --binary PATH  absolute path cluster-bench must have on every host
                  (default: <repo>/target/release/cluster-bench);
                  'none' skips the check (e.g. before scripts/deploy.sh)
@@ -100,8 +102,9 @@ no-mpi, mpi-version-mismatch (differs from this machine's mpirun), no-binary,
 probe-failed (logged in but the probe printed nothing usable). Only ok hosts
 go into the hostfile, once per remote host name. A summary goes to stderr.
 
-SSH: ssh -o BatchMode=yes -o ConnectTimeout=SECONDS
-         -o StrictHostKeyChecking=accept-new; passwords are never asked for.
+SSH: ssh -o BatchMode=yes -o ConnectTimeout=N -o StrictHostKeyChecking=accept-new;
+passwords are never asked for. A timeout to an address of a local network
+that never answered ARP is reported as unreachable (nothing there).
 Exit status: 0 some host qualifies, 1 none does, 2 bad usage or target.
 
 Environment: CLUSTER_BENCH_SSH (ssh), CLUSTER_BENCH_IP (ip),
@@ -556,33 +559,18 @@ run_probes() {
       fi
       next=$((next + 1))
     done
-    # Pre-checks past their deadline (they started in index order).
-    now=${EPOCHREALTIME//[.,]/}
-    late=()
-    while ((oldest < next)); do
-      if [[ -n "${PRE_STATE[oldest]:-}" || -z "${PRE_PID[oldest]:-}" ]]; then
-        oldest=$((oldest + 1))
-      elif ((now - PRE_START[oldest] >= limit)); then
-        late+=("${PRE_PID[oldest]}")
-        PRE_STATE[oldest]=timeout
-        ACTIVE=$((ACTIVE - 1))
-        oldest=$((oldest + 1))
-      else
-        break
-      fi
+    # Wait for an event, at most until the oldest pending pre-check's
+    # deadline (pre-checks start in index order), then take every event that
+    # came: a pre-check counts as timed out only if its answer is not there.
+    while ((oldest < next)) && [[ -n "${PRE_STATE[oldest]:-}" || -z "${PRE_PID[oldest]:-}" ]]; do
+      oldest=$((oldest + 1))
     done
-    if ((${#late[@]} > 0)); then
-      # Disowned first: no "Killed" job notice from bash.
-      disown "${late[@]}" 2>/dev/null || true
-      kill -KILL "${late[@]}" 2>/dev/null || true
-      note_unreachable_neighbours
-    fi
-    ((ACTIVE > 0)) || continue
-    # Wait for an event, at most until the next deadline.
+    now=${EPOCHREALTIME//[.,]/}
     if ((next < n && ACTIVE < JOBS)); then
       wait_s=0.01
     elif ((oldest < next)); then
       wait_s=$(((PRE_START[oldest] + limit - now) / 1000 + 1))
+      ((wait_s > 0)) || wait_s=1
       printf -v wait_s '%d.%03d' $((wait_s / 1000)) $((wait_s % 1000))
     else
       wait_s=1
@@ -613,6 +601,27 @@ run_probes() {
           ;;
       esac
     done
+    # Pre-checks past their deadline (they started in index order).
+    now=${EPOCHREALTIME//[.,]/}
+    late=()
+    while ((oldest < next)); do
+      if [[ -n "${PRE_STATE[oldest]:-}" || -z "${PRE_PID[oldest]:-}" ]]; then
+        oldest=$((oldest + 1))
+      elif ((now - PRE_START[oldest] >= limit)); then
+        late+=("${PRE_PID[oldest]}")
+        PRE_STATE[oldest]=timeout
+        ACTIVE=$((ACTIVE - 1))
+        oldest=$((oldest + 1))
+      else
+        break
+      fi
+    done
+    if ((${#late[@]} > 0)); then
+      # Disowned first: no "Killed" job notice from bash.
+      disown "${late[@]}" 2>/dev/null || true
+      kill -KILL "${late[@]}" 2>/dev/null || true
+      note_unreachable_neighbours
+    fi
   done
   exec {EVENTS}>&-
   wait || true
@@ -820,7 +829,7 @@ report() {
     fi
     json_targets+="$sep"$'\n'"    {$JSON_OBJ}"
     sep=","
-    if (($# > 32)) && [[ "$status" == unreachable || "$status" == timeout ]]; then
+    if (($# > 32)) && [[ "$status" == unreachable ]]; then
       hidden=$((hidden + 1))
     else
       printf -v row '%-18s %-20s %-16s %5s  %s\n' "$target" "$status" \
@@ -832,7 +841,7 @@ report() {
   {
     printf '%-18s %-20s %-16s %5s  %s\n' TARGET STATUS HOSTNAME SLOTS DETAIL
     printf '%s' "$table"
-    ((hidden == 0)) || echo "(and $hidden unreachable/timeout targets, listed in the JSON)"
+    ((hidden == 0)) || echo "(and $hidden unreachable targets, listed in the JSON)"
     local s line=""
     for s in "${!counts[@]}"; do line+=" $s=${counts[$s]}"; done
     echo "totals:$line; hostfile: $hosts host(s), $slots_total slot(s)"
