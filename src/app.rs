@@ -11,8 +11,9 @@ use mpi::traits::*;
 use crate::cli::Options;
 use crate::export::{self, Outputs};
 use crate::output;
+use crate::record::{RankInfo, TaskRecord};
 use crate::report::{Baseline, Environment, ReportInput, RunReport, iso8601_utc};
-use crate::schedule;
+use crate::schedule::{self, Outcome};
 
 /// Exit codes, shared by every rank.
 pub mod exit {
@@ -24,6 +25,10 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// Something failed at run time (I/O after the run).
     pub const RUNTIME: u8 = 3;
+    /// `--time-limit` stopped the run before every task was done (what was done is saved).
+    pub const INCOMPLETE: u8 = 4;
+    /// A rank fell silent (its host died or was cut off); the job was aborted after saving.
+    pub const RANK_LOST: u8 = 5;
 }
 
 /// What rank 0 prepares before the work starts.
@@ -53,17 +58,33 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         return ExitCode::from(verdict);
     }
 
-    let gathered = schedule::run(world, opts);
-
-    let (Some(g), Some(Ok(prep))) = (gathered, prepared) else {
-        return ExitCode::SUCCESS; // not rank 0: rank 0 reports and decides
+    let outputs = match &prepared {
+        Some(Ok(p)) => p.outputs.as_ref(),
+        _ => None,
+    };
+    let mut checkpoint = |records: &[TaskRecord], infos: &[RankInfo], wall_s: f64| {
+        if let Some(out) = outputs {
+            save_checkpoint(out, opts, records, infos, wall_s);
+        }
+    };
+    let outcome = schedule::run(world, opts, &mut checkpoint);
+    let (g, lost) = match outcome {
+        Outcome::Worker => return ExitCode::SUCCESS, // rank 0 reports and decides
+        Outcome::Finished(g) => (g, None),
+        Outcome::RankLost(g, silent) => (g, Some(silent)),
+    };
+    let Some(Ok(prep)) = prepared else {
+        unreachable!("rank 0 prepared successfully, or returned above");
     };
     let environment = Environment {
         started_at: iso8601_utc(g.started_unix_s),
         mpi_library: mpi_library(),
-        git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
+        git_revision: git_revision(),
         rank_info: Vec::new(),
     };
+    let lost_host = lost
+        .as_ref()
+        .map(|s| (s, g.ranks[s.rank as usize].host.clone()));
     let report = RunReport::new(ReportInput {
         opts,
         records: g.records,
@@ -71,35 +92,95 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         rank_info: g.ranks,
         environment,
         baseline: prep.baseline,
+        stop_reason: lost_host
+            .as_ref()
+            .map(|(s, host)| format!("rank-lost: host {host} (rank {})", s.rank)),
     });
-    if opts.json {
+    if let Some((silent, host)) = &lost_host {
+        eprintln!(
+            "cluster-bench: error: host {host} (rank {}) has not been heard from for {:.1} s: \
+             presuming it down and aborting the job; {} of {} task records were saved",
+            silent.rank, silent.silent_s, report.task_count, opts.tasks
+        );
+    } else if !opts.json {
+        print!("{}", output::table(&report));
+    }
+    if opts.json && lost_host.is_none() {
         print!(
             "{}",
             String::from_utf8_lossy(&export::json::to_bytes(&report))
         );
-    } else {
-        print!("{}", output::table(&report));
     }
-    if let Some(outputs) = prep.outputs {
-        match outputs.finish(&report) {
-            Ok(path) if !opts.quiet => eprintln!("# saved {}", path.display()),
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("cluster-bench: error: {e:#}");
-                return ExitCode::from(exit::RUNTIME);
-            }
-        }
-    }
-    if report.checks.all_passed() {
-        ExitCode::SUCCESS
-    } else {
+    let mut code = if lost_host.is_some() {
+        exit::RANK_LOST
+    } else if !report.checks.all_passed() {
         eprintln!(
             "cluster-bench: {} of {} tasks failed their check (see `tasks` in the JSON)",
             report.task_count - report.checks.passed,
             report.task_count
         );
-        ExitCode::from(exit::CHECK_FAILED)
+        exit::CHECK_FAILED
+    } else if !report.complete {
+        eprintln!(
+            "cluster-bench: --time-limit reached: {} of {} tasks done (reported with \
+             \"complete\": false)",
+            report.task_count, opts.tasks
+        );
+        exit::INCOMPLETE
+    } else {
+        exit::OK
+    };
+    if let Some(outputs) = prep.outputs {
+        match outputs.finish(&report) {
+            Ok(path) if !opts.quiet || lost_host.is_some() => {
+                eprintln!("# saved {}", path.display())
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("cluster-bench: error: {e:#}");
+                code = exit::RUNTIME;
+            }
+        }
     }
+    if lost_host.is_some() {
+        // The silent rank can't take part in a clean shutdown: MPI_Finalize would wait for
+        // it. Abort, so mpirun (or srun) tears down every process it can still reach.
+        world.abort(i32::from(exit::RANK_LOST));
+    }
+    ExitCode::from(code)
+}
+
+/// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
+/// stop computing.
+fn save_checkpoint(
+    out: &Outputs,
+    opts: &Options,
+    records: &[TaskRecord],
+    infos: &[RankInfo],
+    wall_s: f64,
+) {
+    let mut records = records.to_vec();
+    records.sort_unstable_by_key(|r| r.task);
+    let report = RunReport::new(ReportInput {
+        opts,
+        records,
+        wall_s,
+        rank_info: infos.to_vec(),
+        environment: Environment {
+            mpi_library: mpi_library(),
+            git_revision: git_revision(),
+            ..Environment::default()
+        },
+        baseline: None,
+        stop_reason: Some("in progress (checkpoint)".into()),
+    });
+    if let Err(e) = out.checkpoint(&report) {
+        eprintln!("cluster-bench: warning: checkpoint not saved: {e:#}");
+    }
+}
+
+fn git_revision() -> Option<String> {
+    Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty())
 }
 
 /// Rank 0's checks before the run: output files open and writable, baseline readable.

@@ -75,12 +75,29 @@ pub struct Args {
     /// An earlier run's JSON: report the measured speedup wall(baseline)/wall.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+
+    /// Start no task after this many seconds of the timed part; report what was done.
+    #[arg(long, value_name = "SECONDS")]
+    pub time_limit: Option<f64>,
+
+    /// Presume a rank's host dead after this many seconds without a heartbeat (or 4× the
+    /// longest task, if more), save what was done and abort the job.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub heartbeat_timeout: f64,
+
+    /// Dynamic schedule: save the records so far to LABEL-….partial.json this often, so a
+    /// job killed outright keeps its completed work.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub checkpoint_every: f64,
 }
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
 pub const MAX_DIM: usize = 20_000;
 /// Largest accepted task count: rank 0 holds 8 bytes of id and 56 bytes of record per task.
 pub const MAX_TASKS: u64 = 10_000_000;
+
+/// Heartbeats go out every second: a timeout below a few beats would fire on a busy host.
+pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
 
 /// Validated options: what a run needs, nothing a user can still get wrong.
 #[derive(Clone, Debug, Serialize)]
@@ -105,6 +122,12 @@ pub struct Options {
     #[serde(skip)]
     pub quiet: bool,
     pub baseline: Option<PathBuf>,
+    /// `--time-limit`, seconds.
+    pub time_limit_s: Option<f64>,
+    /// `--heartbeat-timeout`, seconds.
+    pub heartbeat_timeout_s: f64,
+    /// `--checkpoint-every`, seconds.
+    pub checkpoint_every_s: f64,
 }
 
 /// A flag value a user can fix; the message names the flag.
@@ -130,6 +153,12 @@ pub enum OptionsError {
     ZeroChunk,
     #[error("--chunk only applies to --schedule dynamic")]
     ChunkWithStatic,
+    #[error("--time-limit must be a positive number of seconds (got {0})")]
+    BadTimeLimit(f64),
+    #[error("--heartbeat-timeout must be at least {MIN_HEARTBEAT_TIMEOUT_S} seconds (got {0})")]
+    BadHeartbeatTimeout(f64),
+    #[error("--checkpoint-every must be a positive number of seconds (got {0})")]
+    BadCheckpoint(f64),
     #[error(
         "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
     )]
@@ -157,6 +186,16 @@ impl Args {
             (Some(_), Schedule::Static) => return Err(OptionsError::ChunkWithStatic),
             _ => {}
         }
+        if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
+            return Err(OptionsError::BadTimeLimit(t));
+        }
+        let hb = self.heartbeat_timeout;
+        if !(hb.is_finite() && hb >= MIN_HEARTBEAT_TIMEOUT_S) {
+            return Err(OptionsError::BadHeartbeatTimeout(hb));
+        }
+        if !(self.checkpoint_every.is_finite() && self.checkpoint_every > 0.0) {
+            return Err(OptionsError::BadCheckpoint(self.checkpoint_every));
+        }
         if !valid_label(&self.label) {
             return Err(OptionsError::BadLabel(self.label));
         }
@@ -173,6 +212,9 @@ impl Args {
             json: self.json,
             quiet: self.quiet,
             baseline: self.baseline,
+            time_limit_s: self.time_limit,
+            heartbeat_timeout_s: self.heartbeat_timeout,
+            checkpoint_every_s: self.checkpoint_every,
         })
     }
 }
@@ -263,6 +305,20 @@ mod tests {
             parse(&["--chunk", "4"]).unwrap_err(),
             OptionsError::ChunkWithStatic
         );
+    }
+
+    #[test]
+    fn time_limits_must_be_positive() {
+        for bad in ["0", "-1", "NaN", "inf"] {
+            let e = parse(&[&format!("--time-limit={bad}")]).unwrap_err();
+            assert!(e.to_string().contains("--time-limit"), "{bad}");
+        }
+        assert_eq!(
+            parse(&["--time-limit", "1.5"]).unwrap().time_limit_s,
+            Some(1.5)
+        );
+        let e = parse(&["--heartbeat-timeout", "1"]).unwrap_err();
+        assert!(e.to_string().contains("--heartbeat-timeout"));
     }
 
     #[test]

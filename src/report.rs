@@ -22,6 +22,8 @@ pub struct RunReport {
     pub label: String,
     /// False when the run stopped before every task was done (the figures cover what was done).
     pub complete: bool,
+    /// Why an incomplete run stopped ("time-limit", or "rank-lost: host H (rank R)").
+    pub stop_reason: Option<String>,
     /// Σ over tasks, in task order, of Re Σλ: identical for any number of ranks or hosts.
     pub checksum: f64,
     /// Compute phase on rank 0, seconds: from the barrier before distribution to the end of the gather.
@@ -149,6 +151,7 @@ pub struct ReportInput<'a> {
     pub rank_info: Vec<RankInfo>,
     pub environment: Environment,
     pub baseline: Option<Baseline>,
+    pub stop_reason: Option<String>,
 }
 
 impl RunReport {
@@ -160,6 +163,7 @@ impl RunReport {
             rank_info,
             mut environment,
             baseline,
+            stop_reason,
         } = input;
         let ranks = rank_info.len();
         let per_rank = per_rank(&records, &rank_info);
@@ -178,6 +182,8 @@ impl RunReport {
             version: env!("CARGO_PKG_VERSION"),
             label: opts.label.clone(),
             complete: task_count == opts.tasks,
+            stop_reason: stop_reason
+                .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),
             checksum: checksum(&records),
             wall_s,
             tasks_per_s: ratio(task_count as f64, wall_s),

@@ -50,6 +50,29 @@ impl Outputs {
         })
     }
 
+    /// Path of the run's checkpoint, `STEM.partial.json`.
+    pub fn partial_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.partial.json", self.stem))
+    }
+
+    /// Replaces the run's checkpoint with `report` (marked incomplete), atomically: a reader
+    /// sees the previous checkpoint or this one, never half of one.
+    pub fn checkpoint(&self, report: &RunReport) -> Result<()> {
+        let tmp = self
+            .dir
+            .join(format!(".{}.partial.{}.tmp", self.stem, std::process::id()));
+        let mut f = open_nofollow(
+            &tmp,
+            OpenOptions::new().write(true).create(true).truncate(true),
+        )
+        .with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(&json::to_bytes(report))?;
+        f.sync_all()?;
+        // rename(2) replaces a planted symlink itself, never the file it points to.
+        std::fs::rename(&tmp, self.partial_path())
+            .with_context(|| format!("renaming {}", tmp.display()))
+    }
+
     /// Writes the JSON under a new name (`STEM.json`, else `STEM-2.json`, …) and appends the
     /// CSV row. Returns the JSON's path.
     pub fn finish(mut self, report: &RunReport) -> Result<PathBuf> {
@@ -60,6 +83,8 @@ impl Outputs {
         drop(tmp);
         let path = link_new_name(&self.tmp_path, &self.dir, &self.stem, "json")?;
         let _ = std::fs::remove_file(&self.tmp_path);
+        // The complete record supersedes the checkpoint.
+        let _ = std::fs::remove_file(self.partial_path());
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         append_row(
             &mut self.csv,
@@ -189,6 +214,7 @@ mod tests {
                 ..Environment::default()
             },
             baseline: None,
+            stop_reason: None,
         })
     }
 

@@ -12,6 +12,8 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use super::Computer;
+use super::Lost;
+use super::watch::{Beacon, Limits, Monitor};
 use crate::cli::Options;
 use crate::progress::Progress;
 use crate::record::TaskRecord;
@@ -22,6 +24,11 @@ const TAG_REQUEST: i32 = 1;
 const TAG_WORK: i32 = 2;
 /// Requests each worker keeps in flight: one chunk computing, one on its way.
 const IN_FLIGHT: u64 = 2;
+/// Seconds of work in the largest guided chunk (see `Dispatcher::cap`).
+const CHUNK_TARGET_S: f64 = 0.5;
+/// A checkpoint that took long spaces the next ones out by this factor of its own time, so
+/// saving never costs more than ~2% of the run.
+const CHECKPOINT_SPACING: f64 = 50.0;
 
 /// A contiguous range of task ids.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Equivalence)]
@@ -39,6 +46,9 @@ pub struct Dispatcher {
     fixed: Option<u64>,
     /// Divisor of guided chunks: all ranks × requests in flight each.
     share: u64,
+    /// Largest guided chunk: about `CHUNK_TARGET_S` of work, so completed records reach rank 0
+    /// (and its checkpoints) steadily rather than once per huge early chunk.
+    cap: u64,
 }
 
 impl Dispatcher {
@@ -48,6 +58,14 @@ impl Dispatcher {
             total,
             fixed,
             share: (ranks as u64 * IN_FLIGHT).max(1),
+            cap: 1,
+        }
+    }
+
+    /// Sizes guided chunks to about `CHUNK_TARGET_S` given the mean task time so far.
+    pub fn set_task_time(&mut self, mean_task_s: f64) {
+        if mean_task_s > 0.0 {
+            self.cap = ((CHUNK_TARGET_S / mean_task_s) as u64).max(1);
         }
     }
 
@@ -60,7 +78,7 @@ impl Dispatcher {
     pub fn take_chunk(&mut self) -> Chunk {
         let want = self
             .fixed
-            .unwrap_or_else(|| self.remaining().div_ceil(self.share).max(1));
+            .unwrap_or_else(|| self.remaining().div_ceil(self.share).clamp(1, self.cap));
         let count = want.min(self.remaining());
         let chunk = Chunk {
             start: self.next,
@@ -68,6 +86,11 @@ impl Dispatcher {
         };
         self.next += count;
         chunk
+    }
+
+    /// Hands out nothing more (the time limit is reached).
+    pub fn close(&mut self) {
+        self.next = self.total;
     }
 
     /// One task for rank 0 itself.
@@ -79,21 +102,32 @@ impl Dispatcher {
     }
 }
 
-/// Runs the dynamic schedule; rank 0 returns every record.
+/// Runs the dynamic schedule; rank 0 returns every record, or what it has when a rank falls
+/// silent.
 pub fn run(
     world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
     opts: &Options,
     computer: &mut Computer,
-) -> Option<Vec<TaskRecord>> {
+    limits: Limits,
+    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
+) -> Result<Option<Vec<TaskRecord>>, Lost> {
     if world.rank() == 0 {
-        Some(master(world, opts, computer))
+        master(world, beats, opts, computer, limits, checkpoint).map(Some)
     } else {
-        worker(world, computer);
-        None
+        worker(world, beats, computer, limits);
+        Ok(None)
     }
 }
 
-fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -> Vec<TaskRecord> {
+fn master(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    opts: &Options,
+    computer: &mut Computer,
+    limits: Limits,
+    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
+) -> Result<Vec<TaskRecord>, Lost> {
     let size = world.size() as usize;
     let mut m = Master {
         pool: Dispatcher::new(opts.tasks, size, opts.chunk),
@@ -102,26 +136,52 @@ fn master(world: &SimpleCommunicator, opts: &Options, computer: &mut Computer) -
         answered: vec![0; size],
         finished: 0,
     };
+    m.pool.set_task_time(computer.last_warm_up_s());
+    let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
+    let mut monitor = Monitor::new(beats, limits);
     let workers = size - 1;
     let mut progress = Progress::new(!opts.quiet, opts.tasks);
+    let t0 = mpi::time();
+    let mut next_checkpoint = t0 + opts.checkpoint_every_s;
     loop {
         progress.update(m.records.len() as u64, false);
+        let now = mpi::time();
+        if limits.expired(now) {
+            m.pool.close();
+        }
+        if now >= next_checkpoint {
+            checkpoint(&m.records, now - t0);
+            let took = mpi::time() - now;
+            next_checkpoint = mpi::time() + opts.checkpoint_every_s.max(CHECKPOINT_SPACING * took);
+        }
         while let Some(probed) = world
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
+            monitor.heard(probed.1.source_rank());
             m.serve(world, probed);
+        }
+        if let Err(silent) = monitor.poll() {
+            return Err(Lost::new(silent, m.records));
         }
         if let Some(task) = m.pool.take_one() {
             // One task at a time, so requests wait at most one task's time.
             let rec = computer.run(task);
+            monitor.task_took(rec.seconds);
+            own = (own.0 + 1, own.1 + rec.seconds);
+            m.pool.set_task_time(own.1 / own.0 as f64);
             m.records.push(rec);
         } else if m.finished < workers {
-            let probed = world.any_process().matched_probe_with_tag(TAG_REQUEST);
-            m.serve(world, probed);
+            // Nothing left to compute here: wait for requests without spinning on the core
+            // a worker may need.
+            std::thread::sleep(std::time::Duration::from_micros(50));
         } else {
             progress.finish();
-            return m.records;
+            // Drain the workers' last words so no message is left unreceived at finalize.
+            return match monitor.wait_all_done(0) {
+                Ok(_) => Ok(m.records),
+                Err(silent) => Err(Lost::new(silent, m.records)),
+            };
         }
     }
 }
@@ -157,8 +217,14 @@ impl Master {
     }
 }
 
-fn worker(world: &SimpleCommunicator, computer: &mut Computer) {
+fn worker(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    computer: &mut Computer,
+    limits: Limits,
+) {
     let root = world.process_at_rank(0);
+    let mut beacon = Beacon::new(beats);
     let none: [TaskRecord; 0] = [];
     for _ in 0..IN_FLIGHT {
         root.send_with_tag(&none[..], TAG_REQUEST);
@@ -172,10 +238,17 @@ fn worker(world: &SimpleCommunicator, computer: &mut Computer) {
             continue; // no work left; drain the other answer still on its way
         }
         done.clear();
-        done.extend((chunk.start..chunk.start + chunk.count).map(|t| computer.run(t)));
+        for t in chunk.start..chunk.start + chunk.count {
+            if limits.expired(mpi::time()) {
+                break; // rank 0 stops handing out work at the same deadline
+            }
+            done.push(computer.run(t));
+            beacon.tick();
+        }
         root.send_with_tag(&done[..], TAG_REQUEST);
         in_flight += 1;
     }
+    beacon.done(0);
 }
 
 #[cfg(test)]
@@ -185,6 +258,7 @@ mod tests {
     #[test]
     fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
         let mut d = Dispatcher::new(1000, 4, None);
+        d.set_task_time(1e-9); // tiny tasks: the time cap does not bind
         let mut sizes = vec![];
         loop {
             let c = d.take_chunk();
@@ -197,6 +271,20 @@ mod tests {
         assert_eq!(sizes[0], 125); // 1000 / (4 ranks × 2 in flight)
         assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(*sizes.last().unwrap(), 1);
+    }
+
+    #[test]
+    fn guided_chunks_are_capped_to_about_half_a_second_of_work() {
+        let mut d = Dispatcher::new(1_000_000, 2, None);
+        assert_eq!(
+            d.take_chunk().count,
+            1,
+            "no task time known yet: single tasks"
+        );
+        d.set_task_time(0.01);
+        assert_eq!(d.take_chunk().count, 50);
+        d.set_task_time(0.0); // ignored
+        assert_eq!(d.take_chunk().count, 50);
     }
 
     #[test]

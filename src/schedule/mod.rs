@@ -2,6 +2,7 @@
 
 mod dynamic;
 mod static_;
+pub mod watch;
 
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
@@ -13,7 +14,9 @@ use crate::kernel::{KernelError, Solver, check_trace};
 use crate::record::{RankInfo, TaskRecord, TaskStatus};
 use crate::workload::{WARMUP_STREAM, fill_matrix};
 
+pub use dynamic::{Chunk, Dispatcher};
 pub use static_::block_partition;
+pub use watch::Silent;
 
 /// What rank 0 holds after a run.
 #[derive(Debug)]
@@ -29,6 +32,10 @@ pub struct Gathered {
     pub started_unix_s: f64,
 }
 
+/// Environment variable naming a task whose rank then panics: lets the tests prove that a
+/// panicking rank aborts the job instead of leaving the others blocked.
+pub const PANIC_AT_TASK_ENV: &str = "CLUSTER_BENCH_PANIC_AT_TASK";
+
 /// One rank's compute state: the solver and a reusable matrix buffer.
 pub struct Computer {
     solver: Solver,
@@ -38,6 +45,10 @@ pub struct Computer {
     rank: i32,
     /// `mpi::time()` when the rank left the pre-run barrier.
     t0: f64,
+    /// Duration of the last warm-up task, seconds.
+    warm_up_task_s: f64,
+    /// Task at which to panic: fault injection for the tests (`CLUSTER_BENCH_PANIC_AT_TASK`).
+    panic_at: Option<u64>,
 }
 
 impl Computer {
@@ -49,16 +60,30 @@ impl Computer {
             dim: opts.dim,
             rank,
             t0: 0.0,
+            warm_up_task_s: 0.0,
+            panic_at: std::env::var(PANIC_AT_TASK_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok()),
         }
     }
 
     /// Runs `n` untimed tasks from a stream no real task uses, so caches, page faults and the
     /// solver's scratch space are warm when timing starts.
     pub fn warm_up(&mut self, n: u64) {
+        let mut took = 0.0;
         for i in 0..n {
             fill_matrix(self.seed ^ WARMUP_STREAM, i, self.dim, &mut self.matrix);
+            let start = mpi::time();
             let _ = self.solver.eigenvalues(&self.matrix);
+            // The first solve pays for page faults and scratch allocation; the last is typical.
+            took = mpi::time() - start;
         }
+        self.warm_up_task_s = took;
+    }
+
+    /// Seconds the last warm-up task took (0 without warm-up): a first guess of a task's time.
+    pub fn last_warm_up_s(&self) -> f64 {
+        self.warm_up_task_s
     }
 
     /// Marks the start of the timed part (call right after the barrier).
@@ -68,6 +93,9 @@ impl Computer {
 
     /// Builds and solves task `task`, timing only the solve.
     pub fn run(&mut self, task: u64) -> TaskRecord {
+        if self.panic_at == Some(task) {
+            panic!("{PANIC_AT_TASK_ENV}: injected panic at task {task}");
+        }
         fill_matrix(self.seed, task, self.dim, &mut self.matrix);
         let start = mpi::time();
         let result = self.solver.eigenvalues(&self.matrix);
@@ -105,10 +133,41 @@ impl Computer {
     }
 }
 
-/// Runs the benchmark on every rank of `world`; rank 0 gets `Some`, the others `None`.
-pub fn run(world: &SimpleCommunicator, opts: &Options) -> Option<Gathered> {
+/// Rank 0's records when a rank fell silent mid-run.
+#[derive(Debug)]
+pub struct Lost {
+    pub silent: Silent,
+    pub records: Vec<TaskRecord>,
+}
+
+impl Lost {
+    fn new(silent: Silent, records: Vec<TaskRecord>) -> Self {
+        Lost { silent, records }
+    }
+}
+
+/// How a run ended, on rank 0.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Not rank 0: nothing to report.
+    Worker,
+    /// Every rank finished (all tasks, or all before `--time-limit`).
+    Finished(Gathered),
+    /// A rank fell silent; `Gathered` holds the records rank 0 had.
+    RankLost(Gathered, Silent),
+}
+
+/// Called now and then on rank 0 in the dynamic schedule with the records so far (unsorted),
+/// every rank's facts and the seconds since the start, so a run killed outright still leaves
+/// its completed work behind.
+pub type Checkpoint<'a> = &'a mut dyn FnMut(&[TaskRecord], &[RankInfo], f64);
+
+/// Runs the benchmark on every rank of `world`.
+pub fn run(world: &SimpleCommunicator, opts: &Options, checkpoint: Checkpoint<'_>) -> Outcome {
     let rank = world.rank();
     let ranks = gather_rank_info(world);
+    // Heartbeats travel on their own communicator so they never match a work message.
+    let beats = world.duplicate();
     let mut computer = Computer::new(opts, rank);
     computer.warm_up(opts.warmup);
 
@@ -116,21 +175,33 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> Option<Gathered> {
     world.barrier();
     let started_unix_s = unix_now_s();
     computer.start_clock();
-    let records = match opts.schedule {
-        Schedule::Static => static_::run(world, opts, &mut computer),
-        Schedule::Dynamic => dynamic::run(world, opts, &mut computer),
+    let limits = watch::Limits {
+        deadline: opts.time_limit_s.map(|l| computer.t0 + l),
+        silence_s: opts.heartbeat_timeout_s,
+    };
+    let result = match opts.schedule {
+        Schedule::Static => static_::run(world, &beats, opts, &mut computer, limits),
+        Schedule::Dynamic => {
+            let infos = ranks.as_deref().unwrap_or_default();
+            let mut save = |r: &[TaskRecord], t: f64| checkpoint(r, infos, t);
+            dynamic::run(world, &beats, opts, &mut computer, limits, &mut save)
+        }
     };
     let wall_s = mpi::time() - computer.t0;
-
-    records.map(|mut records| {
+    let gathered = |mut records: Vec<TaskRecord>| {
         records.sort_unstable_by_key(|r| r.task);
         Gathered {
             records,
             wall_s,
-            ranks: ranks.expect("rank 0 gathers rank info"),
+            ranks: ranks.clone().expect("rank 0 gathers rank info"),
             started_unix_s,
         }
-    })
+    };
+    match result {
+        Ok(None) => Outcome::Worker,
+        Ok(Some(records)) => Outcome::Finished(gathered(records)),
+        Err(lost) => Outcome::RankLost(gathered(lost.records), lost.silent),
+    }
 }
 
 /// Gathers every rank's host facts on rank 0 (as JSON bytes: they are variable-length text).

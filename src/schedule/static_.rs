@@ -4,7 +4,8 @@ use mpi::datatype::{Partition, PartitionMut};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use super::{Computer, displacements};
+use super::watch::{Beacon, Limits, Monitor};
+use super::{Computer, Lost, displacements};
 use crate::cli::Options;
 use crate::progress::Progress;
 use crate::record::TaskRecord;
@@ -18,12 +19,15 @@ pub fn block_partition(tasks: u64, ranks: usize) -> Vec<i32> {
         .collect()
 }
 
-/// Scatters task ids, computes this rank's share and gathers every record on rank 0.
+/// Scatters task ids, computes this rank's share and gathers every record on rank 0; rank 0
+/// returns what it has if a rank falls silent.
 pub fn run(
     world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
     opts: &Options,
     computer: &mut Computer,
-) -> Option<Vec<TaskRecord>> {
+    limits: Limits,
+) -> Result<Option<Vec<TaskRecord>>, Lost> {
     let root = world.process_at_rank(0);
     let counts = block_partition(opts.tasks, world.size() as usize);
     let mine = counts[world.rank() as usize] as usize;
@@ -38,26 +42,52 @@ pub fn run(
         root.scatter_varcount_into(&mut ids[..]);
     }
 
-    // Rank 0 sees only its own share: with equal blocks, its progress × ranks estimates the whole.
-    let ranks = world.size() as u64;
-    let mut progress = Progress::new(world.rank() == 0 && !opts.quiet, opts.tasks);
     let mut records = Vec::with_capacity(mine);
-    for &t in &ids {
-        records.push(computer.run(t));
-        progress.update(records.len() as u64 * ranks, ranks > 1);
-    }
-    progress.finish();
-
     if world.rank() == 0 {
-        let mut all = vec![TaskRecord::default(); opts.tasks as usize];
+        // Rank 0 sees only its own share: with equal blocks, its progress × ranks estimates
+        // the whole.
+        let ranks = world.size() as u64;
+        let mut progress = Progress::new(!opts.quiet, opts.tasks);
+        let mut monitor = Monitor::new(beats, limits);
+        for &t in &ids {
+            if limits.expired(mpi::time()) {
+                break;
+            }
+            let rec = computer.run(t);
+            monitor.task_took(rec.seconds);
+            records.push(rec);
+            progress.update(records.len() as u64 * ranks, ranks > 1);
+            if let Err(silent) = monitor.poll() {
+                return Err(Lost::new(silent, records));
+            }
+        }
+        progress.finish();
+        // Enter the gather only once every rank has said it is done, so a dead rank is
+        // noticed here rather than hanging the collective.
+        let done = match monitor.wait_all_done(records.len() as u64) {
+            Ok(done) => done,
+            Err(silent) => return Err(Lost::new(silent, records)),
+        };
+        let got: Vec<i32> = done.iter().map(|&c| c as i32).collect();
+        let got_displs = displacements(&got);
+        let mut all = vec![TaskRecord::default(); got.iter().sum::<i32>() as usize];
         {
-            let mut part = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+            let mut part = PartitionMut::new(&mut all[..], &got[..], &got_displs[..]);
             root.gather_varcount_into_root(&records[..], &mut part);
         }
-        Some(all)
+        Ok(Some(all))
     } else {
+        let mut beacon = Beacon::new(beats);
+        for &t in &ids {
+            if limits.expired(mpi::time()) {
+                break;
+            }
+            records.push(computer.run(t));
+            beacon.tick();
+        }
+        beacon.done(records.len() as u64);
         root.gather_varcount_into(&records[..]);
-        None
+        Ok(None)
     }
 }
 
