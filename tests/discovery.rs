@@ -223,6 +223,38 @@ fn discover_classifies_testnet_hosts() {
     let lines: Vec<&str> = hostfile.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(lines, [format!("10.213.0.12:{n}"), format!("cbhost1:{n}")]);
 
+    // deploy.sh over that (MPICH-syntax) hostfile: the hosts share this
+    // machine's file system, so the binary is already there...
+    let out = run(Command::new(script("deploy.sh"))
+        .arg(&out_file)
+        .arg("-F")
+        .arg(net.ssh_config())
+        .args(["--binary", binary, "--check"]));
+    assert!(
+        out.status.success(),
+        "deploy --check: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stderr).matches("identical binary").count(), 2);
+    // ...except under /run, a private tmpfs on every test host: a real copy.
+    let local_dir = format!("/run/cbnet-deploy-test.{}", std::process::id());
+    fs::create_dir_all(&local_dir).unwrap();
+    let local_bin = format!("{local_dir}/cluster-bench");
+    fs::copy(binary, &local_bin).unwrap();
+    let out = run(Command::new(script("deploy.sh"))
+        .arg(&out_file)
+        .arg("-F")
+        .arg(net.ssh_config())
+        .args(["--binary", &local_bin]));
+    let _ = fs::remove_dir_all(&local_dir);
+    assert!(out.status.success(), "deploy: {}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr).matches(" copied").count(),
+        2,
+        "{}",
+        text(&out.stderr)
+    );
+
     // down removes everything and can run twice.
     let pids = net.sshd_pids();
     assert!(pids.len() >= 6, "saved sshd PIDs: {pids:?}");
