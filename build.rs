@@ -2,16 +2,26 @@
 
 use std::process::Command;
 
-fn main() {
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/index");
-    let rev = Command::new("git")
-        .args(["describe", "--always", "--dirty", "--tags"])
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
-        .unwrap_or_default();
+}
+
+fn main() {
+    // Re-run only when HEAD or the index moves; ask git where they are (worktrees keep them
+    // elsewhere, and a path that doesn't exist would make cargo re-run this every build).
+    match git(&["rev-parse", "--git-dir"]) {
+        Some(dir) => {
+            println!("cargo:rerun-if-changed={dir}/HEAD");
+            println!("cargo:rerun-if-changed={dir}/index");
+        }
+        None => println!("cargo:rerun-if-changed=build.rs"),
+    }
+    let rev = git(&["describe", "--always", "--dirty", "--tags"]).unwrap_or_default();
     println!("cargo:rustc-env=CLUSTER_BENCH_GIT_REV={rev}");
 }
