@@ -36,6 +36,8 @@ pub struct Hqr {
     w: Vec<f64>,
     /// QR sweeps done by the last call (for tests and statistics).
     pub last_sweeps: usize,
+    /// Replaces the per-block iteration bound; tests set it to 0 to exercise the fallback.
+    pub(crate) itmax_override: Option<usize>,
 }
 
 impl Hqr {
@@ -46,6 +48,7 @@ impl Hqr {
             v: Vec::with_capacity(n),
             w: Vec::with_capacity(n),
             last_sweeps: 0,
+            itmax_override: None,
         }
     }
 
@@ -87,7 +90,8 @@ impl Hqr {
         self.v.resize(n, 0.0);
         self.w.resize(n, 0.0);
         hessenberg(&mut self.h, n, &mut self.v, &mut self.w);
-        let sweeps = hqr(&mut self.h, n, wr, wi)?;
+        let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
+        let sweeps = hqr(&mut self.h, n, wr, wi, itmax)?;
         self.last_sweeps = sweeps;
 
         if scale != 1.0 {
@@ -224,9 +228,15 @@ fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
 
 /// Francis double-shift QR on the upper Hessenberg `h` (`dlahqr` with WANTT = WANTZ = false:
 /// only the active window is updated, since no Schur form or vectors are wanted). Returns the
-/// number of sweeps, or [`NoConvergence`] when one block fails to deflate within
-/// `30·max(10, n)` iterations (dlahqr's ITMAX).
-fn hqr(h: &mut [f64], n: usize, wr: &mut [f64], wi: &mut [f64]) -> Result<usize, NoConvergence> {
+/// number of sweeps, or [`NoConvergence`] when one block fails to deflate within `itmax`
+/// iterations (the caller passes dlahqr's ITMAX = 30·max(10, n)).
+fn hqr(
+    h: &mut [f64],
+    n: usize,
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
     let at = |i: usize, j: usize| i + j * n;
     if n == 1 {
         wr[0] = h[0];
@@ -234,7 +244,6 @@ fn hqr(h: &mut [f64], n: usize, wr: &mut [f64], wi: &mut [f64]) -> Result<usize,
         return Ok(0);
     }
     let smlnum = SAFMIN * (n as f64 / ULP);
-    let itmax = 30 * n.max(10);
     let mut sweeps = 0usize;
     // Iterations since the last deflation; drives the exceptional-shift schedule.
     let mut kdefl = 0usize;
@@ -289,13 +298,13 @@ fn hqr(h: &mut [f64], n: usize, wr: &mut [f64], wi: &mut [f64]) -> Result<usize,
             // Shifts: the eigenvalues of the trailing 2×2, or an exceptional shift when the
             // iteration stalls (bottom-based every 2·KEXSH, top-based every KEXSH).
             let (mut h11, mut h12, mut h21, mut h22);
-            if kdefl % (2 * KEXSH) == 0 {
+            if kdefl.is_multiple_of(2 * KEXSH) {
                 let s = h[at(i, i - 1)].abs() + h[at(i - 1, i - 2)].abs();
                 h11 = DAT1 * s + h[at(i, i)];
                 h12 = DAT2 * s;
                 h21 = s;
                 h22 = h11;
-            } else if kdefl % KEXSH == 0 {
+            } else if kdefl.is_multiple_of(KEXSH) {
                 let s = h[at(l + 1, l)].abs() + h[at(l + 2, l + 1)].abs();
                 h11 = DAT1 * s + h[at(l, l)];
                 h12 = DAT2 * s;

@@ -146,6 +146,14 @@ impl Solver {
         }
         let n = rows;
         let first = Self::resolve(self.kind, n);
+        if n == 0 {
+            // nalgebra's Schur indexes out of bounds on 0×0; nothing to compute anyway.
+            return Ok(Eigen {
+                values: Vec::new(),
+                used: first,
+                fallback: false,
+            });
+        }
         let primary = match first {
             KernelKind::Hqr => self.hqr_values(a),
             KernelKind::Nalgebra => {
