@@ -89,9 +89,8 @@ impl Hqr {
 
         self.v.resize(n, 0.0);
         self.w.resize(n, 0.0);
-        hessenberg(&mut self.h, n, &mut self.v, &mut self.w);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
-        let sweeps = hqr(&mut self.h, n, wr, wi, itmax)?;
+        let sweeps = reduce_and_iterate(&mut self.h, n, &mut self.v, &mut self.w, wr, wi, itmax)?;
         self.last_sweeps = sweeps;
 
         if scale != 1.0 {
@@ -103,10 +102,58 @@ impl Hqr {
     }
 }
 
+/// Hessenberg reduction then QR, compiled twice: for AVX2 + FMA when the CPU has them (4-wide
+/// vectors and fused multiply-adds in the column updates roughly halve their cost), and for the
+/// x86-64 baseline (SSE2) otherwise, picked at run time so the binary still runs on every host
+/// of a heterogeneous cluster. The two paths round differently in the last bits, never more.
+fn reduce_and_iterate(
+    h: &mut [f64],
+    n: usize,
+    v: &mut [f64],
+    w: &mut [f64],
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: a #[target_feature] function may only run on a CPU with those features,
+            // and both were detected just above.
+            return unsafe { reduce_and_iterate_avx2_fma(h, n, v, w, wr, wi, itmax) };
+        }
+    }
+    hessenberg::<false>(h, n, v, w);
+    hqr::<false>(h, n, wr, wi, itmax)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn reduce_and_iterate_avx2_fma(
+    h: &mut [f64],
+    n: usize,
+    v: &mut [f64],
+    w: &mut [f64],
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
+    hessenberg::<true>(h, n, v, w);
+    hqr::<true>(h, n, wr, wi, itmax)
+}
+
+/// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
+/// `mul_add` is one instruction; elsewhere it would be a slow libm call).
+#[inline(always)]
+fn fmadd<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if F { a.mul_add(b, c) } else { a * b + c }
+}
+
 /// Dot product with four independent accumulators so the compiler can keep them in SIMD lanes
 /// (a single running sum is a serial dependency chain it may not reorder).
 #[inline(always)]
-fn dot(x: &[f64], y: &[f64]) -> f64 {
+fn dot<const F: bool>(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
     let mut acc = [0.0f64; 4];
@@ -115,28 +162,29 @@ fn dot(x: &[f64], y: &[f64]) -> f64 {
     let (xr, yr) = (xc.remainder(), yc.remainder());
     for (a, b) in xc.zip(yc) {
         for t in 0..4 {
-            acc[t] += a[t] * b[t];
+            acc[t] = fmadd::<F>(a[t], b[t], acc[t]);
         }
     }
     let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
     for (a, b) in xr.iter().zip(yr) {
-        s += a * b;
+        s = fmadd::<F>(*a, *b, s);
     }
     s
 }
 
 /// `y += alpha · x` (vectorises as is).
 #[inline(always)]
-fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
+fn axpy<const F: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+        *yi = fmadd::<F>(alpha, *xi, *yi);
     }
 }
 
 /// Reduces the column-major `n`×`n` matrix `h` to upper Hessenberg form in place by Householder
 /// similarity transforms (`dgehd2` without keeping the reflectors: we never need Q). Entries
 /// below the subdiagonal are set to zero, which the QR sweeps rely on.
-fn hessenberg(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
+#[inline(always)]
+fn hessenberg<const F: bool>(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
     if n < 3 {
         return;
     }
@@ -145,7 +193,7 @@ fn hessenberg(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
         let m = n - k - 1;
         let col = &mut h[k * n + k + 1..(k + 1) * n];
         let alpha = col[0];
-        let xnorm = norm2(&col[1..]);
+        let xnorm = dot::<F>(&col[1..], &col[1..]).sqrt();
         if xnorm == 0.0 {
             // Already reduced in this column: the reflector is the identity.
             continue;
@@ -166,42 +214,49 @@ fn hessenberg(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
         w.iter_mut().for_each(|x| *x = 0.0);
         let right = &mut h[(k + 1) * n..];
         for (c, &vt) in right.chunks_exact(n).zip(v.iter()) {
-            axpy(vt, c, w);
+            axpy::<F>(vt, c, w);
         }
         for (c, &vt) in right.chunks_exact_mut(n).zip(v.iter()) {
-            axpy(-tau * vt, w, c);
+            axpy::<F>(-tau * vt, w, c);
         }
 
         // Left: h[k+1.., k+1..] ← (I - tau·v·vᵀ)·h[k+1.., k+1..]: a dot and an axpy per column.
         for c in right.chunks_exact_mut(n) {
             let c = &mut c[k + 1..];
-            let s = tau * dot(v, c);
-            axpy(-s, v, c);
+            let s = tau * dot::<F>(v, c);
+            axpy::<F>(-s, v, c);
         }
     }
 }
 
-/// Euclidean norm, unscaled: the caller has scaled the matrix so squares neither over- nor
-/// underflow harmfully.
+/// √(a² + b² + c²) without libm's `hypot`, which cost 15% of the whole run when called at
+/// every bulge step. Plain squares are accurate while the largest magnitude is within
+/// [1e-150, 1e150] (the caller's scaling makes that the normal case); otherwise scale first.
 #[inline(always)]
-fn norm2(x: &[f64]) -> f64 {
-    dot(x, x).sqrt()
+fn norm3(a: f64, b: f64, c: f64) -> f64 {
+    let m = a.abs().max(b.abs()).max(c.abs());
+    if m > 1e-150 && m < 1e150 {
+        (a * a + b * b + c * c).sqrt()
+    } else if m == 0.0 {
+        0.0
+    } else {
+        let (a, b, c) = (a / m, b / m, c / m);
+        m * (a * a + b * b + c * c).sqrt()
+    }
 }
 
 /// `dlarfg` for 2 or 3 entries: on return `x[0]` = beta and `x[1..]` holds v (with implicit
 /// v0 = 1) such that (I - tau·v·vᵀ)·x_in = beta·e1. Returns tau (0 when x is already e1-aligned).
 #[inline(always)]
 fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
-    let tail = if nr == 3 {
-        x[1].hypot(x[2])
-    } else {
-        x[1].abs()
-    };
+    // x[2] is 0 when nr == 2 (the caller guarantees it), so one formula covers both.
+    debug_assert!(nr == 3 || x[2] == 0.0);
+    let tail = norm3(0.0, x[1], x[2]);
     if tail == 0.0 {
         return 0.0;
     }
     let alpha = x[0];
-    let mut beta = -alpha.signum() * alpha.hypot(tail);
+    let mut beta = -alpha.signum() * norm3(alpha, x[1], x[2]);
     // dlarfg rescales when beta is subnormal-ish; a bulge that small only appears on matrices
     // with near-underflowing entries, and scaling up by 1/SAFMIN·ULP keeps tau and v accurate.
     let mut knt = 0;
@@ -212,8 +267,7 @@ fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
         a0 *= rsafmn;
         x1 *= rsafmn;
         x2 *= rsafmn;
-        let t = if nr == 3 { x1.hypot(x2) } else { x1.abs() };
-        beta = -a0.signum() * a0.hypot(t);
+        beta = -a0.signum() * norm3(a0, x1, x2);
     }
     let tau = (beta - a0) / beta;
     let inv = 1.0 / (a0 - beta);
@@ -230,7 +284,8 @@ fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
 /// only the active window is updated, since no Schur form or vectors are wanted). Returns the
 /// number of sweeps, or [`NoConvergence`] when one block fails to deflate within `itmax`
 /// iterations (the caller passes dlahqr's ITMAX = 30·max(10, n)).
-fn hqr(
+#[inline(always)]
+fn hqr<const F: bool>(
     h: &mut [f64],
     n: usize,
     wr: &mut [f64],
@@ -403,11 +458,11 @@ fn hqr(
                 if nr == 3 {
                     let v3 = v[2];
                     let t3 = t1 * v3;
-                    apply_left3(h, n, k, i2, [t1, t2, t3], v2, v3);
-                    apply_right3(h, n, k, i1, (k + 3).min(i), [t1, t2, t3], v2, v3);
+                    apply_left3::<F>(h, n, k, i2, [t1, t2, t3], v2, v3);
+                    apply_right3::<F>(h, n, k, i1, (k + 3).min(i), [t1, t2, t3], v2, v3);
                 } else {
-                    apply_left2(h, n, k, i2, t1, t2, v2);
-                    apply_right2(h, n, k, i1, i, t1, t2, v2);
+                    apply_left2::<F>(h, n, k, i2, t1, t2, v2);
+                    apply_right2::<F>(h, n, k, i1, i, t1, t2, v2);
                 }
             }
         }
@@ -447,15 +502,23 @@ fn hqr(
 /// Rows k..k+3 of columns k..=i2 ← (I - t·vᵀ)·rows, v = (1, v2, v3). Column-major: each column
 /// touches three adjacent entries, consecutive columns are `n` apart.
 #[inline(always)]
-fn apply_left3(h: &mut [f64], n: usize, k: usize, i2: usize, t: [f64; 3], v2: f64, v3: f64) {
+fn apply_left3<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i2: usize,
+    t: [f64; 3],
+    v2: f64,
+    v3: f64,
+) {
     let start = k + k * n;
     // Columns k..=i2 as chunks starting at row k; each has at least 3 entries because k+2 < n.
     for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
         if let [a, b, cc, ..] = c {
-            let sum = *a + v2 * *b + v3 * *cc;
-            *a -= sum * t[0];
-            *b -= sum * t[1];
-            *cc -= sum * t[2];
+            let sum = fmadd::<F>(v3, *cc, fmadd::<F>(v2, *b, *a));
+            *a = fmadd::<F>(-sum, t[0], *a);
+            *b = fmadd::<F>(-sum, t[1], *b);
+            *cc = fmadd::<F>(-sum, t[2], *cc);
         }
     }
 }
@@ -463,7 +526,7 @@ fn apply_left3(h: &mut [f64], n: usize, k: usize, i2: usize, t: [f64; 3], v2: f6
 /// Columns k..k+3 of rows i1..=r_end ← columns·(I - t·vᵀ): three contiguous column slices.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn apply_right3(
+fn apply_right3<const F: bool>(
     h: &mut [f64],
     n: usize,
     k: usize,
@@ -481,28 +544,36 @@ fn apply_right3(
         .zip(&mut c1[r.clone()])
         .zip(&mut c2[r])
     {
-        let sum = *x + v2 * *y + v3 * *z;
-        *x -= sum * t[0];
-        *y -= sum * t[1];
-        *z -= sum * t[2];
+        let sum = fmadd::<F>(v3, *z, fmadd::<F>(v2, *y, *x));
+        *x = fmadd::<F>(-sum, t[0], *x);
+        *y = fmadd::<F>(-sum, t[1], *y);
+        *z = fmadd::<F>(-sum, t[2], *z);
     }
 }
 
 #[inline(always)]
-fn apply_left2(h: &mut [f64], n: usize, k: usize, i2: usize, t1: f64, t2: f64, v2: f64) {
+fn apply_left2<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i2: usize,
+    t1: f64,
+    t2: f64,
+    v2: f64,
+) {
     let start = k + k * n;
     for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
         if let [a, b, ..] = c {
-            let sum = *a + v2 * *b;
-            *a -= sum * t1;
-            *b -= sum * t2;
+            let sum = fmadd::<F>(v2, *b, *a);
+            *a = fmadd::<F>(-sum, t1, *a);
+            *b = fmadd::<F>(-sum, t2, *b);
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn apply_right2(
+fn apply_right2<const F: bool>(
     h: &mut [f64],
     n: usize,
     k: usize,
@@ -515,9 +586,9 @@ fn apply_right2(
     let (c0, c1) = h[k * n..(k + 2) * n].split_at_mut(n);
     let r = i1..r_end + 1;
     for (x, y) in c0[r.clone()].iter_mut().zip(&mut c1[r]) {
-        let sum = *x + v2 * *y;
-        *x -= sum * t1;
-        *y -= sum * t2;
+        let sum = fmadd::<F>(v2, *y, *x);
+        *x = fmadd::<F>(-sum, t1, *x);
+        *y = fmadd::<F>(-sum, t2, *y);
     }
 }
 
