@@ -33,9 +33,24 @@ pub enum KernelKind {
 
 /// Largest dimension for which [`KernelKind::Auto`] uses our HQR; faer above.
 ///
-/// Measured on the 2-core AMD EPYC dev machine (release, one thread, medians, see
-/// `results/kernel-vs-numpy.md`): PLACEHOLDER until measured.
-pub const AUTO_HQR_MAX_DIM: usize = 160;
+/// Measured with `benches/kernel_table.rs` on the 2-core AMD EPYC dev machine (release, one
+/// thread, median ms per task; the machine was shared, so absolute times vary ~2× between runs,
+/// but hqr and faer were timed back to back in one process):
+///
+/// | d   | hqr  | faer |
+/// |----:|-----:|-----:|
+/// |  50 | 0.44 | 0.73 |
+/// | 100 | 2.15 | 3.90 |
+/// | 200 | 14.6 | 19.1 |
+/// | 260 | 40–62 | 57–63 |
+/// | 290 | 68–69 | 68–71 |
+/// | 320 | 87–93 | 90–92 |
+/// | 400 | 208  | 183  |
+///
+/// HQR (level-1/2 operations, no blocking) wins clearly up to ~260 and ties faer (blocked
+/// Hessenberg, multishift QR with aggressive early deflation) at 290–320; faer wins beyond, by
+/// more the larger d gets. So the switch is at 300.
+pub const AUTO_HQR_MAX_DIM: usize = 300;
 
 /// Relative tolerance of the trace check |Σλ − tr A| ≤ tol·max(1, ‖A‖_F).
 pub const TRACE_REL_TOL: f64 = 1e-8;
