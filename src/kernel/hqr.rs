@@ -77,8 +77,11 @@ impl Hqr {
         // Scale by a power of two into a safe range (see the module docs).
         let amax = self.h.iter().fold(0.0f64, |m, x| m.max(x.abs()));
         let scale = if amax > 0.0 && !(1e-100..=1e100).contains(&amax) {
-            // 2^-e with e the binary exponent of amax: exact, and brings amax to [0.5, 2).
-            let e = amax.log2().round() as i32;
+            // 2^-e with e about the binary exponent of amax: exact, and brings amax near 1. The
+            // clamp keeps both 2^-e and its inverse normal numbers (amax can be ~2^1024, whose
+            // reciprocal power of two would overflow when scaling back); 2^±1000 still lands
+            // amax well inside the safe range.
+            let e = (amax.log2().round() as i32).clamp(-1000, 1000);
             2f64.powi(-e)
         } else {
             1.0

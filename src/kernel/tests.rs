@@ -173,6 +173,23 @@ fn huge_and_tiny_entries_scale_exactly() {
     }
 }
 
+/// Entries near f64::MAX: the scaling and the scaling back must not overflow.
+#[test]
+fn entries_near_overflow_give_finite_eigenvalues() {
+    let a = DMatrix::from_row_slice(
+        3,
+        3,
+        &[1.5e308, 1e300, 0.0, 2e300, -1e308, 0.0, 0.0, 0.0, 1e308],
+    );
+    let v = hqr(&a).values;
+    assert!(
+        v.iter().all(|z| z.re.is_finite() && z.im.is_finite()),
+        "{v:?}"
+    );
+    let expect = reals(&[1.5e308, -1e308, 1e308]);
+    assert_spectrum(&v, &expect, 1e-12 * 1.5e308, "near overflow");
+}
+
 // ---------------------------------------------------------------------------- known spectra
 
 #[test]
