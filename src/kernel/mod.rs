@@ -15,6 +15,7 @@ use faer::{MatRef, Par};
 use nalgebra::DMatrix;
 use serde::Serialize;
 
+/// A complex eigenvalue (nalgebra's, which is `num_complex::Complex<f64>`, the same type faer uses).
 pub type C64 = nalgebra::Complex<f64>;
 
 /// Which eigen-solver computes a task's eigenvalues.
@@ -58,6 +59,7 @@ pub const TRACE_REL_TOL: f64 = 1e-8;
 /// Eigenvalues of one matrix and which solver produced them.
 #[derive(Clone, Debug)]
 pub struct Eigen {
+    /// All n eigenvalues with multiplicity, complex conjugate pairs adjacent; no sorting.
     pub values: Vec<C64>,
     /// The solver that produced `values`.
     pub used: KernelKind,
@@ -68,10 +70,13 @@ pub struct Eigen {
 /// Why a matrix has no eigenvalues to report.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum KernelError {
+    /// Some entry is NaN or ±∞: rejected up front, before any solver could loop on it.
     #[error("matrix has a NaN or infinite entry")]
     NonFinite,
+    /// Eigenvalues need a square matrix (added with the HQR kernel; the workload never makes one).
     #[error("matrix is {rows}×{cols}, eigenvalues need a square matrix")]
     NotSquare { rows: usize, cols: usize },
+    /// The first-choice solver and the faer fallback both hit their iteration bounds.
     #[error("no solver converged")]
     NoConvergence,
 }
@@ -103,8 +108,9 @@ impl FaerScratch {
     }
 }
 
-/// A solver with reusable scratch space: after the first matrix of a given size, the only
-/// allocation per call is the returned `Vec` of eigenvalues.
+/// A solver with reusable scratch space. For `Hqr`, `Faer` and `Auto`, after the first matrix of
+/// a given size the only allocation per call is the returned `Vec` of eigenvalues (`Nalgebra`
+/// copies the matrix every call: nalgebra's Schur consumes its input).
 pub struct Solver {
     kind: KernelKind,
     hqr: hqr::Hqr,
