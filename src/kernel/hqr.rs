@@ -38,6 +38,8 @@ pub struct Hqr {
     pub last_sweeps: usize,
     /// Replaces the per-block iteration bound; tests set it to 0 to exercise the fallback.
     pub(crate) itmax_override: Option<usize>,
+    /// Skips the AVX2 + FMA path even where the CPU has it, so tests cover the baseline path.
+    pub(crate) force_baseline: bool,
 }
 
 impl Hqr {
@@ -49,6 +51,7 @@ impl Hqr {
             w: Vec::with_capacity(n),
             last_sweeps: 0,
             itmax_override: None,
+            force_baseline: false,
         }
     }
 
@@ -93,7 +96,13 @@ impl Hqr {
         self.v.resize(n, 0.0);
         self.w.resize(n, 0.0);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
-        let sweeps = reduce_and_iterate(&mut self.h, n, &mut self.v, &mut self.w, wr, wi, itmax)?;
+        let (h, v, w) = (&mut self.h, &mut self.v, &mut self.w);
+        let sweeps = if self.force_baseline {
+            hessenberg::<false>(h, n, v, w);
+            hqr::<false>(h, n, wr, wi, itmax)?
+        } else {
+            reduce_and_iterate(h, n, v, w, wr, wi, itmax)?
+        };
         self.last_sweeps = sweeps;
 
         if scale != 1.0 {

@@ -142,6 +142,34 @@ fn hqr_faer_and_nalgebra_agree() {
     }
 }
 
+/// The baseline (SSE2) path, which this AVX2 machine would never take on its own, agrees with
+/// the dispatched one; they differ only in rounding (FMA), not in the algorithm.
+#[test]
+fn baseline_and_simd_paths_agree() {
+    let mut rng = ChaCha8Rng::seed_from_u64(19);
+    for n in [1, 2, 3, 7, 40, 130] {
+        let a = random(&mut rng, n);
+        let run = |baseline: bool| {
+            let mut k = hqr::Hqr::default();
+            k.force_baseline = baseline;
+            let (mut wr, mut wi) = (vec![0.0; n], vec![0.0; n]);
+            k.eigenvalues(a.as_slice(), n, &mut wr, &mut wi).unwrap();
+            wr.iter()
+                .zip(&wi)
+                .map(|(&r, &i)| C64::new(r, i))
+                .collect::<Vec<_>>()
+        };
+        let (base, simd) = (run(true), run(false));
+        assert!(check_trace(&a, &base).ok, "n={n}");
+        assert_spectrum(
+            &base,
+            &simd,
+            1e-9 * a.norm().max(1.0),
+            &format!("baseline vs simd n={n}"),
+        );
+    }
+}
+
 /// One solver reused across sizes gives the same answers as fresh solvers (stale scratch would
 /// show up here).
 #[test]
