@@ -1,0 +1,678 @@
+//! Our eigenvalues-only kernel: Householder reduction to upper Hessenberg form, then Francis
+//! double-shift implicit QR (the LAPACK `dgehd2` + `dlahqr` with `WANTT = WANTZ = false`
+//! algorithms, re-derived in Rust) with a hard iteration bound, so it can never hang.
+//!
+//! Everything works in place on one column-major scratch buffer owned by [`Hqr`], reused across
+//! calls: after the first matrix of a given size no call allocates.
+//!
+//! Balancing (`dgebal`) is deliberately not done: the workload is dense uniform [0, 1) matrices,
+//! whose rows and columns already have similar norms, so balancing would cost a pass over the
+//! matrix and buy no accuracy. Only a power-of-two scaling is applied when the largest entry is
+//! so big or so small that squares in the reflector norms could over- or underflow (as `dgeev`
+//! does); powers of two are exact, so this changes no digit of the result.
+
+/// The QR iteration hit its bound without deflating the active block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoConvergence;
+
+/// Machine precision as LAPACK's `DLAMCH('P')` (= eps · base = 2⁻⁵²).
+const ULP: f64 = f64::EPSILON;
+/// `DLAMCH('S')`: the smallest normal number; its reciprocal does not overflow.
+const SAFMIN: f64 = f64::MIN_POSITIVE;
+/// Exceptional shifts every `KEXSH` iterations without a deflation (current LAPACK `dlahqr`;
+/// the older "its = 10 and its = 20" schedule cycles on the same matrices the new one fixes).
+const KEXSH: usize = 6;
+/// Exceptional-shift multipliers, from `dlahqr`.
+const DAT1: f64 = 0.75;
+const DAT2: f64 = -0.4375;
+
+/// Reusable scratch for the eigenvalues-only Hessenberg QR kernel.
+#[derive(Default)]
+pub struct Hqr {
+    /// The working matrix, column-major, n·n.
+    h: Vec<f64>,
+    /// Householder vector and the product `A·v` during the Hessenberg reduction.
+    v: Vec<f64>,
+    w: Vec<f64>,
+    /// QR sweeps done by the last call (for tests and statistics).
+    pub last_sweeps: usize,
+    /// Replaces the per-block iteration bound; tests set it to 0 to exercise the fallback.
+    pub(crate) itmax_override: Option<usize>,
+    /// Skips the AVX2 + FMA path even where the CPU has it, so tests cover the baseline path.
+    pub(crate) force_baseline: bool,
+}
+
+impl Hqr {
+    /// Scratch pre-sized for `n`×`n` matrices (it grows on demand anyway).
+    pub fn with_capacity(n: usize) -> Self {
+        Hqr {
+            h: Vec::with_capacity(n * n),
+            v: Vec::with_capacity(n),
+            w: Vec::with_capacity(n),
+            last_sweeps: 0,
+            itmax_override: None,
+            force_baseline: false,
+        }
+    }
+
+    /// Eigenvalues of the `n`×`n` column-major matrix `a` into `wr` (real parts) and `wi`
+    /// (imaginary parts); complex conjugate pairs are adjacent with the positive imaginary part
+    /// first. `a` must be finite (the caller checks). On [`NoConvergence`] `wr`/`wi` are garbage.
+    pub fn eigenvalues(
+        &mut self,
+        a: &[f64],
+        n: usize,
+        wr: &mut [f64],
+        wi: &mut [f64],
+    ) -> Result<(), NoConvergence> {
+        assert_eq!(a.len(), n * n, "matrix slice is not n×n");
+        assert!(
+            wr.len() == n && wi.len() == n,
+            "output slices are not of length n"
+        );
+        self.last_sweeps = 0;
+        if n == 0 {
+            return Ok(());
+        }
+        self.h.clear();
+        self.h.extend_from_slice(a);
+
+        // Scale by a power of two into a safe range (see the module docs).
+        let amax = self.h.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let scale = if amax > 0.0 && !(1e-100..=1e100).contains(&amax) {
+            // 2^-e with e about the binary exponent of amax: exact, and brings amax near 1. The
+            // clamp keeps both 2^-e and its inverse normal numbers (amax can be ~2^1024, whose
+            // reciprocal power of two would overflow when scaling back); 2^±1000 still lands
+            // amax well inside the safe range.
+            let e = (amax.log2().round() as i32).clamp(-1000, 1000);
+            2f64.powi(-e)
+        } else {
+            1.0
+        };
+        if scale != 1.0 {
+            self.h.iter_mut().for_each(|x| *x *= scale);
+        }
+
+        self.v.resize(n, 0.0);
+        self.w.resize(n, 0.0);
+        let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
+        let (h, v, w) = (&mut self.h, &mut self.v, &mut self.w);
+        let sweeps = if self.force_baseline {
+            hessenberg::<false>(h, n, v, w);
+            hqr::<false>(h, n, wr, wi, itmax)?
+        } else {
+            reduce_and_iterate(h, n, v, w, wr, wi, itmax)?
+        };
+        self.last_sweeps = sweeps;
+
+        if scale != 1.0 {
+            let inv = 1.0 / scale;
+            wr.iter_mut().for_each(|x| *x *= inv);
+            wi.iter_mut().for_each(|x| *x *= inv);
+        }
+        Ok(())
+    }
+}
+
+/// Hessenberg reduction then QR, compiled twice: for AVX2 + FMA when the CPU has them (4-wide
+/// vectors and fused multiply-adds in the column updates roughly halve their cost), and for the
+/// x86-64 baseline (SSE2) otherwise, picked at run time so the binary still runs on every host
+/// of a heterogeneous cluster. The two paths round differently in the last bits, never more.
+fn reduce_and_iterate(
+    h: &mut [f64],
+    n: usize,
+    v: &mut [f64],
+    w: &mut [f64],
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: a #[target_feature] function may only run on a CPU with those features,
+            // and both were detected just above.
+            return unsafe { reduce_and_iterate_avx2_fma(h, n, v, w, wr, wi, itmax) };
+        }
+    }
+    hessenberg::<false>(h, n, v, w);
+    hqr::<false>(h, n, wr, wi, itmax)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn reduce_and_iterate_avx2_fma(
+    h: &mut [f64],
+    n: usize,
+    v: &mut [f64],
+    w: &mut [f64],
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
+    hessenberg::<true>(h, n, v, w);
+    hqr::<true>(h, n, wr, wi, itmax)
+}
+
+/// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
+/// `mul_add` is one instruction; elsewhere it would be a slow libm call).
+#[inline(always)]
+fn fmadd<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if F { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// Dot product with four independent accumulators so the compiler can keep them in SIMD lanes
+/// (a single running sum is a serial dependency chain it may not reorder).
+#[inline(always)]
+fn dot<const F: bool>(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len().min(y.len());
+    let (x, y) = (&x[..n], &y[..n]);
+    let mut acc = [0.0f64; 4];
+    let xc = x.chunks_exact(4);
+    let yc = y.chunks_exact(4);
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (a, b) in xc.zip(yc) {
+        for t in 0..4 {
+            acc[t] = fmadd::<F>(a[t], b[t], acc[t]);
+        }
+    }
+    let mut s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+    for (a, b) in xr.iter().zip(yr) {
+        s = fmadd::<F>(*a, *b, s);
+    }
+    s
+}
+
+/// `y += alpha · x` (vectorises as is).
+#[inline(always)]
+fn axpy<const F: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi = fmadd::<F>(alpha, *xi, *yi);
+    }
+}
+
+/// Reduces the column-major `n`×`n` matrix `h` to upper Hessenberg form in place by Householder
+/// similarity transforms (`dgehd2` without keeping the reflectors: we never need Q). Entries
+/// below the subdiagonal are set to zero, which the QR sweeps rely on.
+#[inline(always)]
+fn hessenberg<const F: bool>(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
+    if n < 3 {
+        return;
+    }
+    for k in 0..n - 2 {
+        // Reflector for x = h[k+1.., k], m = n-k-1 entries: (I - tau·v·vᵀ)x = beta·e1, v[0] = 1.
+        let m = n - k - 1;
+        let col = &mut h[k * n + k + 1..(k + 1) * n];
+        let alpha = col[0];
+        let xnorm = dot::<F>(&col[1..], &col[1..]).sqrt();
+        if xnorm == 0.0 {
+            // Already reduced in this column: the reflector is the identity.
+            continue;
+        }
+        let beta = -alpha.signum() * alpha.hypot(xnorm);
+        let tau = (beta - alpha) / beta;
+        let inv = 1.0 / (alpha - beta);
+        let v = &mut v[..m];
+        v[0] = 1.0;
+        for (vi, ci) in v[1..].iter_mut().zip(&col[1..]) {
+            *vi = ci * inv;
+        }
+        col[0] = beta;
+        col[1..].iter_mut().for_each(|x| *x = 0.0);
+
+        // Right: h[.., k+1..] ← h[.., k+1..]·(I - tau·v·vᵀ). All n rows, column by column.
+        let w = &mut w[..n];
+        w.iter_mut().for_each(|x| *x = 0.0);
+        let right = &mut h[(k + 1) * n..];
+        for (c, &vt) in right.chunks_exact(n).zip(v.iter()) {
+            axpy::<F>(vt, c, w);
+        }
+        for (c, &vt) in right.chunks_exact_mut(n).zip(v.iter()) {
+            axpy::<F>(-tau * vt, w, c);
+        }
+
+        // Left: h[k+1.., k+1..] ← (I - tau·v·vᵀ)·h[k+1.., k+1..]: a dot and an axpy per column.
+        for c in right.chunks_exact_mut(n) {
+            let c = &mut c[k + 1..];
+            let s = tau * dot::<F>(v, c);
+            axpy::<F>(-s, v, c);
+        }
+    }
+}
+
+/// √(a² + b² + c²) without libm's `hypot`, which cost 15% of the whole run when called at
+/// every bulge step. Plain squares are accurate while the largest magnitude is within
+/// [1e-150, 1e150] (the caller's scaling makes that the normal case); otherwise scale first.
+#[inline(always)]
+fn norm3(a: f64, b: f64, c: f64) -> f64 {
+    let m = a.abs().max(b.abs()).max(c.abs());
+    if m > 1e-150 && m < 1e150 {
+        (a * a + b * b + c * c).sqrt()
+    } else if m == 0.0 {
+        0.0
+    } else {
+        let (a, b, c) = (a / m, b / m, c / m);
+        m * (a * a + b * b + c * c).sqrt()
+    }
+}
+
+/// `dlarfg` for 2 or 3 entries: on return `x[0]` = beta and `x[1..]` holds v (with implicit
+/// v0 = 1) such that (I - tau·v·vᵀ)·x_in = beta·e1. Returns tau (0 when x is already e1-aligned).
+#[inline(always)]
+fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
+    // x[2] is 0 when nr == 2 (the caller guarantees it), so one formula covers both.
+    debug_assert!(nr == 3 || x[2] == 0.0);
+    let tail = norm3(0.0, x[1], x[2]);
+    if tail == 0.0 {
+        return 0.0;
+    }
+    let alpha = x[0];
+    let mut beta = -alpha.signum() * norm3(alpha, x[1], x[2]);
+    // dlarfg rescales when beta is subnormal-ish; a bulge that small only appears on matrices
+    // with near-underflowing entries, and scaling up by 1/SAFMIN·ULP keeps tau and v accurate.
+    let mut knt = 0;
+    let (mut a0, mut x1, mut x2) = (alpha, x[1], x[2]);
+    let rsafmn = ULP / SAFMIN;
+    while beta.abs() < SAFMIN / ULP && knt < 20 {
+        knt += 1;
+        a0 *= rsafmn;
+        x1 *= rsafmn;
+        x2 *= rsafmn;
+        beta = -a0.signum() * norm3(a0, x1, x2);
+    }
+    let tau = (beta - a0) / beta;
+    let inv = 1.0 / (a0 - beta);
+    x[1] = x1 * inv;
+    x[2] = if nr == 3 { x2 * inv } else { 0.0 };
+    for _ in 0..knt {
+        beta *= SAFMIN / ULP;
+    }
+    x[0] = beta;
+    tau
+}
+
+/// Francis double-shift QR on the upper Hessenberg `h` (`dlahqr` with WANTT = WANTZ = false:
+/// only the active window is updated, since no Schur form or vectors are wanted). Returns the
+/// number of sweeps, or [`NoConvergence`] when one block fails to deflate within `itmax`
+/// iterations (the caller passes dlahqr's ITMAX = 30·max(10, n)).
+#[inline(always)]
+fn hqr<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+) -> Result<usize, NoConvergence> {
+    let at = |i: usize, j: usize| i + j * n;
+    if n == 1 {
+        wr[0] = h[0];
+        wi[0] = 0.0;
+        return Ok(0);
+    }
+    let smlnum = SAFMIN * (n as f64 / ULP);
+    let mut sweeps = 0usize;
+    // Iterations since the last deflation; drives the exceptional-shift schedule.
+    let mut kdefl = 0usize;
+    let mut i = n - 1;
+    loop {
+        let mut l = 0usize;
+        let mut deflated = false;
+        for _its in 0..=itmax {
+            // Look for a negligible subdiagonal entry h[k, k-1], scanning up from the bottom.
+            let mut k = i;
+            while k > l {
+                let hkk1 = h[at(k, k - 1)].abs();
+                if hkk1 <= smlnum {
+                    break;
+                }
+                let mut tst = h[at(k - 1, k - 1)].abs() + h[at(k, k)].abs();
+                if tst == 0.0 {
+                    if k >= 2 {
+                        tst += h[at(k - 1, k - 2)].abs();
+                    }
+                    if k + 1 < n {
+                        tst += h[at(k + 1, k)].abs();
+                    }
+                }
+                // Ahues & Tisseur (LAWN 122): conservative, keeps small eigenvalues accurate.
+                if hkk1 <= ULP * tst {
+                    let hk1k = h[at(k - 1, k)].abs();
+                    let ab = hkk1.max(hk1k);
+                    let ba = hkk1.min(hk1k);
+                    let d = (h[at(k - 1, k - 1)] - h[at(k, k)]).abs();
+                    let hkk = h[at(k, k)].abs();
+                    let aa = hkk.max(d);
+                    let bb = hkk.min(d);
+                    let s = aa + ab;
+                    if ba * (ab / s) <= smlnum.max(ULP * (bb * (aa / s))) {
+                        break;
+                    }
+                }
+                k -= 1;
+            }
+            l = k;
+            if l > 0 {
+                h[at(l, l - 1)] = 0.0;
+            }
+            if l + 1 >= i {
+                deflated = true;
+                break;
+            }
+            kdefl += 1;
+            sweeps += 1;
+
+            // Shifts: the eigenvalues of the trailing 2×2, or an exceptional shift when the
+            // iteration stalls (bottom-based every 2·KEXSH, top-based every KEXSH).
+            let (mut h11, mut h12, mut h21, mut h22);
+            if kdefl.is_multiple_of(2 * KEXSH) {
+                let s = h[at(i, i - 1)].abs() + h[at(i - 1, i - 2)].abs();
+                h11 = DAT1 * s + h[at(i, i)];
+                h12 = DAT2 * s;
+                h21 = s;
+                h22 = h11;
+            } else if kdefl.is_multiple_of(KEXSH) {
+                let s = h[at(l + 1, l)].abs() + h[at(l + 2, l + 1)].abs();
+                h11 = DAT1 * s + h[at(l, l)];
+                h12 = DAT2 * s;
+                h21 = s;
+                h22 = h11;
+            } else {
+                h11 = h[at(i - 1, i - 1)];
+                h21 = h[at(i, i - 1)];
+                h12 = h[at(i - 1, i)];
+                h22 = h[at(i, i)];
+            }
+            let s = h11.abs() + h12.abs() + h21.abs() + h22.abs();
+            let (rt1r, rt1i, rt2r, rt2i);
+            if s == 0.0 {
+                (rt1r, rt1i, rt2r, rt2i) = (0.0, 0.0, 0.0, 0.0);
+            } else {
+                h11 /= s;
+                h21 /= s;
+                h12 /= s;
+                h22 /= s;
+                let tr = (h11 + h22) / 2.0;
+                let det = (h11 - tr) * (h22 - tr) - h12 * h21;
+                let rtdisc = det.abs().sqrt();
+                if det >= 0.0 {
+                    // Complex conjugate shifts.
+                    rt1r = tr * s;
+                    rt2r = rt1r;
+                    rt1i = rtdisc * s;
+                    rt2i = -rt1i;
+                } else {
+                    // Real shifts: use the one closer to h22, twice.
+                    let a = tr + rtdisc;
+                    let b = tr - rtdisc;
+                    let r = if (a - h22).abs() <= (b - h22).abs() {
+                        a
+                    } else {
+                        b
+                    } * s;
+                    (rt1r, rt2r, rt1i, rt2i) = (r, r, 0.0, 0.0);
+                }
+            }
+
+            // Look for two consecutive small subdiagonals: start the bulge at row m where doing
+            // so makes h[m, m-1] negligible, saving the sweep over rows l..m.
+            let mut m = i - 2;
+            let mut v = [0.0f64; 3];
+            loop {
+                let h21s = h[at(m + 1, m)];
+                let hmm = h[at(m, m)];
+                let s = (hmm - rt2r).abs() + rt2i.abs() + h21s.abs();
+                let h21s = h21s / s;
+                v[0] =
+                    h21s * h[at(m, m + 1)] + (hmm - rt1r) * ((hmm - rt2r) / s) - rt1i * (rt2i / s);
+                v[1] = h21s * (hmm + h[at(m + 1, m + 1)] - rt1r - rt2r);
+                v[2] = h21s * h[at(m + 2, m + 1)];
+                let s = v[0].abs() + v[1].abs() + v[2].abs();
+                v[0] /= s;
+                v[1] /= s;
+                v[2] /= s;
+                if m == l {
+                    break;
+                }
+                let h00 = h[at(m - 1, m - 1)].abs();
+                let h22 = h[at(m + 1, m + 1)].abs();
+                if h[at(m, m - 1)].abs() * (v[1].abs() + v[2].abs())
+                    <= ULP * v[0].abs() * (h00 + hmm.abs() + h22)
+                {
+                    break;
+                }
+                m -= 1;
+            }
+
+            // The double-shift sweep: chase the bulge from row m down to the bottom of the window.
+            let (i1, i2) = (l, i);
+            for k in m..i {
+                let nr = 3.min(i - k + 1);
+                if k > m {
+                    v[0] = h[at(k, k - 1)];
+                    v[1] = h[at(k + 1, k - 1)];
+                    v[2] = if nr == 3 { h[at(k + 2, k - 1)] } else { 0.0 };
+                }
+                let t1 = small_reflector(&mut v, nr);
+                if k > m {
+                    h[at(k, k - 1)] = v[0];
+                    h[at(k + 1, k - 1)] = 0.0;
+                    if k + 1 < i {
+                        h[at(k + 2, k - 1)] = 0.0;
+                    }
+                } else if m > l {
+                    // dlahqr: multiply rather than negate, so an underflowed v does not flip a
+                    // sign that should have stayed.
+                    h[at(k, k - 1)] *= 1.0 - t1;
+                }
+                let v2 = v[1];
+                let t2 = t1 * v2;
+                if nr == 3 {
+                    let v3 = v[2];
+                    let t3 = t1 * v3;
+                    apply_left3::<F>(h, n, k, i2, [t1, t2, t3], v2, v3);
+                    apply_right3::<F>(h, n, k, i1, (k + 3).min(i), [t1, t2, t3], v2, v3);
+                } else {
+                    apply_left2::<F>(h, n, k, i2, t1, t2, v2);
+                    apply_right2::<F>(h, n, k, i1, i, t1, t2, v2);
+                }
+            }
+        }
+        if !deflated {
+            return Err(NoConvergence);
+        }
+        if l == i {
+            wr[i] = h[at(i, i)];
+            wi[i] = 0.0;
+        } else {
+            // A 2×2 block split off: standardise it for accurate (conjugate) eigenvalues.
+            let (a, b, c, d) = (
+                h[at(i - 1, i - 1)],
+                h[at(i - 1, i)],
+                h[at(i, i - 1)],
+                h[at(i, i)],
+            );
+            let ((r1, i1), (r2, i2)) = lanv2(a, b, c, d);
+            wr[i - 1] = r1;
+            wi[i - 1] = i1;
+            wr[i] = r2;
+            wi[i] = i2;
+        }
+        kdefl = 0;
+        if l == 0 {
+            return Ok(sweeps);
+        }
+        i = l - 1;
+        if i == 0 {
+            wr[0] = h[0];
+            wi[0] = 0.0;
+            return Ok(sweeps);
+        }
+    }
+}
+
+/// Rows k..k+3 of columns k..=i2 ← (I - t·vᵀ)·rows, v = (1, v2, v3). Column-major: each column
+/// touches three adjacent entries, consecutive columns are `n` apart.
+#[inline(always)]
+fn apply_left3<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i2: usize,
+    t: [f64; 3],
+    v2: f64,
+    v3: f64,
+) {
+    let start = k + k * n;
+    // Columns k..=i2 as chunks starting at row k; each has at least 3 entries because k+2 < n.
+    for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
+        if let [a, b, cc, ..] = c {
+            let sum = fmadd::<F>(v3, *cc, fmadd::<F>(v2, *b, *a));
+            *a = fmadd::<F>(-sum, t[0], *a);
+            *b = fmadd::<F>(-sum, t[1], *b);
+            *cc = fmadd::<F>(-sum, t[2], *cc);
+        }
+    }
+}
+
+/// Columns k..k+3 of rows i1..=r_end ← columns·(I - t·vᵀ): three contiguous column slices.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn apply_right3<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i1: usize,
+    r_end: usize,
+    t: [f64; 3],
+    v2: f64,
+    v3: f64,
+) {
+    let (c0, rest) = h[k * n..(k + 3) * n].split_at_mut(n);
+    let (c1, c2) = rest.split_at_mut(n);
+    let r = i1..r_end + 1;
+    for ((x, y), z) in c0[r.clone()]
+        .iter_mut()
+        .zip(&mut c1[r.clone()])
+        .zip(&mut c2[r])
+    {
+        let sum = fmadd::<F>(v3, *z, fmadd::<F>(v2, *y, *x));
+        *x = fmadd::<F>(-sum, t[0], *x);
+        *y = fmadd::<F>(-sum, t[1], *y);
+        *z = fmadd::<F>(-sum, t[2], *z);
+    }
+}
+
+#[inline(always)]
+fn apply_left2<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i2: usize,
+    t1: f64,
+    t2: f64,
+    v2: f64,
+) {
+    let start = k + k * n;
+    for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
+        if let [a, b, ..] = c {
+            let sum = fmadd::<F>(v2, *b, *a);
+            *a = fmadd::<F>(-sum, t1, *a);
+            *b = fmadd::<F>(-sum, t2, *b);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn apply_right2<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    i1: usize,
+    r_end: usize,
+    t1: f64,
+    t2: f64,
+    v2: f64,
+) {
+    let (c0, c1) = h[k * n..(k + 2) * n].split_at_mut(n);
+    let r = i1..r_end + 1;
+    for (x, y) in c0[r.clone()].iter_mut().zip(&mut c1[r]) {
+        let sum = fmadd::<F>(v2, *y, *x);
+        *x = fmadd::<F>(-sum, t1, *x);
+        *y = fmadd::<F>(-sum, t2, *y);
+    }
+}
+
+/// Eigenvalues of the real 2×2 [[a, b], [c, d]] via `dlanv2`'s standardisation: it makes the
+/// diagonal equal for a complex pair, so the imaginary part comes out as √|b|·√|c| without the
+/// cancellation of the textbook quadratic formula. Returns ((re1, im1), (re2, im2)), a complex
+/// pair with im1 > 0.
+pub fn lanv2(a: f64, b: f64, c: f64, d: f64) -> ((f64, f64), (f64, f64)) {
+    const MULTPL: f64 = 4.0;
+    let (mut a, mut b, mut c, mut d) = (a, b, c, d);
+    let sign = |x: f64, y: f64| if y >= 0.0 { x.abs() } else { -x.abs() };
+    if c == 0.0 {
+        // Already upper triangular.
+    } else if b == 0.0 {
+        // Swap rows and columns.
+        std::mem::swap(&mut a, &mut d);
+        b = -c;
+        c = 0.0;
+    } else if a - d == 0.0 && sign(1.0, b) != sign(1.0, c) {
+        // Standard form already: equal diagonal, off-diagonals of opposite sign.
+    } else {
+        let temp = a - d;
+        let mut p = 0.5 * temp;
+        let bcmax = b.abs().max(c.abs());
+        let bcmis = b.abs().min(c.abs()) * sign(1.0, b) * sign(1.0, c);
+        let scale = p.abs().max(bcmax);
+        let mut z = (p / scale) * p + (bcmax / scale) * bcmis;
+        if z >= MULTPL * ULP {
+            // Real eigenvalues.
+            z = p + sign(scale.sqrt() * z.sqrt(), p);
+            a = d + z;
+            d -= (bcmax / z) * bcmis;
+            b -= c;
+            c = 0.0;
+        } else {
+            // Complex or (nearly) equal real eigenvalues: rotate to make the diagonal equal.
+            let sigma = b + c;
+            let tau = sigma.hypot(temp);
+            let cs = (0.5 * (1.0 + sigma.abs() / tau)).sqrt();
+            let sn = -(p / (tau * cs)) * sign(1.0, sigma);
+            let aa = a * cs + b * sn;
+            let bb = -a * sn + b * cs;
+            let cc = c * cs + d * sn;
+            let dd = -c * sn + d * cs;
+            b = bb * cs + dd * sn;
+            c = -aa * sn + cc * cs;
+            let temp = 0.5 * ((aa * cs + cc * sn) + (-bb * sn + dd * cs));
+            a = temp;
+            d = temp;
+            if c != 0.0 {
+                if b != 0.0 {
+                    if sign(1.0, b) == sign(1.0, c) {
+                        // Real after all: split into the two real eigenvalues.
+                        let sab = b.abs().sqrt();
+                        let sac = c.abs().sqrt();
+                        p = sign(sab * sac, c);
+                        a = temp + p;
+                        d = temp - p;
+                        b -= c;
+                        c = 0.0;
+                    }
+                } else {
+                    b = -c;
+                    c = 0.0;
+                }
+            }
+        }
+    }
+    if c == 0.0 {
+        ((a, 0.0), (d, 0.0))
+    } else {
+        let im = b.abs().sqrt() * c.abs().sqrt();
+        ((a, im), (d, -im))
+    }
+}
