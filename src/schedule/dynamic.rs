@@ -44,7 +44,9 @@ pub struct Dispatcher {
     total: u64,
     /// Fixed chunk size, or `None` for guided chunks.
     fixed: Option<u64>,
-    /// Divisor of guided chunks: all ranks × requests in flight each.
+    /// Divisor of guided chunks: all ranks × requests in flight each × 2. A worker holds up
+    /// to IN_FLIGHT chunks when the pool runs dry while rank 0 holds one task, so chunks half
+    /// the classic guided size keep that tail short.
     share: u64,
     /// Largest guided chunk: about `CHUNK_TARGET_S` of work, so completed records reach rank 0
     /// (and its checkpoints) steadily rather than once per huge early chunk.
@@ -57,7 +59,7 @@ impl Dispatcher {
             next: 0,
             total,
             fixed,
-            share: (ranks as u64 * IN_FLIGHT).max(1),
+            share: (ranks as u64 * IN_FLIGHT * 2).max(1),
             cap: 1,
         }
     }
@@ -140,6 +142,27 @@ fn master(
     let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
     let mut monitor = Monitor::new(beats, limits);
     let workers = size - 1;
+    // Answer every worker's first requests before computing anything: they were sent right
+    // after the barrier, so this waits microseconds, where starting a task first would leave
+    // every worker idle for a whole task.
+    let mut first = 0;
+    while first < workers as u64 * IN_FLIGHT {
+        match world
+            .any_process()
+            .immediate_matched_probe_with_tag(TAG_REQUEST)
+        {
+            Some(probed) => {
+                monitor.heard(probed.1.source_rank());
+                m.serve(world, probed);
+                first += 1;
+            }
+            None => {
+                if let Err(silent) = monitor.poll() {
+                    return Err(Lost::new(silent, m.records));
+                }
+            }
+        }
+    }
     let mut progress = Progress::new(!opts.quiet, opts.tasks);
     let t0 = mpi::time();
     let mut next_checkpoint = t0 + opts.checkpoint_every_s;
@@ -268,7 +291,7 @@ mod tests {
             sizes.push(c.count);
         }
         assert_eq!(sizes.iter().sum::<u64>(), 1000);
-        assert_eq!(sizes[0], 125); // 1000 / (4 ranks × 2 in flight)
+        assert_eq!(sizes[0], 63); // 1000 / (4 ranks × 2 in flight × 2)
         assert!(sizes.windows(2).all(|w| w[0] >= w[1]));
         assert_eq!(*sizes.last().unwrap(), 1);
     }
