@@ -123,10 +123,10 @@ impl Testnet {
         if let Ok(entries) = fs::read_dir(self.state.join("hosts")) {
             for entry in entries.flatten() {
                 let file = entry.path().join("sshd.pid");
-                if let Ok(s) = fs::read_to_string(&file) {
-                    if let Ok(pid) = s.trim().parse() {
-                        pids.push(pid);
-                    }
+                if let Ok(s) = fs::read_to_string(&file)
+                    && let Ok(pid) = s.trim().parse()
+                {
+                    pids.push(pid);
                 }
             }
         }
