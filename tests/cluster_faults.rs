@@ -276,10 +276,15 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     assert!(took < FAULT_BOUND);
     match fault {
         // Silence: rank 0's heartbeat watch, or mpirun's keep-alive, names the host.
-        Fault::LinkDown => assert!(
-            err.contains(DEAD_HOST),
-            "{schedule} {fault:?}: {DEAD_HOST} not named:\n{err}"
-        ),
+        Fault::LinkDown => {
+            assert!(
+                err.contains(DEAD_HOST),
+                "{schedule} {fault:?}: {DEAD_HOST} not named:\n{err}"
+            );
+            // The fault was silence: the dead host closed no connection.
+            let closed = format!("Connection to {DEAD_ADDR} closed");
+            assert!(!err.contains(&closed), "not a silent fault:\n{err}");
+        }
         // Killed: Open MPI ends the job within a second, before any heartbeat is missed. It
         // may speak only through ssh ("Connection to 10.213.0.13 closed by remote host"),
         // naming the host as the ssh config resolves it (discover.sh's hostfiles hold
