@@ -144,7 +144,10 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
     }
     if lost_host.is_some() {
         // The silent rank can't take part in a clean shutdown: MPI_Finalize would wait for
-        // it. Abort, so mpirun (or srun) tears down every process it can still reach.
+        // it. Abort, so mpirun (or srun) tears down every process it can still reach; but
+        // first give the launcher time to notice a dead host itself (see grace_before_abort:
+        // aborting first makes mpirun wait ~15 min for an unreachable host).
+        schedule::watch::grace_before_abort(opts.heartbeat_timeout_s);
         world.abort(i32::from(exit::RANK_LOST));
     }
     ExitCode::from(code)
