@@ -17,11 +17,13 @@ readonly PY_PACKAGES=(matplotlib numpy)
 
 usage() {
   cat <<USAGE
-Usage: scripts/setup.sh [--no-build] [--no-python]
+Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
-(slots = this machine's cores) if it is missing, and builds target/release/cluster-bench.
+(slots = this machine's cores) if it is missing, adds Open MPI TCP keep-alive defaults to
+~/.openmpi/mca-params.conf unless set (so a job with a host that lost power ends in seconds,
+not ~15 minutes; --no-mca-defaults skips this), and builds target/release/cluster-bench.
 USAGE
 }
 
@@ -80,18 +82,38 @@ write_local_hostfile() {
   log "wrote $file"
 }
 
+# mpirun only notices a host that lost power (no TCP reset) through TCP keep-alive on its
+# daemon connections, off by default: without it a job with such a host waits ~15 min to end.
+# Per-user Open MPI defaults apply to every mpirun this user starts, however it is started;
+# values already there, or set in the environment, win.
+write_mca_defaults() {
+  local conf="$HOME/.openmpi/mca-params.conf"
+  if [[ -f "$conf" ]] && grep -q '^[[:space:]]*oob_tcp_keepalive_time' "$conf"; then
+    return
+  fi
+  mkdir -p "$HOME/.openmpi"
+  cat >>"$conf" <<'CONF'
+# added by cluster-bench's scripts/setup.sh: notice a silent host within ~11 s
+oob_tcp_keepalive_time = 5
+oob_tcp_keepalive_intvl = 2
+oob_tcp_keepalive_probes = 3
+CONF
+  log "added Open MPI keep-alive defaults to $conf (see docs/faults.md)"
+}
+
 build() {
   log "building target/release/cluster-bench"
   (cd "$ROOT" && cargo build --release --quiet)
 }
 
 main() {
-  local build=1 python=1
+  local build=1 python=1 mca=1
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
       --no-build) build=0 ;;
       --no-python) python=0 ;;
+      --no-mca-defaults) mca=0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
     shift
@@ -100,6 +122,7 @@ main() {
   install_rust
   [[ $python -eq 1 ]] && install_python_env
   write_local_hostfile
+  [[ $mca -eq 1 ]] && write_mca_defaults
   [[ $build -eq 1 ]] && build
   return 0
 }
