@@ -188,7 +188,19 @@ fn git_revision() -> Option<String> {
 
 /// Rank 0's checks before the run: output files open and writable, baseline readable.
 fn prepare(opts: &Options, ranks: i32) -> Result<Prepared> {
-    let baseline = opts.baseline.as_deref().map(read_baseline).transpose()?;
+    let baseline = opts
+        .baseline
+        .as_deref()
+        .map(|p| read_baseline(p, opts))
+        .transpose()?;
+    if let Some(b) = baseline.as_ref().filter(|b| !b.differs.is_empty()) {
+        eprintln!(
+            "cluster-bench: warning: --baseline {} did other work ({}): its measured speedup \
+             compares unlike runs",
+            b.path,
+            b.differs.join(", ")
+        );
+    }
     let outputs = match &opts.out {
         Some(dir) => {
             let now = std::time::SystemTime::now()
@@ -203,7 +215,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Prepared> {
 }
 
 /// Reads `wall_s` and `ranks` of an earlier run's JSON.
-fn read_baseline(path: &Path) -> Result<Baseline> {
+fn read_baseline(path: &Path, opts: &Options) -> Result<Baseline> {
     let text = std::fs::read(path).with_context(|| format!("--baseline {}", path.display()))?;
     let v: serde_json::Value = serde_json::from_slice(&text)
         .with_context(|| format!("--baseline {}: not JSON", path.display()))?;
@@ -214,6 +226,7 @@ fn read_baseline(path: &Path) -> Result<Baseline> {
             path: path.display().to_string(),
             wall_s,
             ranks: ranks as usize,
+            differs: baseline_differs(&v, opts),
         }),
         _ => anyhow::bail!(
             "--baseline {}: no positive `wall_s` and `ranks`: is it a cluster-bench JSON?",
@@ -222,10 +235,76 @@ fn read_baseline(path: &Path) -> Result<Baseline> {
     }
 }
 
+/// How an earlier run's work differs from this run's: a measured speedup means something only
+/// for the same matrices, solver and a complete baseline.
+fn baseline_differs(v: &serde_json::Value, opts: &Options) -> Vec<String> {
+    let c = &v["config"];
+    let mut out = Vec::new();
+    let mut check = |name: &str, theirs: Option<String>, ours: String| {
+        if theirs.as_deref() != Some(ours.as_str()) {
+            out.push(format!(
+                "{name} {} (here {ours})",
+                theirs.unwrap_or("?".into())
+            ));
+        }
+    };
+    check(
+        "dim",
+        c["dim"].as_u64().map(|x| x.to_string()),
+        opts.dim.to_string(),
+    );
+    check(
+        "tasks",
+        c["tasks"].as_u64().map(|x| x.to_string()),
+        opts.tasks.to_string(),
+    );
+    check(
+        "seed",
+        c["seed"].as_u64().map(|x| x.to_string()),
+        opts.seed.to_string(),
+    );
+    check(
+        "kernel",
+        c["kernel"].as_str().map(str::to_string),
+        crate::cli::value_name(&opts.kernel),
+    );
+    if v["complete"] == false {
+        out.push("baseline incomplete".into());
+    }
+    out
+}
+
 /// The MPI library's own version line, e.g. "Open MPI v4.1.4".
 fn mpi_library() -> String {
     mpi::environment::library_version()
         .ok()
         .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn baseline_differences_are_named() {
+        let opts = crate::cli::Args::parse_from(["cluster-bench", "--dim", "30", "--tasks", "6"])
+            .validate()
+            .unwrap();
+        let same = serde_json::json!({"complete": true,
+            "config": {"dim": 30, "tasks": 6, "seed": 42, "kernel": "auto"}});
+        assert!(baseline_differs(&same, &opts).is_empty());
+        let other = serde_json::json!({"complete": false,
+            "config": {"dim": 40, "tasks": 6, "seed": 1, "kernel": "faer"}});
+        assert_eq!(
+            baseline_differs(&other, &opts),
+            vec![
+                "dim 40 (here 30)",
+                "seed 1 (here 42)",
+                "kernel faer (here auto)",
+                "baseline incomplete"
+            ]
+        );
+    }
 }

@@ -72,6 +72,9 @@ pub struct Baseline {
     pub wall_s: f64,
     /// Its rank count.
     pub ranks: usize,
+    /// What differs from this run's work (dim, tasks, seed, kernel, completeness); empty when
+    /// the comparison is like for like.
+    pub differs: Vec<String>,
 }
 
 /// Counts of task outcomes.

@@ -186,6 +186,26 @@ fn baseline_gives_a_measured_speedup() {
     let expect = base["wall_s"].as_f64().unwrap() / v["wall_s"].as_f64().unwrap();
     assert!((s - expect).abs() <= 1e-9 * expect);
     assert_eq!(v["baseline"]["ranks"], 1);
+    assert_eq!(v["baseline"]["differs"], serde_json::json!([]));
+    // Unlike work is still compared, but with a warning naming the difference.
+    let other = mpirun(
+        2,
+        &[
+            "--tasks",
+            "6",
+            "--dim",
+            "20",
+            "--no-save",
+            "--json",
+            "--baseline",
+            base_file.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        stderr(&other).contains("did other work (dim 30 (here 20))"),
+        "{}",
+        stderr(&other)
+    );
     let table = mpirun(
         2,
         &[
