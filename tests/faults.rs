@@ -248,6 +248,47 @@ fn a_panicking_rank_aborts_the_job_with_the_reason() {
 }
 
 #[test]
+fn a_failed_check_is_reported_and_the_run_exits_1() {
+    let _guard = MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    for schedule in ["static", "dynamic"] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        let child = spawn(
+            2,
+            &[
+                "--tasks",
+                "20",
+                "--dim",
+                "12",
+                "--out",
+                out,
+                "--schedule",
+                schedule,
+            ],
+            &[("CLUSTER_BENCH_CORRUPT_TASK", "13")],
+        );
+        let (o, _) = finish_within(child, FAULT_BOUND);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{schedule}: {err}");
+        assert!(err.contains("1 of 20 tasks failed their check"), "{err}");
+        // The report still comes first, and the files say which task failed.
+        assert!(String::from_utf8_lossy(&o.stdout).contains("checks passed 19/20"));
+        let docs = json_files(dir.path());
+        assert_eq!(docs.len(), 1);
+        let tasks = docs[0].1["tasks"].as_array().unwrap();
+        let failed: Vec<u64> = tasks
+            .iter()
+            .filter(|t| t["status"] == "check-failed")
+            .map(|t| t["task"].as_u64().unwrap())
+            .collect();
+        assert_eq!(failed, vec![13]);
+        assert_eq!(docs[0].1["checks"]["failed"], 1);
+        let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 2, "{csv}");
+    }
+}
+
+#[test]
 fn time_limit_stops_cleanly_and_says_how_far_it_got() {
     for schedule in ["static", "dynamic"] {
         let dir = tempfile::tempdir().unwrap();

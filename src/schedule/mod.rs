@@ -35,6 +35,13 @@ pub struct Gathered {
 /// Environment variable naming a task whose rank then panics: lets the tests prove that a
 /// panicking rank aborts the job instead of leaving the others blocked.
 pub const PANIC_AT_TASK_ENV: &str = "CLUSTER_BENCH_PANIC_AT_TASK";
+/// Environment variable naming a task whose first eigenvalue is then shifted by 1 before the
+/// check: lets the tests prove that a failed check is reported and makes the run exit 1.
+pub const CORRUPT_TASK_ENV: &str = "CLUSTER_BENCH_CORRUPT_TASK";
+
+fn task_from_env(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
 
 /// One rank's compute state: the solver and a reusable matrix buffer.
 pub struct Computer {
@@ -49,6 +56,8 @@ pub struct Computer {
     warm_up_task_s: f64,
     /// Task at which to panic: fault injection for the tests (`CLUSTER_BENCH_PANIC_AT_TASK`).
     panic_at: Option<u64>,
+    /// Task whose result to corrupt: fault injection for the tests (`CLUSTER_BENCH_CORRUPT_TASK`).
+    corrupt_at: Option<u64>,
 }
 
 impl Computer {
@@ -61,9 +70,8 @@ impl Computer {
             rank,
             t0: 0.0,
             warm_up_task_s: 0.0,
-            panic_at: std::env::var(PANIC_AT_TASK_ENV)
-                .ok()
-                .and_then(|v| v.parse().ok()),
+            panic_at: task_from_env(PANIC_AT_TASK_ENV),
+            corrupt_at: task_from_env(CORRUPT_TASK_ENV),
         }
     }
 
@@ -109,7 +117,12 @@ impl Computer {
             ..TaskRecord::default()
         };
         match result {
-            Ok(eig) => {
+            Ok(mut eig) => {
+                if self.corrupt_at == Some(task) {
+                    if let Some(first) = eig.values.first_mut() {
+                        first.re += 1.0;
+                    }
+                }
                 let check = check_trace(&self.matrix, &eig.values);
                 rec.eig_sum_re = check.sum.re;
                 rec.eig_sum_im = check.sum.im;
