@@ -118,10 +118,10 @@ impl Computer {
         };
         match result {
             Ok(mut eig) => {
-                if self.corrupt_at == Some(task) {
-                    if let Some(first) = eig.values.first_mut() {
-                        first.re += 1.0;
-                    }
+                if self.corrupt_at == Some(task)
+                    && let Some(first) = eig.values.first_mut()
+                {
+                    first.re += 1.0;
                 }
                 let check = check_trace(&self.matrix, &eig.values);
                 rec.eig_sum_re = check.sum.re;
