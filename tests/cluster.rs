@@ -11,30 +11,13 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
-use testnet::{SUBNET, Testnet, assert_all_gone, run, script, text};
+use testnet::{SUBNET, Testnet, assert_all_gone, mpi_env, on_testnet, run, script, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-bench");
 const TASKS: u64 = 36;
 const WORKLOAD: [&str; 8] = [
     "--tasks", "36", "--dim", "40", "--seed", "7", "--warmup", "1",
 ];
-
-/// Environment of every mpirun here: root, ob1, and (for the test hosts) ssh
-/// with the test network's config, wire-up only on the test subnet.
-fn mpi_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_pml", "ob1")
-        .env("OMPI_MCA_btl", "self,vader,tcp")
-}
-
-fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
-    let agent = format!("ssh -F {}", net.ssh_config().display());
-    mpi_env(cmd)
-        .env("OMPI_MCA_plm_rsh_agent", agent)
-        .env("OMPI_MCA_oob_tcp_if_include", SUBNET)
-        .env("OMPI_MCA_btl_tcp_if_include", SUBNET)
-}
 
 fn json_of(out: &Output, what: &str) -> Value {
     assert!(

@@ -24,7 +24,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use testnet::{SUBNET, Testnet, assert_all_gone, run, text};
+use testnet::{Testnet, assert_all_gone, on_testnet, run, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cluster-bench");
 /// The bound: the job ends this soon after the fault.
@@ -46,15 +46,8 @@ enum Fault {
     LinkDown,
 }
 
-fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
-    let agent = format!("ssh -F {}", net.ssh_config().display());
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_pml", "ob1")
-        .env("OMPI_MCA_btl", "self,vader,tcp")
-        .env("OMPI_MCA_plm_rsh_agent", agent)
-        .env("OMPI_MCA_oob_tcp_if_include", SUBNET)
-        .env("OMPI_MCA_btl_tcp_if_include", SUBNET)
+fn with_keepalive<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
+    on_testnet(cmd, net)
         // The lab settings docs/faults.md recommends: mpirun probes its idle connection to
         // each orted every 5 s and declares a host that misses 3 probes 2 s apart dead (≤ 11 s
         // after the fault), before rank 0's abort (≥ 15 s: 5 s of silence + 10 s of grace).
@@ -232,7 +225,7 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     .unwrap();
 
     let mut cmd = Command::new("mpirun");
-    on_testnet(&mut cmd, &net)
+    with_keepalive(&mut cmd, &net)
         .arg("--hostfile")
         .arg(&hostfile)
         .args([

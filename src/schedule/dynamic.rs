@@ -152,8 +152,7 @@ fn master(
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
             Some(probed) => {
-                monitor.heard(probed.1.source_rank());
-                m.serve(world, probed);
+                m.serve(world, &mut monitor, probed);
                 first += 1;
             }
             None => {
@@ -181,8 +180,7 @@ fn master(
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
-            monitor.heard(probed.1.source_rank());
-            m.serve(world, probed);
+            m.serve(world, &mut monitor, probed);
         }
         if let Err(silent) = monitor.poll() {
             return Err(Lost::new(silent, m.records));
@@ -222,8 +220,15 @@ struct Master {
 }
 
 impl Master {
-    /// Keeps the records a request carries and answers it with the next chunk (or "none left").
-    fn serve(&mut self, world: &SimpleCommunicator, probed: (Message, Status)) {
+    /// Keeps the records a request carries and answers it with the next chunk (or "none left");
+    /// a request also tells the monitor its sender is alive.
+    fn serve(
+        &mut self,
+        world: &SimpleCommunicator,
+        monitor: &mut Monitor,
+        probed: (Message, Status),
+    ) {
+        monitor.heard(probed.1.source_rank());
         let (done, status) = probed.matched_receive_vec::<TaskRecord>();
         self.records.extend_from_slice(&done);
         let w = status.source_rank() as usize;

@@ -15,6 +15,23 @@ pub const SUBNET: &str = "10.213.0.0/24";
 pub const BRIDGE: &str = "cbnet-br0";
 const OWNER_FILE: &str = "/run/cbnet-testnet.owner";
 
+/// Environment of every mpirun in the test-host tests: root, ob1, TCP between hosts.
+pub fn mpi_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_pml", "ob1")
+        .env("OMPI_MCA_btl", "self,vader,tcp")
+}
+
+/// `mpi_env` plus ssh with the test network's config and wire-up only on the test subnet.
+pub fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
+    let agent = format!("ssh -F {}", net.ssh_config().display());
+    mpi_env(cmd)
+        .env("OMPI_MCA_plm_rsh_agent", agent)
+        .env("OMPI_MCA_oob_tcp_if_include", SUBNET)
+        .env("OMPI_MCA_btl_tcp_if_include", SUBNET)
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
