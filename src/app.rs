@@ -9,27 +9,13 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use crate::cli::Options;
+use crate::clock::{iso8601_utc, unix_now_s};
+use crate::exit;
 use crate::export::{self, Outputs};
 use crate::output;
 use crate::record::{RankInfo, TaskRecord};
-use crate::report::{Baseline, Environment, ReportInput, RunReport, iso8601_utc};
+use crate::report::{Baseline, Environment, ReportInput, RunReport};
 use crate::schedule::{self, Outcome};
-
-/// Exit codes, shared by every rank.
-pub mod exit {
-    /// Every task solved and checked.
-    pub const OK: u8 = 0;
-    /// The run finished but a task failed its check (reported before exiting).
-    pub const CHECK_FAILED: u8 = 1;
-    /// A flag, a file or the input is wrong: the message says which.
-    pub const USAGE: u8 = 2;
-    /// Something failed at run time (I/O after the run).
-    pub const RUNTIME: u8 = 3;
-    /// `--time-limit` stopped the run before every task was done (what was done is saved).
-    pub const INCOMPLETE: u8 = 4;
-    /// A rank fell silent (its host died or was cut off); the job was aborted after saving.
-    pub const RANK_LOST: u8 = 5;
-}
 
 /// What rank 0 prepares before the work starts.
 struct Prepared {
@@ -203,10 +189,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Prepared> {
     }
     let outputs = match &opts.out {
         Some(dir) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            let stem = export::stem(&opts.label, &iso8601_utc(now), ranks as usize);
+            let stem = export::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
             Some(Outputs::prepare(dir, &stem)?)
         }
         None => None,

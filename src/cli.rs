@@ -174,7 +174,7 @@ impl Args {
         if self.dim > MAX_DIM {
             return Err(OptionsError::DimTooLarge(self.dim));
         }
-        check_memory(self.dim, available_memory_bytes())?;
+        check_memory(self.dim, crate::host::facts().mem_available_bytes)?;
         if self.tasks == 0 {
             return Err(OptionsError::ZeroTasks);
         }
@@ -257,20 +257,6 @@ pub fn check_memory(dim: usize, available: Option<u64>) -> Result<(), OptionsErr
     }
 }
 
-/// `MemAvailable` from /proc/meminfo, in bytes; `None` where it can't be read.
-pub fn available_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    meminfo_field_kib(&text, "MemAvailable:").map(|kib| kib * 1024)
-}
-
-/// The value in KiB of one `/proc/meminfo` field.
-pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,12 +322,5 @@ mod tests {
         assert!(matches!(e, OptionsError::NotEnoughMemory { .. }));
         assert!(e.to_string().contains("--dim 20000"));
         assert!(check_memory(20_000, None).is_ok());
-    }
-
-    #[test]
-    fn meminfo_parsing() {
-        let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
-        assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
-        assert_eq!(meminfo_field_kib(t, "Nope:"), None);
     }
 }

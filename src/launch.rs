@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
-use crate::app::exit;
 use crate::cli::OptionsError;
+use crate::exit;
 
 /// A command line that can't start a run.
 #[derive(Debug)]

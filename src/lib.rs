@@ -6,7 +6,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod clock;
+pub mod exit;
 pub mod export;
+pub mod host;
 pub mod kernel;
 pub mod launch;
 pub mod output;

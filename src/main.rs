@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cluster_bench::{app, cli::Args, launch};
+use cluster_bench::{app, cli::Args, exit, launch};
 
 fn main() -> ExitCode {
     // Parse and validate before MPI_Init: every rank gets the same flags, so every rank
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     };
     let Some(universe) = mpi::initialize() else {
         eprintln!("cluster-bench: error: MPI was already initialised");
-        return ExitCode::from(app::exit::RUNTIME);
+        return ExitCode::from(exit::RUNTIME);
     };
     launch::abort_on_panic();
     let code = app::run(&universe.world(), &opts);

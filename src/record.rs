@@ -88,53 +88,23 @@ pub struct RankInfo {
 }
 
 impl RankInfo {
-    /// Reads this process's host facts; what can't be read is left empty rather than failing a run.
+    /// This process's rank and its host's facts.
     pub fn local(rank: i32) -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let h = crate::host::facts();
         RankInfo {
             rank,
-            host: hostname(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
-            mem_total_bytes: crate::cli::meminfo_field_kib(&meminfo, "MemTotal:").unwrap_or(0)
-                * 1024,
+            host: h.name.clone(),
+            cores: h.cores,
+            cpu_model: h.cpu_model.clone(),
+            mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),
         }
     }
 }
 
-/// The first `model name` line of /proc/cpuinfo.
-pub fn cpu_model(cpuinfo: &str) -> Option<String> {
-    cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-}
-
-/// This machine's host name (the UTS name, which test hosts in namespaces set per host).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates when it fits.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_model_is_read_from_cpuinfo() {
-        let t = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n";
-        assert_eq!(cpu_model(t).as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(cpu_model("processor: 0\n"), None);
-    }
 
     #[test]
     fn status_codes_round_trip() {

@@ -293,28 +293,6 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
         .collect()
 }
 
-/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate: days to civil date by
-/// Howard Hinnant's algorithm.
-pub fn iso8601_utc(unix_s: f64) -> String {
-    let secs = unix_s.max(0.0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,16 +382,6 @@ mod tests {
             }
         );
         assert!(!c.all_passed());
-    }
-
-    #[test]
-    fn iso_dates() {
-        assert_eq!(iso8601_utc(0.0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601_utc(951_782_400.0), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            iso8601_utc(1_795_651_200.0 + 3661.0),
-            "2026-11-26T01:01:01Z"
-        );
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
 }
 
 fn common_hostname() -> String {
-    cluster_bench::record::hostname()
+    cluster_bench::host::hostname()
 }
 
 #[test]

@@ -186,7 +186,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options, checkpoint: Checkpoint<'_
 
     // Everyone starts the timed part together; rank 0's clock spans distribution to gather.
     world.barrier();
-    let started_unix_s = unix_now_s();
+    let started_unix_s = crate::clock::unix_now_s();
     computer.start_clock();
     let limits = watch::Limits {
         deadline: opts.time_limit_s.map(|l| computer.t0 + l),
@@ -256,12 +256,6 @@ pub fn displacements(counts: &[i32]) -> Vec<i32> {
             Some(d)
         })
         .collect()
-}
-
-fn unix_now_s() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -1,0 +1,99 @@
+//! Facts about this host (name, cores, CPU model, memory) from the kernel and /proc, read once
+//! per process: flag validation and the run's report see the same figures.
+
+use std::sync::OnceLock;
+
+/// This host as the kernel describes it; what can't be read is left empty rather than failing
+/// a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostFacts {
+    /// Host name (`gethostname`: the UTS name, which test hosts in namespaces set per host).
+    pub name: String,
+    /// Logical cores this process may use.
+    pub cores: usize,
+    /// CPU model from /proc/cpuinfo ("" when unknown).
+    pub cpu_model: String,
+    /// Total memory of the host, bytes (0 when unknown).
+    pub mem_total_bytes: u64,
+    /// Memory available to new allocations when the facts were read, bytes; `None` when unknown.
+    pub mem_available_bytes: Option<u64>,
+}
+
+/// This host's facts, read at the first call.
+pub fn facts() -> &'static HostFacts {
+    static FACTS: OnceLock<HostFacts> = OnceLock::new();
+    FACTS.get_or_init(HostFacts::read)
+}
+
+impl HostFacts {
+    /// Reads the facts now (use [`facts`] for the process-wide copy).
+    pub fn read() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let bytes = |field| meminfo_field_kib(&meminfo, field).map(|kib| kib * 1024);
+        HostFacts {
+            name: hostname(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
+            mem_total_bytes: bytes("MemTotal:").unwrap_or(0),
+            mem_available_bytes: bytes("MemAvailable:"),
+        }
+    }
+}
+
+/// The value in KiB of one `/proc/meminfo` field.
+pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The first `model name` line of /proc/cpuinfo.
+pub fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// This machine's host name (the UTS name).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates when it fits.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meminfo_parsing() {
+        let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
+        assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
+        assert_eq!(meminfo_field_kib(t, "Nope:"), None);
+    }
+
+    #[test]
+    fn cpu_model_is_read_from_cpuinfo() {
+        let t = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n";
+        assert_eq!(cpu_model(t).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor: 0\n"), None);
+    }
+
+    #[test]
+    fn this_host_has_a_name_cores_and_memory() {
+        let h = facts();
+        assert!(!h.name.is_empty());
+        assert!(h.cores >= 1);
+        assert!(h.mem_total_bytes > 0, "/proc/meminfo: {h:?}");
+        assert!(std::ptr::eq(h, facts()), "read once");
+    }
+}
