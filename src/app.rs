@@ -13,9 +13,8 @@ use crate::clock::{iso8601_utc, unix_now_s};
 use crate::exit;
 use crate::export::{self, Outputs};
 use crate::output;
-use crate::record::{RankInfo, TaskRecord};
 use crate::report::{Baseline, Environment, ReportInput, RunReport};
-use crate::schedule::{self, Outcome};
+use crate::schedule::{self, Gathered, Outcome};
 
 /// What rank 0 prepares before the work starts.
 struct Prepared {
@@ -48,17 +47,16 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         Some(Ok(p)) => p.outputs.as_ref(),
         _ => None,
     };
-    let mut checkpoint = |records: &[TaskRecord], infos: &[RankInfo], wall_s: f64| {
+    let mut checkpoint = |g: Gathered| {
         if let Some(out) = outputs {
-            save_checkpoint(out, opts, records, infos, wall_s);
+            save_checkpoint(out, opts, g);
         }
     };
     let outcome = schedule::run(world, opts, &mut checkpoint);
-    let (g, lost) = match outcome {
-        Outcome::Worker => return ExitCode::SUCCESS, // rank 0 reports and decides
-        Outcome::Finished(g) => (g, None),
-        Outcome::RankLost(g, silent) => (g, Some(silent)),
+    let Outcome::Root(mut g) = outcome else {
+        return ExitCode::SUCCESS; // rank 0 reports and decides
     };
+    let lost = g.lost.take();
     let Some(Ok(prep)) = prepared else {
         unreachable!("rank 0 prepared successfully, or returned above");
     };
@@ -141,20 +139,12 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
 
 /// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
 /// stop computing.
-fn save_checkpoint(
-    out: &Outputs,
-    opts: &Options,
-    records: &[TaskRecord],
-    infos: &[RankInfo],
-    wall_s: f64,
-) {
-    let mut records = records.to_vec();
-    records.sort_unstable_by_key(|r| r.task);
+fn save_checkpoint(out: &Outputs, opts: &Options, g: Gathered) {
     let report = RunReport::new(ReportInput {
         opts,
-        records,
-        wall_s,
-        rank_info: infos.to_vec(),
+        records: g.records,
+        wall_s: g.wall_s,
+        rank_info: g.ranks,
         environment: Environment {
             mpi_library: mpi_library(),
             git_revision: git_revision(),

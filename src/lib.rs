@@ -16,5 +16,6 @@ pub mod output;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod runner;
 pub mod schedule;
 pub mod workload;
