@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use serde::Serialize;
 
 use crate::kernel::KernelKind;
 
 /// How task ids reach the ranks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
     /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
     Static,
@@ -99,8 +97,9 @@ pub const MAX_TASKS: u64 = 10_000_000;
 /// Heartbeats go out every second: a timeout below a few beats would fire on a busy host.
 pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
 
-/// Validated options: what a run needs, nothing a user can still get wrong.
-#[derive(Clone, Debug, Serialize)]
+/// Validated options: what a run needs, nothing a user can still get wrong. Not the JSON's
+/// `config` (that is `schema::Config`): a flag can be renamed without changing the output.
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Matrix size.
     pub dim: usize,
@@ -108,19 +107,23 @@ pub struct Options {
     pub tasks: u64,
     /// Seed of the run.
     pub seed: u64,
+    /// How task ids reach the ranks.
     pub schedule: Schedule,
     /// Fixed chunk size of the dynamic schedule; `None` for guided chunks.
     pub chunk: Option<u64>,
     /// Untimed warm-up tasks per rank.
     pub warmup: u64,
+    /// Eigen-solver.
     pub kernel: KernelKind,
     /// Output folder; `None` with `--no-save`.
     pub out: Option<PathBuf>,
+    /// Short name of the run, safe in file names.
     pub label: String,
-    #[serde(skip)]
+    /// Print the JSON on stdout instead of the table.
     pub json: bool,
-    #[serde(skip)]
+    /// No progress or notes on stderr.
     pub quiet: bool,
+    /// An earlier run's JSON to compare with.
     pub baseline: Option<PathBuf>,
     /// `--time-limit`, seconds.
     pub time_limit_s: Option<f64>,

@@ -18,4 +18,5 @@ pub mod record;
 pub mod report;
 pub mod runner;
 pub mod schedule;
+pub mod schema;
 pub mod workload;

@@ -1,4 +1,4 @@
-//! Writing results: exporters turn a `RunReport` into bytes; this module puts bytes on disk
+//! Writing results: exporters turn a `schema::Run` into bytes; this module puts bytes on disk
 //! atomically, never clobbering an earlier file and never following a planted symlink.
 
 pub mod csv;
@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::report::RunReport;
+use crate::schema::Run;
 
 /// Name of the table every run appends one row to.
 pub const RUNS_CSV: &str = "runs.csv";
@@ -55,9 +55,9 @@ impl Outputs {
         self.dir.join(format!("{}.partial.json", self.stem))
     }
 
-    /// Replaces the run's checkpoint with `report` (marked incomplete), atomically: a reader
+    /// Replaces the run's checkpoint with `run` (marked incomplete), atomically: a reader
     /// sees the previous checkpoint or this one, never half of one.
-    pub fn checkpoint(&self, report: &RunReport) -> Result<()> {
+    pub fn checkpoint(&self, run: &Run) -> Result<()> {
         let tmp = self
             .dir
             .join(format!(".{}.partial.{}.tmp", self.stem, std::process::id()));
@@ -66,7 +66,7 @@ impl Outputs {
             OpenOptions::new().write(true).create(true).truncate(true),
         )
         .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(&json::to_bytes(report))?;
+        f.write_all(&json::to_bytes(run))?;
         f.sync_all()?;
         // rename(2) replaces a planted symlink itself, never the file it points to.
         std::fs::rename(&tmp, self.partial_path())
@@ -75,9 +75,9 @@ impl Outputs {
 
     /// Writes the JSON under a new name (`STEM.json`, else `STEM-2.json`, …) and appends the
     /// CSV row. Returns the JSON's path.
-    pub fn finish(mut self, report: &RunReport) -> Result<PathBuf> {
+    pub fn finish(mut self, run: &Run) -> Result<PathBuf> {
         let mut tmp = self.tmp.take().expect("finish is called once");
-        tmp.write_all(&json::to_bytes(report))
+        tmp.write_all(&json::to_bytes(run))
             .and_then(|()| tmp.sync_all())
             .with_context(|| format!("writing {}", self.tmp_path.display()))?;
         drop(tmp);
@@ -86,11 +86,10 @@ impl Outputs {
         // The complete record supersedes the checkpoint.
         let _ = std::fs::remove_file(self.partial_path());
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        append_row(
-            &mut self.csv,
-            &csv::row(report, name.as_deref().unwrap_or("")),
-        )
-        .with_context(|| format!("appending to {}", self.dir.join(RUNS_CSV).display()))?;
+        let csv_path = self.dir.join(RUNS_CSV);
+        let row = csv::row(run, name.as_deref().unwrap_or(""));
+        append_row(&mut self.csv, &row)
+            .with_context(|| format!("appending to {}", csv_path.display()))?;
         Ok(path)
     }
 }
@@ -176,46 +175,9 @@ pub fn stem(label: &str, started_at_iso: &str, ranks: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Args;
-    use crate::record::{RankInfo, TaskRecord};
-    use crate::report::{Environment, ReportInput};
-    use clap::Parser;
 
-    fn report() -> RunReport {
-        let opts = Args::parse_from(["cluster-bench", "--tasks", "2"])
-            .validate()
-            .unwrap();
-        let rec = |task, rank| TaskRecord {
-            task,
-            rank,
-            seconds: 0.5,
-            eig_sum_re: 0.1,
-            ..TaskRecord::default()
-        };
-        RunReport::new(ReportInput {
-            opts: &opts,
-            records: vec![rec(0, 0), rec(1, 1)],
-            wall_s: 0.5,
-            rank_info: vec![
-                RankInfo {
-                    rank: 0,
-                    host: "h,\"1\"".into(),
-                    ..RankInfo::default()
-                },
-                RankInfo {
-                    rank: 1,
-                    host: "h2".into(),
-                    ..RankInfo::default()
-                },
-            ],
-            environment: Environment {
-                started_at: "2026-11-26T01:02:03Z".into(),
-                mpi_library: "Open MPI v4.1.4, package: x".into(),
-                ..Environment::default()
-            },
-            baseline: None,
-            stop_reason: None,
-        })
+    fn report() -> Run {
+        crate::schema::sample()
     }
 
     #[test]
@@ -236,24 +198,11 @@ mod tests {
     }
 
     #[test]
-    fn json_has_the_stable_top_level_keys() {
-        let v: serde_json::Value = serde_json::from_slice(&json::to_bytes(&report())).unwrap();
-        for k in [
-            "checksum",
-            "wall_s",
-            "tasks_per_s",
-            "speedup",
-            "efficiency",
-            "ranks",
-            "hosts",
-            "tasks",
-        ] {
-            assert!(v.get(k).is_some(), "missing {k}");
-        }
-        assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
-        assert_eq!(v["hosts"][1]["tasks"], 1);
-        assert_eq!(v["tasks"][1]["status"], "ok");
-        assert_eq!(v["tasks"][1]["fallback"], false);
+    fn json_bytes_are_the_document_with_a_newline() {
+        let bytes = json::to_bytes(&report());
+        assert!(bytes.ends_with(b"}\n"));
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v, serde_json::to_value(report()).unwrap());
     }
 
     #[test]
