@@ -1,4 +1,4 @@
-//! `RunReport`: the run's figures (speedup, efficiency, imbalance, per host), pure maths over
+//! `RunReport`: the run's figures (busy speedup and efficiency, imbalance, per host), pure maths over
 //! the gathered records. Nothing here does I/O or MPI.
 
 use std::collections::BTreeMap;
@@ -28,11 +28,11 @@ pub struct RunReport {
     pub tasks_per_s: f64,
     /// Σ of the per-task solve times over all ranks, seconds.
     pub busy_s: f64,
-    /// Speedup estimate busy_s / wall_s. Cannot see per-task slow-down (oversubscription, a busy
-    /// neighbour); `measured_speedup` can.
-    pub speedup: f64,
-    /// speedup / ranks.
-    pub efficiency: f64,
+    /// busy_s / wall_s: how many ranks were busy on average. Cannot see per-task slow-down
+    /// (oversubscription, a busy neighbour); `measured_speedup` can.
+    pub busy_speedup: f64,
+    /// busy_speedup / ranks.
+    pub busy_efficiency: f64,
     /// Load imbalance: max over ranks of busy seconds / mean over ranks (1 = perfect).
     pub imbalance: f64,
     /// wall_s(baseline) / wall_s, when `--baseline` was given.
@@ -236,7 +236,7 @@ impl RunReport {
         let hosts = per_host(&per_rank, rank_info, wall_s);
         let busy_s: f64 = per_rank.iter().map(|r| r.busy_s).sum();
         let task_count = records.len() as u64;
-        let speedup = ratio(busy_s, wall_s);
+        let busy_speedup = ratio(busy_s, wall_s);
         let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
         let measured_efficiency = baseline
             .as_ref()
@@ -252,8 +252,8 @@ impl RunReport {
             wall_s,
             tasks_per_s: ratio(task_count as f64, wall_s),
             busy_s,
-            speedup,
-            efficiency: speedup / ranks.max(1) as f64,
+            busy_speedup,
+            busy_efficiency: busy_speedup / ranks.max(1) as f64,
             imbalance: imbalance(&per_rank),
             measured_speedup,
             measured_efficiency,

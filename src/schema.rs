@@ -9,11 +9,17 @@ use crate::host::Environment as RunEnvironment;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
 use crate::report::{self, RunReport};
 
+/// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
+/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither).
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Run {
     /// Always "cluster-bench".
     pub tool: &'static str,
+    /// Version of these keys, `SCHEMA_VERSION` (a count; absent before version 2).
+    pub schema_version: u32,
     /// Version of the binary (Cargo package version).
     pub version: &'static str,
     /// `--label`: a short name of the run.
@@ -33,10 +39,11 @@ pub struct Run {
     pub tasks_per_s: f64,
     /// Σ of the per-task solve times over all ranks, seconds.
     pub busy_s: f64,
-    /// busy_s / wall_s (dimensionless): an estimate that cannot see per-task slow-down.
-    pub speedup: f64,
-    /// speedup / ranks (dimensionless, 1 = every rank busy all the time).
-    pub efficiency: f64,
+    /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
+    /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
+    pub busy_speedup: f64,
+    /// busy_speedup / ranks (dimensionless, 1 = every rank busy all the time).
+    pub busy_efficiency: f64,
     /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
     pub imbalance: f64,
     /// wall_s of the baseline / wall_s (dimensionless), with `--baseline`.
@@ -215,6 +222,7 @@ impl Run {
     pub fn new(r: &RunReport) -> Result<Self, UnknownStatus> {
         Ok(Run {
             tool: "cluster-bench",
+            schema_version: SCHEMA_VERSION,
             version: r.version,
             label: r.label.clone(),
             complete: r.complete,
@@ -223,8 +231,8 @@ impl Run {
             wall_s: r.wall_s,
             tasks_per_s: r.tasks_per_s,
             busy_s: r.busy_s,
-            speedup: r.speedup,
-            efficiency: r.efficiency,
+            busy_speedup: r.busy_speedup,
+            busy_efficiency: r.busy_efficiency,
             imbalance: r.imbalance,
             measured_speedup: r.measured_speedup,
             measured_efficiency: r.measured_efficiency,
@@ -411,6 +419,7 @@ mod tests {
         let v = serde_json::to_value(sample()).unwrap();
         let top = vec![
             "tool",
+            "schema_version",
             "version",
             "label",
             "complete",
@@ -419,8 +428,8 @@ mod tests {
             "wall_s",
             "tasks_per_s",
             "busy_s",
-            "speedup",
-            "efficiency",
+            "busy_speedup",
+            "busy_efficiency",
             "imbalance",
             "measured_speedup",
             "measured_efficiency",
@@ -494,6 +503,8 @@ mod tests {
     fn values_are_plain_json() {
         let v = serde_json::to_value(sample()).unwrap();
         assert_eq!(v["tool"], "cluster-bench");
+        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["busy_speedup"], 2.0);
         assert_eq!(v["config"]["schedule"], "static");
         assert_eq!(v["config"]["kernel"], "auto");
         assert_eq!(v["config"]["out"], "results");

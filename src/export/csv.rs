@@ -1,8 +1,10 @@
-//! One row per run for `runs.csv`: fixed, documented columns (see README, "runs.csv").
+//! One row per run for `runs.csv`, from the run's `schema::Run`: fixed, documented columns
+//! (README, "Outputs"); the names are the JSON's.
 
 use crate::schema::Run;
 
-/// Column names of `runs.csv`, in order. Append-only: new columns go at the end.
+/// Column names of `runs.csv`, in order. A file with another header is refused, never
+/// appended to (see `export::Outputs::prepare`).
 pub const COLUMNS: [&str; 24] = [
     "started_at",
     "label",
@@ -16,8 +18,8 @@ pub const COLUMNS: [&str; 24] = [
     "wall_s",
     "tasks_per_s",
     "busy_s",
-    "speedup",
-    "efficiency",
+    "busy_speedup",
+    "busy_efficiency",
     "imbalance",
     "measured_speedup",
     "checksum",
@@ -54,8 +56,8 @@ pub fn row(r: &Run, json_file: &str) -> Vec<u8> {
         r.wall_s.to_string(),
         r.tasks_per_s.to_string(),
         r.busy_s.to_string(),
-        r.speedup.to_string(),
-        r.efficiency.to_string(),
+        r.busy_speedup.to_string(),
+        r.busy_efficiency.to_string(),
         r.imbalance.to_string(),
         opt(r.measured_speedup),
         // Full precision: the checksum is compared bit for bit across runs.

@@ -7,7 +7,7 @@ pub mod json;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -30,13 +30,18 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Creates `dir` if needed, opens `runs.csv` for appending and a temporary JSON file.
+    /// Creates `dir` if needed, opens `runs.csv` for appending (refusing one whose header is
+    /// not today's columns) and a temporary JSON file.
     pub fn prepare(dir: &Path, stem: &str) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
         let csv_path = dir.join(RUNS_CSV);
-        let csv = open_nofollow(&csv_path, OpenOptions::new().append(true).create(true))
-            .with_context(|| format!("--out: cannot open {} for appending", csv_path.display()))?;
+        let csv = open_nofollow(
+            &csv_path,
+            OpenOptions::new().read(true).append(true).create(true),
+        )
+        .with_context(|| format!("--out: cannot open {} for appending", csv_path.display()))?;
+        check_header(&csv, &csv_path)?;
         let tmp_path = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
         // create_new is O_EXCL: it fails on any existing path, a symlink included.
         let tmp = open_nofollow(&tmp_path, OpenOptions::new().write(true).create_new(true))
@@ -88,7 +93,7 @@ impl Outputs {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let csv_path = self.dir.join(RUNS_CSV);
         let row = csv::row(run, name.as_deref().unwrap_or(""));
-        append_row(&mut self.csv, &row)
+        append_row(&mut self.csv, &csv_path, &row)
             .with_context(|| format!("appending to {}", csv_path.display()))?;
         Ok(path)
     }
@@ -132,13 +137,33 @@ pub fn link_new_name(tmp: &Path, dir: &Path, stem: &str, ext: &str) -> Result<Pa
 
 /// Appends one CSV row under an exclusive lock, with the header first if the file is empty;
 /// one write(2) on an O_APPEND file, so concurrent runs interleave whole rows, never bytes.
-pub fn append_row(csv: &mut File, row: &[u8]) -> Result<()> {
+/// The header is checked again under the lock: another version may have started the file.
+pub fn append_row(csv: &mut File, path: &Path, row: &[u8]) -> Result<()> {
     let _lock = Flock::exclusive(csv)?;
+    check_header(csv, path)?;
     let empty = csv.seek(SeekFrom::End(0))? == 0;
     let mut bytes = if empty { csv::header() } else { Vec::new() };
     bytes.extend_from_slice(row);
     csv.write_all(&bytes)?;
     csv.sync_data()?;
+    Ok(())
+}
+
+/// Refuses a non-empty `runs.csv` whose first line is not today's header: rows under another
+/// header would be misread, and replacing the file would lose earlier runs.
+fn check_header(csv: &File, path: &Path) -> Result<()> {
+    let want = csv::header();
+    let len = csv.metadata()?.len();
+    let mut got = vec![0u8; want.len().min(len as usize)];
+    csv.read_exact_at(&mut got, 0)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if len > 0 && got != want {
+        bail!(
+            "{} has other columns than this version writes (the JSON names were adopted in \
+             schema version 2): move it aside or choose another --out",
+            path.display()
+        );
+    }
     Ok(())
 }
 
@@ -193,7 +218,8 @@ mod tests {
         assert_eq!(get("hosts"), "2");
         assert_eq!(get("mpi_library"), "Open MPI v4.1.4, package: x");
         assert_eq!(get("checksum").parse::<f64>().unwrap(), r.checksum);
-        assert_eq!(get("speedup"), "2");
+        assert_eq!(get("busy_speedup"), "2");
+        assert_eq!(get("busy_efficiency"), "1");
         assert_eq!(get("json_file"), "x.json");
     }
 
@@ -255,6 +281,33 @@ mod tests {
             .unwrap();
         assert_eq!(p.file_name().unwrap(), "s-2.json");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_runs_csv_with_other_columns_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RUNS_CSV);
+        let old = b"started_at,label,speedup\n2026,run,1.9\n";
+        std::fs::write(&path, old).unwrap();
+        let err = format!("{:#}", Outputs::prepare(dir.path(), "s").unwrap_err());
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.contains("move it aside or choose another --out"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), old);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no file added"
+        );
+        // Today's header alone is accepted, and rows follow it.
+        std::fs::write(&path, csv::header()).unwrap();
+        Outputs::prepare(dir.path(), "s")
+            .unwrap()
+            .finish(&report())
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 
     #[test]
