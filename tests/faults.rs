@@ -4,12 +4,10 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, MPI_LOCK, mpi_env, mpirun, stderr};
-use serde_json::Value;
+use common::{BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr};
 
 /// The job must end this soon after a fault (the bound).
 const FAULT_BOUND: Duration = Duration::from_secs(30);
@@ -26,25 +24,6 @@ fn spawn(np: usize, args: &[&str], env: &[(&str, &str)]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("mpirun starts")
-}
-
-/// Waits for the job, at most `bound`; kills it and fails the test if it hangs.
-fn finish_within(mut child: Child, bound: Duration) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return (child.wait_with_output().unwrap(), start.elapsed());
-        }
-        if start.elapsed() > bound {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "job still running after {bound:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// PIDs of live (not zombie) processes whose parent is `ppid`, with their MPI rank.
@@ -96,29 +75,9 @@ fn pid_of_rank(ppid: u32, n: usize, rank: u32) -> u32 {
     }
 }
 
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(')').unwrap().1.split_whitespace().next() != Some("Z"))
-}
-
 fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: plain kill(2) on a pid this test started (through mpirun).
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
-}
-
-fn json_files(dir: &Path) -> Vec<(String, Value)> {
-    let mut v: Vec<(String, Value)> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .map(|n| {
-            let doc = serde_json::from_slice(&std::fs::read(dir.join(&n)).unwrap()).unwrap();
-            (n, doc)
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
 }
 
 /// Long enough to be mid-run when the fault comes (seconds on this 2-core machine).
@@ -156,7 +115,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
             "{err}"
         );
         assert!(took < FAULT_BOUND);
-        assert!(!alive(victim), "the silent rank was left behind");
+        assert!(!pid_running(victim), "the silent rank was left behind");
         let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
         assert!(csv.starts_with("earlier,row\n"), "{csv}");
         let docs = json_files(dir.path());

@@ -3,6 +3,7 @@
 //! The test network (bridge cbnet-br0, 10.213.0.0/24) exists at most once per
 //! machine, so every user holds an exclusive lock file for its whole life; each
 //! run gets its own state folder; a guard always runs `testnet.sh down`.
+//! Builds on tests/common: a test crate declares `mod common;` next to `mod testnet;`.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
@@ -11,17 +12,22 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::{BIN, mpi_env, pid_running, repo, run, text};
+
 pub const SUBNET: &str = "10.213.0.0/24";
 pub const BRIDGE: &str = "cbnet-br0";
+/// mpirun's placement of 6 ranks, two on each of the 3 test hosts whatever their core count
+/// (the hosts share this machine's cores, so the kernel places them), then the binary.
+pub const TWO_RANKS_ON_3_HOSTS: [&str; 7] = [
+    "-np",
+    "6",
+    "--map-by",
+    "ppr:2:node",
+    "--bind-to",
+    "none",
+    BIN,
+];
 const OWNER_FILE: &str = "/run/cbnet-testnet.owner";
-
-/// Environment of every mpirun in the test-host tests: root, ob1, TCP between hosts.
-pub fn mpi_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_pml", "ob1")
-        .env("OMPI_MCA_btl", "self,vader,tcp")
-}
 
 /// `mpi_env` plus ssh with the test network's config and wire-up only on the test subnet.
 pub fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
@@ -32,22 +38,8 @@ pub fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
         .env("OMPI_MCA_btl_tcp_if_include", SUBNET)
 }
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 pub fn script(name: &str) -> PathBuf {
     repo().join("scripts").join(name)
-}
-
-/// Runs a command, returning its output; panics only if it cannot start.
-pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Root, and `ip netns` works: the test hosts can be made here.
@@ -198,17 +190,6 @@ fn wait_for_free_testnet() {
             said = true;
         }
         std::thread::sleep(std::time::Duration::from_secs(2));
-    }
-}
-
-/// The process is alive (a zombie waiting to be reaped counts as gone).
-pub fn pid_running(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => match stat.rfind(')') {
-            Some(i) => !stat[i + 1..].trim_start().starts_with('Z'),
-            None => true,
-        },
-        Err(_) => false,
     }
 }
 
