@@ -80,6 +80,17 @@ fn signal(pid: u32, sig: libc::c_int) {
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
 }
 
+/// Names of the temporary files (`.STEM….tmp`) left in `dir`: a run that ends, even by a fault
+/// it detects, removes its own.
+fn temporary_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
 /// Long enough to be mid-run when the fault comes (seconds on this 2-core machine).
 const LONG: [&str; 4] = ["--tasks", "200000", "--dim", "40"];
 
@@ -118,6 +129,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         assert!(!pid_running(victim), "the silent rank was left behind");
         let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
         assert!(csv.starts_with("earlier,row\n"), "{csv}");
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1, "{schedule}: {docs:?}");
         let doc = &docs[0].1;
@@ -266,6 +278,7 @@ fn time_limit_stops_cleanly_and_says_how_far_it_got() {
         let doc = &docs[0].1;
         assert_eq!(doc["complete"], false);
         assert_eq!(doc["stop_reason"], "time-limit");
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
         let n = doc["task_count"].as_u64().unwrap();
         assert!(n > 0 && n < 200_000, "{n}");
         // Both ranks' work is in, and the rows add up.

@@ -24,7 +24,10 @@ fn files_follow_the_users_umask() {
         let dir = tempfile::tempdir().unwrap();
         let o = run_with_umask(mask, dir.path().to_str().unwrap());
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        // runs.csv and the run's JSON: an empty folder would pass the loop below.
+        assert_eq!(files.len(), 2, "{files:?}");
+        for e in files {
             let m = e.metadata().unwrap().mode() & 0o777;
             assert_eq!(m, mode, "{:?} under umask {mask}", e.file_name());
         }
