@@ -331,8 +331,11 @@ fn small_sweep_produces_every_file_and_plot() {
             let (s, e) = (float(r, "speedup"), float(r, "karp_flatt"));
             assert!(((1.0 / s - 0.5) / 0.5 - e).abs() < 1e-9, "{r:?}");
         } else {
-            float(r, "gustafson_serial");
-            float(r, "weak_efficiency");
+            // Weak scaling: speedup is the scaled one, p·T1/Tp; both derived metrics follow.
+            let (s, p) = (float(r, "speedup"), f64::from(p));
+            assert!((float(r, "weak_efficiency") - s / p).abs() < 1e-9, "{r:?}");
+            let alpha = (p - s) / (p - 1.0);
+            assert!((float(r, "gustafson_serial") - alpha).abs() < 1e-9, "{r:?}");
         }
     }
     let fit: serde_json::Value =
