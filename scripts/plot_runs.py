@@ -51,7 +51,7 @@ def series_label(k):
 
 def plot_against_ranks(runs, values, key, stem, csv_path, out, formats, written):
     """Median of values per (series, ranks) as lines; every run as a faint dot."""
-    fig, ax = plt.subplots(figsize=(8, 5.2))
+    fig, ax = plt.subplots(figsize=(10, 5.2))
     lines = runs_csv.series(runs, values, key)
     for i, (k, pts) in enumerate(lines.items()):
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
@@ -78,7 +78,8 @@ def finish_axes(ax, xticks, xlabel, csv_path, n_runs):
     ax.set_xlabel(xlabel)
     ax.set_ylim(bottom=0)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", frameon=False,
+    # Outside the axes, on the right: never on top of the data.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
               title=f"lines: median; dots: each run ({n_runs} from {csv_path.name})",
               title_fontsize=8)
 
@@ -87,10 +88,11 @@ def plot_wall_vs_tasks(runs, csv_path, out, formats, written):
     """Wall time against the number of tasks, a line per (schedule, ranks), a panel per dim."""
     curves = runs_csv.wall_by_tasks(runs)
     dims = sorted({d for d, _, _ in curves})
-    fig, axes = plt.subplots(1, len(dims), figsize=(7.5 * len(dims), 5.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(dims), figsize=(9.5 * len(dims), 5.2), squeeze=False)
     all_ranks = sorted({p for _, _, p in curves})
     color = {p: SERIES_COLORS[i % len(SERIES_COLORS)] for i, p in enumerate(all_ranks)}
     for ax, dim in zip(axes[0], dims):
+        ax.set_xlim(0, max(t for (d, _, _), pts in curves.items() if d == dim for t in pts) * 1.05)
         for (d, schedule, p), pts in curves.items():
             if d != dim:
                 continue
@@ -104,7 +106,6 @@ def plot_wall_vs_tasks(runs, csv_path, out, formats, written):
         ax.set_ylabel("wall time (s)")
         ax.set_title(f"Wall time against the number of tasks, d = {dim}", fontsize=10)
         finish_axes(ax, None, "tasks in the run", csv_path, sum(r["dim"] == dim for r in runs))
-        ax.set_xlim(left=0)
     fig.tight_layout()
     save(fig, out, "wall-vs-tasks", formats, written)
 
