@@ -7,7 +7,9 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr};
+use common::{
+    BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr, stdout,
+};
 
 /// The job must end this soon after a fault (the bound).
 const FAULT_BOUND: Duration = Duration::from_secs(30);
@@ -118,7 +120,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         // SIGSTOP: the process is there but silent, like a host whose cable was pulled.
         signal(victim, libc::SIGSTOP);
         let (o, took) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(5), "{schedule}: {err}");
         assert!(err.contains("(rank 2) has not been heard from"), "{err}");
         assert!(
@@ -211,7 +213,7 @@ fn a_panicking_rank_aborts_the_job_with_the_reason() {
             ],
         );
         let (o, _) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert!(!o.status.success(), "{schedule}");
         assert!(err.contains("injected panic at task 500"), "{err}");
         assert!(err.contains("aborting the MPI job"), "{err}");
@@ -239,11 +241,11 @@ fn a_failed_check_is_reported_and_the_run_exits_1() {
             &[("CLUSTER_BENCH_CORRUPT_TASK", "13")],
         );
         let (o, _) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{schedule}: {err}");
         assert!(err.contains("1 of 20 tasks failed their check"), "{err}");
         // The report still comes first, and the files say which task failed.
-        assert!(String::from_utf8_lossy(&o.stdout).contains("checks passed 19/20"));
+        assert!(stdout(&o).contains("checks passed 19/20"));
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1);
         let tasks = docs[0].1["tasks"].as_array().unwrap();
@@ -306,7 +308,7 @@ fn concurrent_runs_sharing_results_lose_no_row() {
         .collect();
     for c in children {
         let (o, _) = finish_within(c, Duration::from_secs(120));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{}", stderr(&o));
     }
     let mut rd = csv::Reader::from_path(dir.path().join("runs.csv")).unwrap();
     let rows: Vec<_> = rd.records().map(|r| r.unwrap()).collect();
