@@ -55,17 +55,21 @@ fn clean_command(program: impl AsRef<std::ffi::OsStr>, net: &Testnet) -> Command
     cmd
 }
 
-/// The one run JSON a plain run wrote under `dir/results`.
+/// The JSON of the one run a plain run recorded in `dir/results/runs.csv` (its `json_file`
+/// column names the file beside it).
 fn run_json(dir: &Path) -> Value {
     let results = dir.join("results");
-    let files: Vec<PathBuf> = fs::read_dir(&results)
-        .unwrap_or_else(|e| panic!("{results:?}: {e}"))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    assert_eq!(files.len(), 1, "one run JSON in {results:?}: {files:?}");
-    serde_json::from_slice(&fs::read(&files[0]).unwrap()).unwrap()
+    let mut csv = csv::Reader::from_path(results.join("runs.csv")).expect("results/runs.csv");
+    let column = csv
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "json_file")
+        .expect("a json_file column");
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "one row in results/runs.csv: {rows:?}");
+    let file = results.join(&rows[0][column]);
+    serde_json::from_slice(&fs::read(&file).unwrap_or_else(|e| panic!("{file:?}: {e}"))).unwrap()
 }
 
 /// orted and cluster-bench processes in another network namespace (the test hosts'), once
