@@ -4,10 +4,18 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT
+readonly ROOT PROG=setup.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/mca.sh
+. "$ROOT/scripts/lib/mca.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
+
 # What each package is for: Open MPI (runtime, headers for rsmpi's build), libclang (bindgen
 # in rsmpi's build), gcc/make (C parts), ssh client+server (launch; the test hosts' sshd),
-# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (discovery's JSON).
+# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (the JSON
+# inventory discover.sh writes; bench_speed.sh reads run JSONs).
 readonly APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config
   openssh-client openssh-server iproute2 procps util-linux
@@ -21,14 +29,17 @@ Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
-(slots = this machine's cores) if it is missing, adds Open MPI TCP keep-alive defaults to
-~/.openmpi/mca-params.conf unless set (so a job with a host that lost power ends in seconds,
-not ~15 minutes; --no-mca-defaults skips this), and builds target/release/cluster-bench.
+(slots = this machine's cores) if it is missing, builds the release binary and installs it
+as the command 'cluster-bench' in $(cb_install_dir) (/usr/local/bin as root, ~/.local/bin
+otherwise; --no-build skips both).
+
+Adds to ~/.openmpi/mca-params.conf what is not set there yet (--no-mca-defaults skips this):
+Open MPI TCP keep-alive (a job with a host that lost power ends in seconds, not ~15 minutes)
+and, for a ~/.local/bin install, mca_base_env_list = PATH: mpirun gives every rank its own
+PATH, so ranks on other hosts find 'cluster-bench' where it is here (a shared home, or
+scripts/deploy.sh).
 USAGE
 }
-
-log() { printf 'setup: %s\n' "$*" >&2; }
-die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
@@ -87,23 +98,51 @@ write_local_hostfile() {
 # Per-user Open MPI defaults apply to every mpirun this user starts, however it is started;
 # values already there, or set in the environment, win.
 write_mca_defaults() {
-  local conf="$HOME/.openmpi/mca-params.conf"
-  if [[ -f "$conf" ]] && grep -q '^[[:space:]]*oob_tcp_keepalive_time' "$conf"; then
-    return
+  local conf added
+  conf=$(mca_user_conf)
+  added=$(mca_conf_add "$conf" "added by cluster-bench's scripts/setup.sh: notice a silent host within ~11 s" \
+    "${MCA_KEEPALIVE[@]}")
+  [[ -z "$added" ]] || log "added Open MPI keep-alive defaults to $conf (see docs/faults.md)"
+  cb_install_needs_path_forwarding || return 0
+  added=$(mca_conf_add "$conf" "added by cluster-bench's scripts/setup.sh: ranks find commands by mpirun's PATH" \
+    mca_base_env_list=PATH)
+  if [[ -n "$added" ]]; then
+    log "added mca_base_env_list = PATH to $conf: ranks on every host get mpirun's PATH"
+  elif ! mpirun_forwards_path; then
+    log "warning: $conf sets mca_base_env_list without PATH: ranks on other hosts may not" \
+      "find $CB_COMMAND in $(cb_install_dir) (add ';PATH' to it, or use mpirun -x PATH)"
   fi
-  mkdir -p "$HOME/.openmpi"
-  cat >>"$conf" <<'CONF'
-# added by cluster-bench's scripts/setup.sh: notice a silent host within ~11 s
-oob_tcp_keepalive_time = 5
-oob_tcp_keepalive_intvl = 2
-oob_tcp_keepalive_probes = 3
-CONF
-  log "added Open MPI keep-alive defaults to $conf (see docs/faults.md)"
 }
 
 build() {
-  log "building target/release/cluster-bench"
+  log "building target/release/$CB_COMMAND"
   (cd "$ROOT" && cargo build --release --quiet)
+}
+
+# install_command: the release binary as the command cluster-bench, replaced atomically
+# (a copy under a temporary name in the same folder, renamed): a running job keeps its file.
+install_command() {
+  local dir tmp
+  dir=$(cb_install_dir)
+  mkdir -p -- "$dir" || die "cannot create $dir"
+  tmp=$(mktemp -- "$dir/.$CB_COMMAND.XXXXXX") || die "cannot write in $dir"
+  if ! cp -- "$ROOT/target/release/$CB_COMMAND" "$tmp" || ! chmod 0755 -- "$tmp" \
+    || ! mv -f -- "$tmp" "$dir/$CB_COMMAND"; then
+    rm -f -- "$tmp"
+    die "cannot install $dir/$CB_COMMAND"
+  fi
+  log "installed $dir/$CB_COMMAND"
+  check_command_on_path "$dir"
+}
+
+# check_command_on_path DIR: the bare name finds the command just installed in DIR.
+check_command_on_path() {
+  local dir=$1 found
+  found=$(command -v "$CB_COMMAND" || true)
+  if [[ "$found" != "$dir/$CB_COMMAND" ]]; then
+    log "warning: '$CB_COMMAND' here runs ${found:-nothing}, not $dir/$CB_COMMAND:" \
+      "put $dir first on your PATH (a new login shell does it for ~/.local/bin on Debian)"
+  fi
 }
 
 main() {
@@ -114,17 +153,19 @@ main() {
       --no-build) build=0 ;;
       --no-python) python=0 ;;
       --no-mca-defaults) mca=0 ;;
-      *) usage >&2; die "unknown option: $1" ;;
+      *) usage_error "unknown option: $(quoted "$1")" ;;
     esac
     shift
   done
   install_apt_packages
   install_rust
-  [[ $python -eq 1 ]] && install_python_env
+  if ((python)); then install_python_env; fi
   write_local_hostfile
-  [[ $mca -eq 1 ]] && write_mca_defaults
-  [[ $build -eq 1 ]] && build
-  return 0
+  if ((mca)); then write_mca_defaults; fi
+  if ((build)); then
+    build
+    install_command
+  fi
 }
 
 main "$@"

@@ -7,15 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{BIN, mpi_env, stderr, stdout};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{BIN, mpi_env, repo, stderr, stdout};
 
 /// The project's Python (made by scripts/setup.sh); a missing one is a failure, not a skip.
 fn python() -> PathBuf {
-    let py = root().join(".venv/bin/python");
+    let py = repo().join(".venv/bin/python");
     assert!(
         py.exists(),
         "{} is missing: run scripts/setup.sh (or scripts/setup.sh --no-build) first",
@@ -25,11 +21,11 @@ fn python() -> PathBuf {
 }
 
 fn sweep(args: &[&str]) -> Output {
-    let mut cmd = Command::new(root().join("scripts/sweep.sh"));
+    let mut cmd = Command::new(repo().join("scripts/sweep.sh"));
     mpi_env(&mut cmd)
         .env("CLUSTER_BENCH", BIN)
         .env("PYTHON", python())
-        .current_dir(root())
+        .current_dir(repo())
         .args(args);
     let _guard = common::MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     cmd.output().expect("scripts/sweep.sh runs")
@@ -45,7 +41,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn python_unit_tests_of_the_metric_maths_pass() {
     let out = Command::new(python())
         .args(["-m", "unittest", "discover", "-s", "tests/python", "-v"])
-        .current_dir(root())
+        .current_dir(repo())
         .output()
         .expect("python runs");
     assert!(
@@ -183,6 +179,17 @@ fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
+/// The lines of a gzip file, decompressed by the system's gzip.
+fn gunzip_lines(path: &Path) -> Vec<String> {
+    let out = Command::new("gzip")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .expect("gzip runs");
+    assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
 fn float(row: &BTreeMap<String, String>, key: &str) -> f64 {
     row[key]
         .parse()
@@ -242,8 +249,8 @@ fn small_sweep_produces_every_file_and_plot() {
     );
 
     for f in [
-        "runs.csv",
-        "tasks.csv",
+        "study-runs.csv",
+        "tasks.csv.gz",
         "hosts.csv",
         "points.csv",
         "fit.json",
@@ -253,17 +260,21 @@ fn small_sweep_produces_every_file_and_plot() {
     ] {
         assert_nonempty(&study.join(f));
     }
-    for stem in [
-        "speedup",
-        "efficiency",
-        "timeline-static",
-        "timeline-dynamic",
-        "hosts",
-    ] {
+    for stem in ["speedup", "efficiency", "hosts"] {
         for ext in ["png", "svg"] {
             assert_nonempty(&study.join("plots").join(format!("{stem}.{ext}")));
         }
     }
+    // Timelines are PNG only: as SVG, one bar per task makes them large.
+    for schedule in ["static", "dynamic"] {
+        assert_nonempty(&study.join("plots").join(format!("timeline-{schedule}.png")));
+        assert!(
+            !study
+                .join(format!("plots/timeline-{schedule}.svg"))
+                .exists()
+        );
+    }
+    assert!(!study.join("tasks.csv").exists() && !study.join("runs.csv").exists());
     let jsons = std::fs::read_dir(study.join("runs"))
         .unwrap()
         .filter(|e| {
@@ -276,7 +287,7 @@ fn small_sweep_produces_every_file_and_plot() {
         .count();
     assert_eq!(jsons, 8, "one JSON per run");
 
-    let runs = read_csv(&study.join("runs.csv"));
+    let runs = read_csv(&study.join("study-runs.csv"));
     assert_eq!(runs.len(), 8);
     let checksums: BTreeSet<String> = runs
         .iter()
@@ -290,6 +301,7 @@ fn small_sweep_produces_every_file_and_plot() {
     );
     for r in &runs {
         assert!(float(r, "wall_s") > 0.0);
+        assert!(float(r, "busy_speedup") > 0.0, "{r:?}");
         let want_tasks = if r["mode"] == "weak" {
             20 * r["p"].parse::<u64>().unwrap()
         } else {
@@ -297,8 +309,12 @@ fn small_sweep_produces_every_file_and_plot() {
         };
         assert_eq!(r["tasks"], want_tasks.to_string(), "{r:?}");
     }
-    let tasks = read_csv(&study.join("tasks.csv"));
-    assert_eq!(tasks.len(), 2 * (40 + 40) + 2 * (20 + 40));
+    let tasks = gunzip_lines(&study.join("tasks.csv.gz"));
+    assert_eq!(
+        tasks.len(),
+        1 + 2 * (40 + 40) + 2 * (20 + 40),
+        "header + one row per task"
+    );
 
     let points = read_csv(&study.join("points.csv"));
     let mut got: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
@@ -322,7 +338,7 @@ fn small_sweep_produces_every_file_and_plot() {
             "tasks_per_s_median",
             "speedup",
             "efficiency",
-            "speedup_est_median",
+            "busy_speedup_median",
             "imbalance_median",
         ] {
             assert!(float(r, key) > 0.0, "{key} in {r:?}");
@@ -335,8 +351,11 @@ fn small_sweep_produces_every_file_and_plot() {
             let (s, e) = (float(r, "speedup"), float(r, "karp_flatt"));
             assert!(((1.0 / s - 0.5) / 0.5 - e).abs() < 1e-9, "{r:?}");
         } else {
-            float(r, "gustafson_serial");
-            float(r, "weak_efficiency");
+            // Weak scaling: speedup is the scaled one, p·T1/Tp; both derived metrics follow.
+            let (s, p) = (float(r, "speedup"), f64::from(p));
+            assert!((float(r, "weak_efficiency") - s / p).abs() < 1e-9, "{r:?}");
+            let alpha = (p - s) / (p - 1.0);
+            assert!((float(r, "gustafson_serial") - alpha).abs() < 1e-9, "{r:?}");
         }
     }
     let fit: serde_json::Value =
@@ -357,7 +376,7 @@ fn small_sweep_produces_every_file_and_plot() {
     assert!(out.status.success(), "second sweep: {}", stderr(&out));
     let second = PathBuf::from(format!("{}-2", study.display()));
     assert_nonempty(&second.join("points.csv"));
-    assert_eq!(read_csv(&second.join("runs.csv")).len(), 2);
+    assert_eq!(read_csv(&second.join("study-runs.csv")).len(), 2);
     assert_eq!(std::fs::read(study.join("points.csv")).unwrap(), before);
     assert_eq!(std::fs::read_dir(&out_root).unwrap().count(), 2);
 }
