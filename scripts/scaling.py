@@ -4,12 +4,15 @@
 Reads STUDY/manifest.tsv, STUDY/study.conf and every run's JSON in STUDY/runs/, and writes
 (atomically, only inside STUDY):
 
-  runs.csv    one row per run (tidy, long format)
-  tasks.csv   one row per task of every run (for timelines)
-  hosts.csv   one row per host of every run (per-host throughput)
-  points.csv  one row per (mode, schedule, p): medians and scaling metrics
-  fit.json    Amdahl fit T(p) = Ts + Tp/p (strong) and Gustafson fit (weak), per schedule
-  SETUP.md    the machines, MPI library, git revision and the command of the study
+  study-runs.csv  one row per run (tidy, long format)
+  tasks.csv.gz    one row per task of every run (for timelines), gzip-compressed
+  hosts.csv       one row per host of every run (per-host throughput)
+  points.csv      one row per (mode, schedule, p): medians and scaling metrics
+  fit.json        Amdahl fit T(p) = Ts + Tp/p (strong) and Gustafson fit (weak), per schedule
+  SETUP.md        the machines, MPI library, git revision and the command of the study
+
+The run JSONs stay in STUDY/runs/ but are not committed (.gitignore): everything a reader needs
+is in the files above.
 
 The maths lives in small pure functions (tested in tests/python/test_scaling.py).
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import json
 import math
@@ -29,13 +33,6 @@ from pathlib import Path
 
 # ---------------------------------------------------------------------------------------------
 # Metrics: pure functions of numbers.
-
-
-def median(xs):
-    """Median of a non-empty sequence (mean of the middle two for an even count)."""
-    if not xs:
-        raise ValueError("median of no values")
-    return statistics.median(xs)
 
 
 def speedup(t1, tp):
@@ -114,6 +111,11 @@ def amdahl_speedup(p, fit):
     return (fit["ts_s"] + fit["tp_s"]) / (fit["ts_s"] + fit["tp_s"] / p)
 
 
+def gustafson_speedup(p, alpha):
+    """Scaled speedup Gustafson's law predicts at p: p − α (p − 1)."""
+    return p - alpha * (p - 1)
+
+
 def gustafson_fit(ps, scaled):
     """Least-squares α of S(p) = p − α (p − 1) over points (p, scaled speedup).
 
@@ -141,16 +143,16 @@ def is_oversubscribed(p, slots=None, physical_cores=None):
 
 def point_rows(runs):
     """Rows of points.csv from run rows (dicts with mode, schedule, p, wall_s, tasks_per_s,
-    speedup_est, imbalance, oversubscribed). The reference is the p = 1 median of the same mode
+    busy_speedup, imbalance, oversubscribed). The reference is the p = 1 median of the same mode
     and schedule; without it the speedup columns stay empty."""
     groups = {}
     for r in runs:
         groups.setdefault((r["mode"], r["schedule"], r["p"]), []).append(r)
     rows = []
     for (mode, schedule, p), rs in sorted(groups.items()):
-        wall = median([r["wall_s"] for r in rs])
+        wall = statistics.median([r["wall_s"] for r in rs])
         ref = groups.get((mode, schedule, 1))
-        t1 = median([r["wall_s"] for r in ref]) if ref else None
+        t1 = statistics.median([r["wall_s"] for r in ref]) if ref else None
         row = {
             "mode": mode,
             "schedule": schedule,
@@ -160,9 +162,9 @@ def point_rows(runs):
             "wall_s_median": wall,
             "wall_s_min": min(r["wall_s"] for r in rs),
             "wall_s_max": max(r["wall_s"] for r in rs),
-            "tasks_per_s_median": median([r["tasks_per_s"] for r in rs]),
-            "speedup_est_median": median([r["speedup_est"] for r in rs]),
-            "imbalance_median": median([r["imbalance"] for r in rs]),
+            "tasks_per_s_median": statistics.median([r["tasks_per_s"] for r in rs]),
+            "busy_speedup_median": statistics.median([r["busy_speedup"] for r in rs]),
+            "imbalance_median": statistics.median([r["imbalance"] for r in rs]),
             "speedup": None,
             "efficiency": None,
             "karp_flatt": None,
@@ -221,16 +223,19 @@ def fits(points):
 # Files.
 
 
-def atomic_write(path: Path, text: str):
-    """Writes text to path via a temporary file in the same folder and os.replace."""
+def atomic_write(path: Path, data):
+    """Writes data (str as UTF-8, or bytes) to path via a temporary file in the same folder and
+    os.replace: a reader sees the old file or the new one, never half of one."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         # mkstemp makes 0600 files; give the result the mode of an ordinary new file.
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -249,6 +254,14 @@ def csv_text(fields, rows):
     return buf.getvalue()
 
 
+def gzip_bytes(text: str) -> bytes:
+    """text compressed with gzip, without a time stamp or name: re-running gives the same bytes."""
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as f:
+        f.write(text.encode("utf-8"))
+    return buf.getvalue()
+
+
 def fmt(v):
     if v is None:
         return ""
@@ -257,7 +270,24 @@ def fmt(v):
     return v
 
 
+PLOT_INPUTS = ("points.csv", "study-runs.csv", "hosts.csv", "fit.json", "tasks.csv.gz")
+
+
+def tasks_path(study: Path):
+    """STUDY/tasks.csv.gz; plain tasks.csv in a study analysed before it was compressed."""
+    gz = study / "tasks.csv.gz"
+    return gz if gz.exists() or not (study / "tasks.csv").exists() else study / "tasks.csv"
+
+
+def study_missing(study: Path):
+    """The files of the study that plotting needs (this script writes them) and are not there."""
+    paths = [study / n for n in PLOT_INPUTS[:-1]] + [tasks_path(study)]
+    return [p for p in paths if not p.exists()]
+
+
 def read_conf(study: Path):
+    """STUDY/study.conf (key=value lines written by sweep.sh) as a dict; {} without the file.
+    The one parser of that file: every script that needs a setting calls this."""
     conf = {}
     path = study / "study.conf"
     if path.exists():
@@ -266,6 +296,11 @@ def read_conf(study: Path):
             if sep:
                 conf[key.strip()] = value
     return conf
+
+
+def busy_speedup(doc):
+    """Σ busy / wall of a run's JSON: `busy_speedup` (schema 2), `speedup` in version 0.1."""
+    return float(doc["busy_speedup"] if "busy_speedup" in doc else doc["speedup"])
 
 
 def int_or_none(s):
@@ -283,6 +318,20 @@ def read_manifest(study: Path):
         return list(csv.DictReader(f, delimiter="\t"))
 
 
+def read_run_json(study: Path, rel):
+    """One run's JSON named by the manifest (inside the study only)."""
+    path = (study / rel).resolve()
+    if study.resolve() not in path.parents:
+        raise SystemExit(f"scaling.py: manifest points outside the study: {rel}")
+    if not path.exists():
+        raise SystemExit(
+            f"scaling.py: {study / rel} not found: the raw run JSONs are not committed with a "
+            f"study; its CSVs and fit.json are already computed (scripts/plot.py {study} redraws "
+            "the plots)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def load_runs(study: Path, conf):
     """Run rows, task rows, host rows and the raw JSON documents of every run in the manifest."""
     slots = int_or_none(conf.get("slots"))
@@ -290,10 +339,7 @@ def load_runs(study: Path, conf):
     runs, tasks, hosts, docs = [], [], [], []
     for i, m in enumerate(read_manifest(study), start=1):
         rel = m["json"]
-        path = (study / rel).resolve()
-        if study.resolve() not in path.parents:
-            raise SystemExit(f"scaling.py: manifest points outside the study: {rel}")
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = read_run_json(study, rel)
         p = int(doc["ranks"])
         run_id = f"{m['mode']}-{doc['config']['schedule']}-p{p}-r{m['repeat']}"
         host_names = [h["name"] for h in doc["hosts"]]
@@ -312,7 +358,7 @@ def load_runs(study: Path, conf):
                 "wall_s": float(doc["wall_s"]),
                 "tasks_per_s": float(doc["tasks_per_s"]),
                 "busy_s": float(doc["busy_s"]),
-                "speedup_est": float(doc["speedup"]),
+                "busy_speedup": busy_speedup(doc),
                 "imbalance": float(doc["imbalance"]),
                 "checksum": doc["checksum"],
                 "checks_failed": doc["checks"]["failed"],
@@ -365,7 +411,7 @@ def load_runs(study: Path, conf):
 
 RUN_FIELDS = [
     "run_id", "mode", "schedule", "p", "hosts", "host_names", "repeat", "dim", "tasks",
-    "wall_s", "tasks_per_s", "busy_s", "speedup_est", "imbalance", "checksum", "checks_failed",
+    "wall_s", "tasks_per_s", "busy_s", "busy_speedup", "imbalance", "checksum", "checks_failed",
     "oversubscribed", "started_at", "load1_before", "json",
 ]
 TASK_FIELDS = [
@@ -378,7 +424,7 @@ HOST_FIELDS = [
 ]
 POINT_FIELDS = [
     "mode", "schedule", "p", "runs", "oversubscribed", "wall_s_median", "wall_s_min",
-    "wall_s_max", "tasks_per_s_median", "speedup", "efficiency", "speedup_est_median",
+    "wall_s_max", "tasks_per_s_median", "speedup", "efficiency", "busy_speedup_median",
     "imbalance_median", "karp_flatt", "weak_efficiency", "scaled_speedup", "gustafson_serial",
     "amdahl_speedup",
 ]
@@ -441,7 +487,7 @@ def setup_md(conf, docs, runs):
         f"Launched from {conf.get('launch_host', '?')} ({conf.get('launch_host_cores', '?')} "
         "logical cores there, `nproc`). Load average (1, 5, 15 min) of that machine at the start: "
         f"{conf.get('loadavg_start', '?')}; at the end: {conf.get('loadavg_end', '?')}; "
-        "before each run: `load1_before` in runs.csv. Anything above 0 is other work "
+        "before each run: `load1_before` in study-runs.csv. Anything above 0 is other work "
         "competing with the benchmark for the cores.",
         "",
         f"MPI library: {'; '.join(sorted(x for x in mpi if x)) or '?'}",
@@ -476,8 +522,9 @@ def analyse(study: Path):
         f = fit.get(row["mode"], {}).get(row["schedule"])
         if row["mode"] == "strong" and f:
             row["amdahl_speedup"] = amdahl_speedup(row["p"], f)
-    atomic_write(study / "runs.csv", csv_text(RUN_FIELDS, runs))
-    atomic_write(study / "tasks.csv", csv_text(TASK_FIELDS, tasks))
+    atomic_write(study / "study-runs.csv", csv_text(RUN_FIELDS, runs))
+    # Per-task rows are most of a study's bytes; compressed they stay small enough to commit.
+    atomic_write(study / "tasks.csv.gz", gzip_bytes(csv_text(TASK_FIELDS, tasks)))
     atomic_write(study / "hosts.csv", csv_text(HOST_FIELDS, hosts))
     atomic_write(study / "points.csv", csv_text(POINT_FIELDS, points))
     atomic_write(study / "fit.json", json.dumps(fit, indent=2, allow_nan=False) + "\n")

@@ -18,7 +18,8 @@ Runs a scaling study of cluster-bench over the hosts of FILE (Open MPI hostfile:
 p = 1, 2, 4, … up to the total slot count, plus the exact slot count. Every point is run
 --repeat times (runs interleaved over the repeats; the median is reported). Writes
 OUT_ROOT/<YYYY-MM-DD>-<LABEL>/ (a suffix -2, -3, … if it exists) with every run's JSON in
-runs/, runs.csv, tasks.csv, hosts.csv, points.csv, fit.json, plots/*.png|svg and SETUP.md.
+runs/ (not committed: .gitignore), study-runs.csv, tasks.csv.gz, hosts.csv, points.csv,
+fit.json, plots/*.png|svg and SETUP.md.
 
 Options:
   --hostfile FILE        hosts and slots (required)
@@ -249,7 +250,7 @@ run_study() {
 analyse() {
   local study=$1
   "$PYTHON" "$ROOT/scripts/scaling.py" "$study" || die "analysis failed (scripts/scaling.py $study)"
-  "$PYTHON" "$ROOT/scripts/plot_scaling.py" "$study" || die "plots failed (scripts/plot_scaling.py $study)"
+  "$PYTHON" "$ROOT/scripts/plot.py" "$study" >/dev/null || die "plots failed (scripts/plot.py $study)"
 }
 
 check_tools() {

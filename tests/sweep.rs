@@ -183,6 +183,17 @@ fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
+/// The lines of a gzip file, decompressed by the system's gzip.
+fn gunzip_lines(path: &Path) -> Vec<String> {
+    let out = Command::new("gzip")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .expect("gzip runs");
+    assert!(out.status.success(), "{}: {}", path.display(), stderr(&out));
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
 fn float(row: &BTreeMap<String, String>, key: &str) -> f64 {
     row[key]
         .parse()
@@ -242,8 +253,8 @@ fn small_sweep_produces_every_file_and_plot() {
     );
 
     for f in [
-        "runs.csv",
-        "tasks.csv",
+        "study-runs.csv",
+        "tasks.csv.gz",
         "hosts.csv",
         "points.csv",
         "fit.json",
@@ -253,17 +264,21 @@ fn small_sweep_produces_every_file_and_plot() {
     ] {
         assert_nonempty(&study.join(f));
     }
-    for stem in [
-        "speedup",
-        "efficiency",
-        "timeline-static",
-        "timeline-dynamic",
-        "hosts",
-    ] {
+    for stem in ["speedup", "efficiency", "hosts"] {
         for ext in ["png", "svg"] {
             assert_nonempty(&study.join("plots").join(format!("{stem}.{ext}")));
         }
     }
+    // Timelines are PNG only: as SVG, one bar per task makes them large.
+    for schedule in ["static", "dynamic"] {
+        assert_nonempty(&study.join("plots").join(format!("timeline-{schedule}.png")));
+        assert!(
+            !study
+                .join(format!("plots/timeline-{schedule}.svg"))
+                .exists()
+        );
+    }
+    assert!(!study.join("tasks.csv").exists() && !study.join("runs.csv").exists());
     let jsons = std::fs::read_dir(study.join("runs"))
         .unwrap()
         .filter(|e| {
@@ -276,7 +291,7 @@ fn small_sweep_produces_every_file_and_plot() {
         .count();
     assert_eq!(jsons, 8, "one JSON per run");
 
-    let runs = read_csv(&study.join("runs.csv"));
+    let runs = read_csv(&study.join("study-runs.csv"));
     assert_eq!(runs.len(), 8);
     let checksums: BTreeSet<String> = runs
         .iter()
@@ -290,6 +305,7 @@ fn small_sweep_produces_every_file_and_plot() {
     );
     for r in &runs {
         assert!(float(r, "wall_s") > 0.0);
+        assert!(float(r, "busy_speedup") > 0.0, "{r:?}");
         let want_tasks = if r["mode"] == "weak" {
             20 * r["p"].parse::<u64>().unwrap()
         } else {
@@ -297,8 +313,12 @@ fn small_sweep_produces_every_file_and_plot() {
         };
         assert_eq!(r["tasks"], want_tasks.to_string(), "{r:?}");
     }
-    let tasks = read_csv(&study.join("tasks.csv"));
-    assert_eq!(tasks.len(), 2 * (40 + 40) + 2 * (20 + 40));
+    let tasks = gunzip_lines(&study.join("tasks.csv.gz"));
+    assert_eq!(
+        tasks.len(),
+        1 + 2 * (40 + 40) + 2 * (20 + 40),
+        "header + one row per task"
+    );
 
     let points = read_csv(&study.join("points.csv"));
     let mut got: BTreeMap<(String, String), Vec<u32>> = BTreeMap::new();
@@ -322,7 +342,7 @@ fn small_sweep_produces_every_file_and_plot() {
             "tasks_per_s_median",
             "speedup",
             "efficiency",
-            "speedup_est_median",
+            "busy_speedup_median",
             "imbalance_median",
         ] {
             assert!(float(r, key) > 0.0, "{key} in {r:?}");
@@ -357,7 +377,7 @@ fn small_sweep_produces_every_file_and_plot() {
     assert!(out.status.success(), "second sweep: {}", stderr(&out));
     let second = PathBuf::from(format!("{}-2", study.display()));
     assert_nonempty(&second.join("points.csv"));
-    assert_eq!(read_csv(&second.join("runs.csv")).len(), 2);
+    assert_eq!(read_csv(&second.join("study-runs.csv")).len(), 2);
     assert_eq!(std::fs::read(study.join("points.csv")).unwrap(), before);
     assert_eq!(std::fs::read_dir(&out_root).unwrap().count(), 2);
 }

@@ -4,6 +4,7 @@ Run: .venv/bin/python -m unittest discover -s tests/python
 """
 
 import csv
+import gzip
 import json
 import os
 import sys
@@ -49,12 +50,6 @@ class Metrics(unittest.TestCase):
         self.assertIsNone(scaling.gustafson_serial_fraction(1.0, 1))
         self.assertAlmostEqual(scaling.gustafson_serial_fraction(4.0, 4), 0.0, places=12)
 
-    def test_median(self):
-        self.assertEqual(scaling.median([3.0, 1.0, 2.0]), 2.0)
-        self.assertEqual(scaling.median([4.0, 1.0, 2.0, 3.0]), 2.5)
-        with self.assertRaises(ValueError):
-            scaling.median([])
-
 
 class AmdahlFit(unittest.TestCase):
     def test_exact_series_is_fit_back(self):
@@ -99,6 +94,8 @@ class AmdahlFit(unittest.TestCase):
         alpha = scaling.gustafson_fit(ps, [p - 0.2 * (p - 1) for p in ps])
         self.assertAlmostEqual(alpha, 0.2, places=12)
         self.assertIsNone(scaling.gustafson_fit([1], [1.0]))
+        for p in ps:
+            self.assertAlmostEqual(scaling.gustafson_speedup(p, alpha), p - 0.2 * (p - 1))
 
 
 class Oversubscription(unittest.TestCase):
@@ -113,7 +110,7 @@ class Oversubscription(unittest.TestCase):
 def run(mode, schedule, p, wall, over=0):
     return {
         "mode": mode, "schedule": schedule, "p": p, "wall_s": wall, "tasks_per_s": 100 / wall,
-        "speedup_est": 1.0, "imbalance": 1.0, "oversubscribed": over,
+        "busy_speedup": 1.0, "imbalance": 1.0, "oversubscribed": over,
     }
 
 
@@ -130,6 +127,7 @@ class Points(unittest.TestCase):
         self.assertAlmostEqual(rows[2]["efficiency"], 11.0 / 12.0)
         self.assertAlmostEqual(rows[2]["karp_flatt"], (6 / 11 - 0.5) / 0.5)
         self.assertIsNone(rows[2]["scaled_speedup"])
+        self.assertEqual(rows[2]["busy_speedup_median"], 1.0)
 
     def test_weak_points(self):
         runs = [run("weak", "dynamic", 1, 2.0), run("weak", "dynamic", 4, 2.5)]
@@ -164,29 +162,63 @@ class Files(unittest.TestCase):
             os.umask(umask)
             self.assertEqual(path.stat().st_mode & 0o777, 0o666 & ~umask)
 
+    def test_gzip_is_reproducible(self):
+        a, b = scaling.gzip_bytes("x,y\n1,2\n"), scaling.gzip_bytes("x,y\n1,2\n")
+        self.assertEqual(a, b)
+        self.assertEqual(gzip.decompress(a), b"x,y\n1,2\n")
+
+    def test_read_conf_is_key_value(self):
+        with tempfile.TemporaryDirectory() as d:
+            self.assertEqual(scaling.read_conf(Path(d)), {})
+            (Path(d) / "study.conf").write_text("label=a=b\nno equals sign\nslots=2\n")
+            self.assertEqual(scaling.read_conf(Path(d)), {"label": "a=b", "slots": "2"})
+
     def test_analyse_a_synthetic_study(self):
         with tempfile.TemporaryDirectory() as d:
-            study = Path(d)
-            (study / "runs").mkdir()
-            (study / "study.conf").write_text("label=t\nslots=2\ncommand=scripts/sweep.sh x\n")
-            rows = ["mode\tschedule\tp\trepeat\ttasks\tjson"]
-            for p, wall in ((1, 4.0), (2, 2.5)):
-                doc = fake_run(p, wall)
-                name = f"runs/strong-static-p{p}.json"
-                (study / name).write_text(json.dumps(doc))
-                rows.append(f"strong\tstatic\t{p}\t1\t4\t{name}")
-            (study / "manifest.tsv").write_text("\n".join(rows) + "\n")
+            study = synthetic_study(Path(d), [(1, 4.0, "speedup"), (2, 2.5, "busy_speedup")])
             scaling.analyse(study)
             with (study / "points.csv").open() as f:
                 pts = {int(r["p"]): r for r in csv.DictReader(f)}
             self.assertAlmostEqual(float(pts[2]["speedup"]), 1.6)
             self.assertAlmostEqual(float(pts[2]["karp_flatt"]), (1 / 1.6 - 0.5) / 0.5)
             self.assertEqual(pts[1]["karp_flatt"], "")
-            with (study / "tasks.csv").open() as f:
+            with (study / "study-runs.csv").open() as f:
+                runs = {int(r["p"]): r for r in csv.DictReader(f)}
+            # Version 0.1 JSONs call it speedup, schema 2 busy_speedup: both are read.
+            self.assertAlmostEqual(float(runs[1]["busy_speedup"]), 0.4 / 4.0)
+            self.assertAlmostEqual(float(runs[2]["busy_speedup"]), 0.4 / 2.5)
+            self.assertAlmostEqual(float(pts[2]["busy_speedup_median"]), 0.4 / 2.5)
+            with gzip.open(study / "tasks.csv.gz", "rt") as f:
                 self.assertEqual(len(list(csv.DictReader(f))), 4 + 4)
+            self.assertFalse((study / "tasks.csv").exists())
+            self.assertFalse((study / "runs.csv").exists())
             fit = json.loads((study / "fit.json").read_text())
             self.assertTrue(fit["strong"]["static"]["exact_two_point"])
             self.assertIn("scripts/sweep.sh x", (study / "SETUP.md").read_text())
+            self.assertEqual(scaling.study_missing(study), [])
+
+    def test_missing_run_json_is_named(self):
+        with tempfile.TemporaryDirectory() as d:
+            study = synthetic_study(Path(d), [(1, 4.0, "speedup")])
+            (study / "runs" / "strong-static-p1.json").unlink()
+            with self.assertRaises(SystemExit) as e:
+                scaling.analyse(study)
+            self.assertIn("strong-static-p1.json not found", str(e.exception))
+
+
+def synthetic_study(study, points):
+    """A study folder with one run per (p, wall, name of the Σbusy/wall key)."""
+    (study / "runs").mkdir()
+    (study / "study.conf").write_text("label=t\nslots=2\ncommand=scripts/sweep.sh x\n")
+    rows = ["mode\tschedule\tp\trepeat\ttasks\tjson"]
+    for p, wall, key in points:
+        doc = fake_run(p, wall)
+        doc[key] = doc.pop("speedup")
+        name = f"runs/strong-static-p{p}.json"
+        (study / name).write_text(json.dumps(doc))
+        rows.append(f"strong\tstatic\t{p}\t1\t4\t{name}")
+    (study / "manifest.tsv").write_text("\n".join(rows) + "\n")
+    return study
 
 
 def fake_run(p, wall):

@@ -1,63 +1,42 @@
-#!/usr/bin/env python3
-"""Plots of a scaling study (the CSV and JSON files scripts/scaling.py wrote).
+"""Plots of a scaling study, from the files scripts/scaling.py wrote (study-runs.csv,
+tasks.csv.gz, hosts.csv, points.csv, fit.json); scripts/plot.py STUDY draws them:
 
-Writes PNG and SVG into STUDY/plots/ (or --out):
   speedup.*              speedup vs p: ideal line, measured medians (min-max bars), Amdahl fit
   efficiency.*           efficiency vs p
-  timeline-<schedule>.*  per-rank timeline (Gantt) of one run: each task a bar, coloured by host
-  hosts.*                tasks/s per host, stacked, for every p (strong scaling)
+  timeline-<schedule>.png  per-rank timeline (Gantt) of one run: each task a bar, coloured by host
+  hosts.*                tasks/s per host, stacked, for every p
 
-Oversubscribed points (more ranks than cores) are drawn hollow.
+Oversubscribed points (more ranks than cores) are drawn hollow. Timelines are PNG only: as SVG,
+thousands of bars make a ~450 KB file that is no easier to read.
 """
 
-import argparse
 import csv
+import gzip
 import json
+import statistics
 from pathlib import Path
 
 import matplotlib
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-matplotlib.use("Agg")
-# Reproducible SVGs: fixed ids, no creation date (re-plotting leaves git diffs empty).
-matplotlib.rcParams["svg.hashsalt"] = "cluster-bench"
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import scaling
+from plot_common import host_colors, plt, save
 
 SCHEDULE_STYLE = {
     "static": {"color": "tab:blue", "marker": "o", "dodge": -0.04},
     "dynamic": {"color": "tab:orange", "marker": "s", "dodge": 0.04},
 }
-HOST_COLORS = plt.get_cmap("tab10").colors
 
 
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as f:
+def read_csv(path: Path):
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
 def num(s):
     return float(s) if s not in ("", None) else None
-
-
-def study_label(study):
-    conf = study / "study.conf"
-    if conf.exists():
-        for line in conf.read_text(encoding="utf-8").splitlines():
-            if line.startswith("label="):
-                return line[len("label="):]
-    return ""
-
-
-def host_colors(names):
-    return {h: HOST_COLORS[i % len(HOST_COLORS)] for i, h in enumerate(sorted(set(names)))}
-
-
-def save(fig, out, stem, formats):
-    for ext in formats:
-        meta = {"Date": None} if ext in ("svg", "pdf") else {}
-        fig.savefig(out / f"{stem}.{ext}", dpi=130, bbox_inches="tight", metadata=meta)
-    plt.close(fig)
 
 
 def oversubscribed_note(handles):
@@ -67,7 +46,25 @@ def oversubscribed_note(handles):
     )
 
 
-def plot_metric(points, fit, metric, out, formats, title_suffix):
+def fit_curve(f, mode, schedule, grid):
+    """The fitted speedup on grid and its legend label: scaling.py's Amdahl or Gustafson model."""
+    over_p = "p = " + ", ".join(str(p) for p in f.get("fit_p", []))
+    if mode != "strong":
+        return ([scaling.gustafson_speedup(p, f["alpha"]) for p in grid],
+                f"{schedule} Gustafson fit (α = {f['alpha']:.3f})")
+    s = [scaling.amdahl_speedup(p, f) for p in grid]
+    if f["valid"] and f["max_speedup"]:
+        lab = (f"serial {100 * f['serial_fraction']:.1f} %, max S {f['max_speedup']:.1f}")
+    elif f["valid"]:
+        lab = "serial 0 %"
+    elif f["tp_s"] <= 0:
+        lab = "no gain (Tp ≤ 0)"
+    else:
+        lab = "superlinear (Ts < 0)"
+    return s, f"{schedule} Amdahl fit ({over_p}): {lab}"
+
+
+def plot_metric(points, fit, metric, out, formats, title_suffix, written):
     """speedup or efficiency vs p, one panel per mode."""
     modes = [m for m in ("strong", "weak") if any(r["mode"] == m for r in points)]
     fig, axes = plt.subplots(1, len(modes), figsize=(6.8 * len(modes), 5.6), squeeze=False)
@@ -106,21 +103,7 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
             f = (fit.get(mode) or {}).get(schedule)
             if f and metric in ("speedup", "efficiency"):
                 grid = [1 + (pmax - 1) * i / 100 for i in range(101)]
-                if mode == "strong":
-                    total = f["ts_s"] + f["tp_s"]
-                    s = [total / (f["ts_s"] + f["tp_s"] / p) for p in grid]
-                    over_p = "p = " + ", ".join(str(p) for p in f["fit_p"])
-                    if f["tp_s"] > 0 and f["ts_s"] >= 0:
-                        lab = (f"{schedule} Amdahl fit ({over_p}): serial "
-                               f"{100 * f['serial_fraction']:.1f} %, max S {f['max_speedup']:.1f}"
-                               if f["max_speedup"] else f"{schedule} Amdahl fit ({over_p}): serial 0 %")
-                    elif f["tp_s"] <= 0:
-                        lab = f"{schedule} Amdahl fit ({over_p}): no gain (Tp ≤ 0)"
-                    else:
-                        lab = f"{schedule} Amdahl fit ({over_p}): superlinear (Ts < 0)"
-                else:
-                    s = [p - f["alpha"] * (p - 1) for p in grid]
-                    lab = f"{schedule} Gustafson fit (α = {f['alpha']:.3f})"
+                s, lab = fit_curve(f, mode, schedule, grid)
                 yv = s if metric == "speedup" else [v / p for v, p in zip(s, grid)]
                 ax.plot(grid, yv, color=style["color"], linestyle="--", linewidth=1, alpha=0.8,
                         label=lab)
@@ -147,7 +130,7 @@ def plot_metric(points, fit, metric, out, formats, title_suffix):
         ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
                   ncol=2, frameon=False)
     fig.tight_layout()
-    save(fig, out, metric, formats)
+    save(fig, out, metric, formats, written)
 
 
 def pick_run(runs, schedule):
@@ -157,11 +140,13 @@ def pick_run(runs, schedule):
     if not rows:
         return None
     pmax = max(int(r["p"]) for r in rows)
-    at = sorted((r for r in rows if int(r["p"]) == pmax), key=lambda r: float(r["wall_s"]))
-    return at[(len(at) - 1) // 2]
+    at = [r for r in rows if int(r["p"]) == pmax]
+    # median_low: a wall time one of the runs really had.
+    wall = statistics.median_low(float(r["wall_s"]) for r in at)
+    return next(r for r in at if float(r["wall_s"]) == wall)
 
 
-def plot_timeline(run, tasks, colors, out, formats, stem):
+def plot_timeline(run, tasks, colors, out, stem, written):
     recs = [t for t in tasks if t["run_id"] == run["run_id"]]
     p = int(run["p"])
     wall = float(run["wall_s"])
@@ -198,10 +183,10 @@ def plot_timeline(run, tasks, colors, out, formats, stem):
               title="host", title_fontsize=8, frameon=False)
     ax.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
-    save(fig, out, stem, formats)
+    save(fig, out, stem, ["png"], written)
 
 
-def plot_hosts(hosts, runs, colors, out, formats, title_suffix):
+def plot_hosts(hosts, runs, colors, out, formats, title_suffix, written):
     """Stacked tasks/s per host (median over repeats) for every p; one panel per schedule."""
     mode = "strong" if any(r["mode"] == "strong" for r in runs) else "weak"
     over = {(r["schedule"], int(r["p"])) for r in runs if r["mode"] == mode and r["oversubscribed"] == "1"}
@@ -217,8 +202,8 @@ def plot_hosts(hosts, runs, colors, out, formats, title_suffix):
         for name in names:
             vals = []
             for p in ps:
-                v = sorted(float(h["tasks_per_s"]) for h in rs if int(h["p"]) == p and h["host"] == name)
-                vals.append((v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2 if v else 0.0)
+                v = [float(h["tasks_per_s"]) for h in rs if int(h["p"]) == p and h["host"] == name]
+                vals.append(statistics.median(v) if v else 0.0)
             xs = [str(p) for p in ps]
             ax.bar(xs, vals, bottom=bottom, color=colors[name], label=name, edgecolor="white",
                    hatch=None)
@@ -238,48 +223,31 @@ def plot_hosts(hosts, runs, colors, out, formats, title_suffix):
     axes[0][0].set_ylabel("throughput (tasks/s, median of repeats)")
     fig.suptitle(f"Throughput per host (stacked){title_suffix}", fontsize=11)
     fig.tight_layout()
-    save(fig, out, "hosts", formats)
+    save(fig, out, "hosts", formats, written)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("study", type=Path, help="study folder (after scripts/scaling.py)")
-    parser.add_argument("-o", "--out", type=Path, help="output folder [STUDY/plots]")
-    parser.add_argument("--run", help="run_id for the timelines instead of the automatic pick")
-    parser.add_argument("--formats", default="png,svg", help="comma-separated [png,svg]")
-    parser.add_argument("--title", help="text appended to the titles [the study's label]")
-    args = parser.parse_args()
-
-    study = args.study
-    for name in ("points.csv", "runs.csv", "tasks.csv", "hosts.csv", "fit.json"):
-        if not (study / name).exists():
-            parser.error(f"{study / name} missing: run scripts/scaling.py {study} first")
-    out = args.out or study / "plots"
-    out.mkdir(parents=True, exist_ok=True)
-    formats = [f for f in args.formats.split(",") if f]
+def draw(study: Path, out: Path, formats, run_id=None, title=None):
+    """Every plot of the study into out; returns the paths written. run_id: the run for the
+    timeline instead of the automatic pick (ValueError if the study has no such run)."""
     points = read_csv(study / "points.csv")
-    runs = read_csv(study / "runs.csv")
-    tasks = read_csv(study / "tasks.csv")
+    runs = read_csv(study / "study-runs.csv")
+    tasks = read_csv(scaling.tasks_path(study))
     hosts = read_csv(study / "hosts.csv")
     fit = json.loads((study / "fit.json").read_text(encoding="utf-8"))
     colors = host_colors(h["host"] for h in hosts)
-    title = args.title if args.title is not None else study_label(study)
+    title = title if title is not None else scaling.read_conf(study).get("label", "")
     suffix = f" — {title}" if title else ""
-
-    plot_metric(points, fit, "speedup", out, formats, suffix)
-    plot_metric(points, fit, "efficiency", out, formats, suffix)
-    if args.run:
-        chosen = [r for r in runs if r["run_id"] == args.run]
-        if not chosen:
-            parser.error(f"no run {args.run!r} in {study / 'runs.csv'}")
-        plot_timeline(chosen[0], tasks, colors, out, formats, "timeline")
+    if run_id:
+        timelines = [("timeline", r) for r in runs if r["run_id"] == run_id][:1]
+        if not timelines:
+            raise ValueError(f"no run {run_id!r} in {study / 'study-runs.csv'}")
     else:
-        for schedule in SCHEDULE_STYLE:
-            run = pick_run(runs, schedule)
-            if run:
-                plot_timeline(run, tasks, colors, out, formats, f"timeline-{schedule}")
-    plot_hosts(hosts, runs, colors, out, formats, suffix)
-
-
-if __name__ == "__main__":
-    main()
+        timelines = [(f"timeline-{s}", pick_run(runs, s)) for s in SCHEDULE_STYLE]
+    written = []
+    plot_metric(points, fit, "speedup", out, formats, suffix, written)
+    plot_metric(points, fit, "efficiency", out, formats, suffix, written)
+    for stem, run in timelines:
+        if run:
+            plot_timeline(run, tasks, colors, out, stem, written)
+    plot_hosts(hosts, runs, colors, out, formats, suffix, written)
+    return written

@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Plots of cluster-bench results, straight from the CSV files (PNG and SVG).
+
+PATH is either a runs.csv (the file every run appends one row to, e.g. results/runs.csv) or a
+study folder of scripts/sweep.sh (after scripts/scaling.py).
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import runs_csv  # noqa: E402
+import scaling  # noqa: E402
+
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+REEXEC_MARK = "CLUSTER_BENCH_PLOT_REEXEC"
+
+EPILOG = """\
+from a runs.csv (into DIR/plots next to it):
+  tasks-per-s        tasks/s against ranks, one line per dim, schedule and host set
+  measured-speedup   measured speedup against ranks, same lines, with the ideal S = p
+  wall-vs-tasks      wall time against the number of tasks, one line per rank count and
+                     schedule, one panel per dim
+  hosts-newest       tasks/s per host of the newest run (read from its JSON, the json_file
+                     column, relative to the CSV's folder; skipped with a note if it is gone)
+  Lines join the median over the runs at each point; each run is a faint dot. Incomplete runs
+  (complete = false) are left out. Host set: the host names in the run's JSON, else the count.
+
+  Measured speedup of a run at p ranks = median wall_s of the complete 1-rank runs of the
+  same work (same dim, tasks, schedule, kernel and seed) / the run's wall_s. Runs without
+  such 1-rank runs have none. (busy_speedup, Σ task seconds / wall, is not used: it cannot
+  see tasks that got slower when ranks share cores.)
+
+from a study folder (into STUDY/plots):
+  speedup, efficiency      against p, medians with min-max bars, ideal line, Amdahl or
+                           Gustafson fit from fit.json
+  timeline-static|dynamic  one run as a Gantt chart, each task a bar coloured by host (PNG only)
+  hosts                    tasks/s per host, stacked, for every p
+
+Only these files are written (each atomically); nothing else in DIR is touched.
+Exit status: 0 plotted (or nothing to plot), 1 matplotlib missing, 2 bad input (a malformed
+CSV is named with its line).
+"""
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="scripts/plot.py", description=__doc__.split("\n\n")[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("path", type=Path, metavar="PATH", help="a runs.csv, or a study folder")
+    ap.add_argument("-o", "--out", type=Path, metavar="DIR",
+                    help="output folder [plots/ next to the CSV, or STUDY/plots]")
+    ap.add_argument("--formats", default="png,svg", help="comma-separated, of png,svg,pdf [png,svg]")
+    ap.add_argument("--run", metavar="RUN_ID", help="study: the run for the timeline (a run_id "
+                    "of study-runs.csv) instead of the median run at the largest p")
+    ap.add_argument("--title", help="study: text appended to the titles [the study's label]")
+    args = ap.parse_args(argv)
+    args.formats = [f for f in args.formats.split(",") if f]
+    bad = [f for f in args.formats if f not in ("png", "svg", "pdf")]
+    if bad or not args.formats:
+        ap.error(f"--formats: {','.join(bad) or 'nothing'} (choose from png, svg, pdf)")
+    return ap, args
+
+
+def ensure_matplotlib():
+    """Runs this script again under ROOT/.venv/bin/python when this Python lacks matplotlib
+    (scripts/setup.sh installs it there, not system-wide); exits 1 if neither has it."""
+    try:
+        import matplotlib  # noqa: F401
+        return
+    except ImportError:
+        pass
+    in_venv = Path(sys.prefix).resolve() == (ROOT / ".venv").resolve()
+    if VENV_PYTHON.exists() and not in_venv and not os.environ.get(REEXEC_MARK):
+        os.environ[REEXEC_MARK] = "1"
+        os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+    sys.exit(f"plot.py: matplotlib is not installed for {sys.executable} nor in {ROOT / '.venv'}: "
+             "run scripts/setup.sh (or scripts/setup.sh --no-build) to create it")
+
+
+def read_input(ap, path):
+    """('runs', rows) or ('study', None); exits 2 naming what is wrong."""
+    if path.is_dir():
+        return "study", None
+    if not path.exists():
+        ap.error(f"{path}: no such file or folder")
+    try:
+        return "runs", runs_csv.read_runs(path)
+    except runs_csv.CsvError as e:
+        print(f"plot.py: {e}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as e:
+        ap.error(f"{path}: {e.strerror}")
+
+
+def main(argv=None):
+    ap, args = parse_args(argv)
+    kind, runs = read_input(ap, args.path)
+    if kind == "runs" and not runs:
+        print(f"plot.py: nothing to plot: {args.path} has no runs", file=sys.stderr)
+        return 0
+    if kind == "study":
+        missing = scaling.study_missing(args.path)
+        if missing:
+            ap.error(f"{missing[0]} missing: run scripts/scaling.py {args.path} first")
+    ensure_matplotlib()
+    out = args.out or (args.path if kind == "study" else args.path.parent) / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    if kind == "study":
+        import plot_study
+
+        try:
+            written, notes = plot_study.draw(args.path, out, args.formats, args.run, args.title), []
+        except ValueError as e:
+            ap.error(str(e))
+    else:
+        import plot_runs
+
+        written, notes = plot_runs.draw(runs, args.path, out, args.formats)
+    for note in notes:
+        print(f"plot.py: note: {note}", file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
