@@ -13,6 +13,7 @@ set -euo pipefail
 SSH=${CLUSTER_BENCH_SSH:-ssh}
 IP=${CLUSTER_BENCH_IP:-ip}
 MPIRUN=${CLUSTER_BENCH_MPIRUN:-mpirun}
+MPICHVERSION=${CLUSTER_BENCH_MPICHVERSION:-mpichversion}
 
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
@@ -26,7 +27,7 @@ readonly FS=$'\x1f'
 # "!" (so that csh-family login shells accept it too). It reads the binary
 # path to check from stdin. Output: key=value lines.
 # shellcheck disable=SC2016 # expanded on the remote host, on purpose
-readonly PROBE='IFS= read -r cb_bin || cb_bin=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; if [ -z "$cb_bin" ]; then echo binary=skip; elif [ -f "$cb_bin" ] && [ -x "$cb_bin" ]; then echo binary=yes; else echo binary=no; fi'
+readonly PROBE='IFS= read -r cb_bin || cb_bin=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; echo "mpich=$(mpichversion 2>/dev/null | head -n 1)"; if [ -z "$cb_bin" ]; then echo binary=skip; elif [ -f "$cb_bin" ] && [ -x "$cb_bin" ]; then echo binary=yes; else echo binary=no; fi'
 
 # Options (set by parse_args).
 OUT="$REPO_ROOT/hostfiles/lab.txt"
@@ -89,7 +90,9 @@ Options:
   --binary PATH  absolute path cluster-bench must have on every host
                  (default: <repo>/target/release/cluster-bench);
                  'none' skips the check (e.g. before scripts/deploy.sh)
-  --format F     openmpi ('host slots=N', default) or mpich ('host:N')
+  --format F     openmpi ('host slots=N', default) or mpich ('host:N', a
+                 Hydra hostfile; hosts must have this machine's MPICH
+                 version, from mpichversion, instead of its Open MPI)
   --slots S      logical (nproc, default), physical (cores), or idle
                  (logical cores minus the 1-minute load, at least 1)
   --include-local  add this machine (by its host name, first in the file)
@@ -108,7 +111,8 @@ that never answered ARP is reported as unreachable (nothing there).
 Exit status: 0 some host qualifies, 1 none does, 2 bad usage or target.
 
 Environment: CLUSTER_BENCH_SSH (ssh), CLUSTER_BENCH_IP (ip),
-CLUSTER_BENCH_MPIRUN (mpirun, for this machine's MPI version).
+CLUSTER_BENCH_MPIRUN (mpirun, for this machine's MPI version),
+CLUSTER_BENCH_MPICHVERSION (mpichversion, the same for --format mpich).
 
 Example:
   scripts/discover.sh -u student 136.159.54.0/24
@@ -659,10 +663,13 @@ note_unreachable_neighbours() {
   done < <(unreachable_neighbours)
 }
 
-# mpi_version LINE: "Open MPI 4.1.4" from mpirun's or ompi_info's first line.
+# mpi_version LINE: "Open MPI 4.1.4" from mpirun's or ompi_info's first line,
+# "MPICH 4.0.2" from mpichversion's.
 mpi_version() {
   if [[ "$1" =~ Open\ MPI\)?\ v?([0-9][0-9A-Za-z.+-]*) ]]; then
     echo "Open MPI ${BASH_REMATCH[1]}"
+  elif [[ "$1" =~ ^MPICH\ Version:[[:space:]]*([0-9][0-9A-Za-z.+-]*) ]]; then
+    echo "MPICH ${BASH_REMATCH[1]}"
   else
     echo "$1"
   fi
@@ -681,7 +688,8 @@ emit_facts() {
       model) model=$value ;;
       mem_kb) mem_kb=$value ;;
       load1) load1=$value ;;
-      mpi) mpi=$(mpi_version "$value") ;;
+      mpi) [[ "$FORMAT" == mpich ]] || mpi=$(mpi_version "$value") ;;
+      mpich) [[ "$FORMAT" != mpich ]] || mpi=$(mpi_version "$value") ;;
       binary) binary=$value ;;
     esac
   done <<<"$out"
@@ -694,7 +702,7 @@ emit_facts() {
   if [[ -z "$hostname" || -z "$nproc" ]]; then
     status=probe-failed detail="no host name or core count"
   elif [[ -z "$mpi" ]]; then
-    status=no-mpi detail="mpirun --version gave nothing"
+    status=no-mpi detail="no MPI version ($([[ "$FORMAT" == mpich ]] && echo mpichversion || echo "mpirun --version"))"
   elif [[ -n "$LOCAL_MPI" && "$mpi" != "$LOCAL_MPI" ]]; then
     status=mpi-version-mismatch detail="'$mpi' there, '$LOCAL_MPI' here"
   elif [[ "$binary" == no ]]; then
@@ -742,7 +750,9 @@ main() {
   check_outputs
   ssh_base
   command -v "$SSH" >/dev/null || die "ssh not found ($SSH); apt-get install -y openssh-client"
-  LOCAL_MPI=$(mpi_version "$("$MPIRUN" --version 2>/dev/null | head -n 1)") || LOCAL_MPI=""
+  local version_tool=$MPIRUN
+  [[ "$FORMAT" == openmpi ]] || version_tool=$MPICHVERSION
+  LOCAL_MPI=$(mpi_version "$("$version_tool" --version 2>/dev/null | head -n 1)") || LOCAL_MPI=""
   [[ -n "$LOCAL_MPI" ]] || echo "discover.sh: warning: no mpirun here; MPI versions are not compared" >&2
 
   WORKDIR=$(mktemp -d -t cb-discover.XXXXXX)
