@@ -14,16 +14,24 @@ readonly APT_PACKAGES=(
   shellcheck python3 python3-venv jq curl ca-certificates
 )
 readonly PY_PACKAGES=(matplotlib numpy)
+# shellcheck source=scripts/lib/setup-extras.sh
+source "$ROOT/scripts/lib/setup-extras.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults]
+Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults] [--slurm] [--mpi mpich]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
 (slots = this machine's cores) if it is missing, adds Open MPI TCP keep-alive defaults to
 ~/.openmpi/mca-params.conf unless set (so a job with a host that lost power ends in seconds,
 not ~15 minutes; --no-mca-defaults skips this), and builds target/release/cluster-bench.
+
+  --slurm      also Debian's munge, slurmctld, slurmd, slurm-client (services left off), for
+               scripts/testnet.sh up N --slurm
+  --mpi mpich  also MPICH (mpich, libmpich-dev) with Open MPI kept as mpirun/mpicc/mpiexec,
+               and cluster-bench built on it (MPICC=mpicc.mpich, target/mpich) and installed
+               as cluster-bench-mpich in /usr/local/bin (root) or ~/.local/bin
 USAGE
 }
 
@@ -34,9 +42,10 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# install_apt_packages PKG...: the ones not installed yet.
 install_apt_packages() {
   local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [[ ${#missing[@]} -eq 0 ]]; then
@@ -107,23 +116,31 @@ build() {
 }
 
 main() {
-  local build=1 python=1 mca=1
+  local build=1 python=1 mca=1 slurm=0 mpich=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
       --no-build) build=0 ;;
       --no-python) python=0 ;;
       --no-mca-defaults) mca=0 ;;
+      --slurm) slurm=1 ;;
+      --mpi)
+        [[ "${2:-}" == mpich || "${2:-}" == openmpi ]] || { usage >&2; die "--mpi takes mpich (or openmpi)"; }
+        [[ "$2" == mpich ]] && mpich=1
+        shift
+        ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
     shift
   done
-  install_apt_packages
+  install_apt_packages "${APT_PACKAGES[@]}"
+  [[ $slurm -eq 1 ]] && install_slurm
   install_rust
   [[ $python -eq 1 ]] && install_python_env
   write_local_hostfile
   [[ $mca -eq 1 ]] && write_mca_defaults
   [[ $build -eq 1 ]] && build
+  [[ $mpich -eq 1 ]] && install_mpich "$build"
   return 0
 }
 
