@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# deploy.sh: put the cluster-bench binary at the same path on every host of a
+# deploy.sh: put the cluster-bench command at the same path on every host of a
 # hostfile (where there is no shared home), and check that every host has
 # the same MPI as this machine.
 #
@@ -14,16 +14,23 @@ SSH=${CLUSTER_BENCH_SSH:-ssh}
 SCP=${CLUSTER_BENCH_SCP:-scp}
 MPIRUN=${CLUSTER_BENCH_MPIRUN:-mpirun}
 
-REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
-readonly REPO_ROOT
+LIB=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/lib" && pwd)
+readonly LIB PROG=deploy.sh
+# shellcheck source=scripts/lib/common.sh
+. "$LIB/common.sh"
+# shellcheck source=scripts/lib/ssh.sh
+. "$LIB/ssh.sh"
+# shellcheck source=scripts/lib/hostfile.sh
+. "$LIB/hostfile.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$LIB/install.sh"
 
 HOSTFILE=""
-BINARY="$REPO_ROOT/target/release/cluster-bench"
+BINARY="$(cb_install_dir)/$CB_COMMAND"
 SSH_CONFIG=""
 SSH_USER=""
 SSH_KEY=""
 CHECK_ONLY=0
-SSH_ARGS=()
 
 # Remote: prints the MPI version line and the binary's sha256 (or "none").
 # shellcheck disable=SC2016 # expanded on the remote host, on purpose
@@ -36,17 +43,23 @@ readonly MKDIR='IFS= read -r p && mkdir -p -- "${p%/*}"'
 readonly INSTALL='IFS= read -r p && chmod 0755 -- "$p.cb-deploy" && mv -f -- "$p.cb-deploy" "$p"'
 
 usage() {
-  cat <<'EOF'
+  cat <<EOF
 Usage: scripts/deploy.sh HOSTFILE [options]
 
-Copies the cluster-bench binary to the same absolute path on every host of
+Copies the cluster-bench command to the same absolute path on every host of
 HOSTFILE (Open MPI 'host slots=N' or MPICH 'host:N' lines; '#' comments), over
 ssh in batch mode (keys only), unless the host already has an identical file
 there (shared home, or deployed before). Checks that each host's mpirun
 reports the same Open MPI version as this machine's.
 
+The default is the command scripts/setup.sh installed: /usr/local/bin/cluster-bench
+as root (on every host's default PATH), else ~/.local/bin/cluster-bench, which
+ranks find through the PATH mpirun forwards (setup.sh sets mca_base_env_list).
+Then 'mpirun --hostfile HOSTFILE cluster-bench' runs it on every host.
+
 Options:
-  --binary PATH  the binary (default: <repo>/target/release/cluster-bench);
+  --binary PATH  the file to copy, to the same path on every host (default:
+                 the installed command, $(cb_install_dir)/cluster-bench);
                  an absolute path of [A-Za-z0-9._/+-]
   -F SSH_CONFIG  ssh configuration file
   -u USER        remote user name
@@ -58,25 +71,6 @@ Exit status: 0 every host is ready, 1 some host is not, 2 bad usage.
 Environment: CLUSTER_BENCH_SSH (ssh), CLUSTER_BENCH_SCP (scp),
 CLUSTER_BENCH_MPIRUN (mpirun).
 EOF
-}
-
-die() {
-  echo "deploy.sh: $*" >&2
-  exit 1
-}
-
-usage_error() {
-  echo "deploy.sh: $*" >&2
-  echo "Try 'scripts/deploy.sh --help'." >&2
-  exit 2
-}
-
-quoted() {
-  printf '%q' "$1"
-}
-
-need_value() {
-  (($# >= 2)) || usage_error "option $1 needs a value"
 }
 
 parse_args() {
@@ -100,55 +94,21 @@ parse_args() {
   [[ -f "$HOSTFILE" && -r "$HOSTFILE" ]] || usage_error "cannot read hostfile $(quoted "$HOSTFILE")"
   [[ "$BINARY" =~ ^/[A-Za-z0-9._/+-]+$ && "$BINARY" != */ ]] \
     || usage_error "--binary needs an absolute path of [A-Za-z0-9._/+-], got $(quoted "$BINARY")"
-  if [[ -n "$SSH_USER" && ! "$SSH_USER" =~ ^[A-Za-z_][A-Za-z0-9_.-]{0,31}$ ]]; then
-    usage_error "-u: not a user name: $(quoted "$SSH_USER")"
-  fi
-  if [[ -n "$SSH_CONFIG" ]]; then
-    [[ "$SSH_CONFIG" != -* && -r "$SSH_CONFIG" ]] || usage_error "-F: cannot read $(quoted "$SSH_CONFIG")"
-    SSH_ARGS+=(-F "$SSH_CONFIG")
-  fi
-  [[ -z "$SSH_USER" ]] || SSH_ARGS+=(-o "User=$SSH_USER")
-  if [[ -n "$SSH_KEY" ]]; then
-    [[ "$SSH_KEY" != -* && -r "$SSH_KEY" ]] || usage_error "-i: cannot read $(quoted "$SSH_KEY")"
-    SSH_ARGS+=(-i "$SSH_KEY")
-  fi
-  SSH_ARGS+=(-o BatchMode=yes -o ConnectTimeout=10 -o StrictHostKeyChecking=accept-new)
-}
-
-readonly OCTET='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
-readonly LABEL='[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?'
-
-valid_host() {
-  [[ "$1" =~ ^$OCTET\.$OCTET\.$OCTET\.$OCTET$ ]] && return 0
-  [[ "$1" =~ ^[0-9.]+$ ]] && return 1
-  ((${#1} <= 253)) && [[ "$1" =~ ^$LABEL(\.$LABEL)*$ ]]
+  ssh_options "$SSH_CONFIG" "$SSH_USER" "$SSH_KEY"
+  SSH_ARGS+=("${SSH_BATCH[@]}" -o ConnectTimeout=10)
 }
 
 # read_hosts: HOSTS = the hosts of HOSTFILE, in order, once each.
 read_hosts() {
-  local line host lines=()
+  local host
   local -A seen=()
+  hostfile_read "$HOSTFILE"
   HOSTS=()
-  mapfile -t lines <"$HOSTFILE"
-  for line in "${lines[@]}"; do
-    line=${line%%#*}
-    read -r host _ <<<"$line" || true
-    [[ -n "$host" ]] || continue
-    host=${host%%:*} # MPICH host:N
-    valid_host "$host" || usage_error "bad host $(quoted "$host") in $(quoted "$HOSTFILE")"
+  for host in "${HOSTFILE_HOSTS[@]}"; do
     [[ -z "${seen[$host]:-}" ]] || continue
     seen[$host]=1
     HOSTS+=("$host")
   done
-  ((${#HOSTS[@]} > 0)) || usage_error "no hosts in $(quoted "$HOSTFILE")"
-}
-
-mpi_version() {
-  if [[ "$1" =~ Open\ MPI\)?\ v?([0-9][0-9A-Za-z.+-]*) ]]; then
-    echo "Open MPI ${BASH_REMATCH[1]}"
-  else
-    echo "$1"
-  fi
 }
 
 # remote_state HOST: sets R_MPI and R_SHA (empty R_SHA: ssh failed).
@@ -175,9 +135,9 @@ copy_to() {
 main() {
   parse_args "$@"
   read_hosts
-  [[ -f "$BINARY" && -x "$BINARY" ]] || die "no executable $BINARY (cargo build --release)"
+  [[ -f "$BINARY" && -x "$BINARY" ]] || die "no executable $BINARY (scripts/setup.sh installs it)"
   local local_mpi local_sha host status failed=0 local_name
-  local_mpi=$(mpi_version "$("$MPIRUN" --version 2>/dev/null | head -n 1)")
+  local_mpi=$(local_mpi_version)
   local_sha=$(sha256sum <"$BINARY" | cut -d ' ' -f 1)
   local_name=$(uname -n)
   printf '%-24s %-10s %s\n' HOST STATUS DETAIL >&2

@@ -3,13 +3,20 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT
+readonly ROOT PROG=run.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/mca.sh
+. "$ROOT/scripts/lib/mca.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
 
 usage() {
   cat <<USAGE
 Usage: scripts/run.sh [--hostfile FILE] [-- CLUSTER_BENCH_FLAGS...]
 
-Runs 'mpirun --hostfile FILE target/release/cluster-bench FLAGS' after scripts/setup.sh.
+Runs scripts/setup.sh (packages, build, the command '$CB_COMMAND' installed), then
+'mpirun --hostfile FILE $CB_COMMAND FLAGS' in the current folder: results go to ./results/.
 FILE defaults to hostfiles/localhost.txt (one rank per core of this machine).
 Example: scripts/run.sh --hostfile hostfiles/lab.txt -- --dim 120 --tasks 4000
 USAGE
@@ -20,26 +27,21 @@ main() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
-      --hostfile) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; hostfile="$2"; shift ;;
+      --hostfile) need_value "$@"; hostfile="$2"; shift ;;
       --) shift; break ;;
-      *) printf 'run: unknown option: %s\n' "$1" >&2; usage >&2; exit 2 ;;
+      *) usage_error "unknown option: $(quoted "$1")" ;;
     esac
     shift
   done
   "$ROOT/scripts/setup.sh" --no-python
-  [[ -r "$hostfile" ]] || { printf 'run: cannot read hostfile %s\n' "$hostfile" >&2; exit 2; }
+  [[ -r "$hostfile" ]] || usage_error "cannot read hostfile $(quoted "$hostfile")"
   local args=(--hostfile "$hostfile")
   # Open MPI refuses root unless told; CI and containers run as root.
   [[ $(id -u) -eq 0 ]] && args+=(--allow-run-as-root)
   # ob1 skips probing of transports this machine doesn't have (~0.2 s at start-up).
-  export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
-  # mpirun notices a host that went silent (power cut, no TCP reset) in <= 11 s instead of
-  # ~15 min: see docs/faults.md. Values already set win.
-  export OMPI_MCA_oob_tcp_keepalive_time="${OMPI_MCA_oob_tcp_keepalive_time:-5}"
-  export OMPI_MCA_oob_tcp_keepalive_intvl="${OMPI_MCA_oob_tcp_keepalive_intvl:-2}"
-  export OMPI_MCA_oob_tcp_keepalive_probes="${OMPI_MCA_oob_tcp_keepalive_probes:-3}"
-  cd "$ROOT"
-  exec mpirun "${args[@]}" target/release/cluster-bench "$@"
+  mca_export pml=ob1 "${MCA_KEEPALIVE[@]}"
+  # The command setup.sh installed, found by its bare name (first on PATH, or warned about).
+  PATH="$(cb_install_dir):$PATH" exec mpirun "${args[@]}" "$CB_COMMAND" "$@"
 }
 
 main "$@"

@@ -4,10 +4,18 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT
+readonly ROOT PROG=setup.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/mca.sh
+. "$ROOT/scripts/lib/mca.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
+
 # What each package is for: Open MPI (runtime, headers for rsmpi's build), libclang (bindgen
 # in rsmpi's build), gcc/make (C parts), ssh client+server (launch; the test hosts' sshd),
-# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (discovery's JSON).
+# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (the JSON
+# inventory discover.sh writes; bench_speed.sh reads run JSONs).
 readonly APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config
   openssh-client openssh-server iproute2 procps util-linux
@@ -15,7 +23,7 @@ readonly APT_PACKAGES=(
 )
 readonly PY_PACKAGES=(matplotlib numpy)
 # shellcheck source=scripts/lib/setup-extras.sh
-source "$ROOT/scripts/lib/setup-extras.sh"
+. "$ROOT/scripts/lib/setup-extras.sh"
 
 usage() {
   cat <<USAGE
@@ -23,20 +31,23 @@ Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults] [--slurm]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
-(slots = this machine's cores) if it is missing, adds Open MPI TCP keep-alive defaults to
-~/.openmpi/mca-params.conf unless set (so a job with a host that lost power ends in seconds,
-not ~15 minutes; --no-mca-defaults skips this), and builds target/release/cluster-bench.
+(slots = this machine's cores) if it is missing, builds the release binary and installs it
+as the command 'cluster-bench' in $(cb_install_dir) (/usr/local/bin as root, ~/.local/bin
+otherwise; --no-build skips both).
+
+Adds to ~/.openmpi/mca-params.conf what is not set there yet (--no-mca-defaults skips this):
+Open MPI TCP keep-alive (a job with a host that lost power ends in seconds, not ~15 minutes)
+and, for a ~/.local/bin install, mca_base_env_list = PATH: mpirun gives every rank its own
+PATH, so ranks on other hosts find 'cluster-bench' where it is here (a shared home, or
+scripts/deploy.sh).
 
   --slurm      also Debian's munge, slurmctld, slurmd, slurm-client (services left off), for
                scripts/testnet.sh up N --slurm
   --mpi mpich  also MPICH (mpich, libmpich-dev) with Open MPI kept as mpirun/mpicc/mpiexec,
-               and cluster-bench built on it (MPICC=mpicc.mpich, target/mpich) and installed
-               as cluster-bench-mpich in /usr/local/bin (root) or ~/.local/bin
+               and cluster-bench built on it (MPICC=mpicc.mpich, in target/mpich), installed
+               beside 'cluster-bench' as 'cluster-bench-mpich'
 USAGE
 }
-
-log() { printf 'setup: %s\n' "$*" >&2; }
-die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
@@ -96,23 +107,53 @@ write_local_hostfile() {
 # Per-user Open MPI defaults apply to every mpirun this user starts, however it is started;
 # values already there, or set in the environment, win.
 write_mca_defaults() {
-  local conf="$HOME/.openmpi/mca-params.conf"
-  if [[ -f "$conf" ]] && grep -q '^[[:space:]]*oob_tcp_keepalive_time' "$conf"; then
-    return
+  local conf added
+  conf=$(mca_user_conf)
+  added=$(mca_conf_add "$conf" "added by cluster-bench's scripts/setup.sh: notice a silent host within ~11 s" \
+    "${MCA_KEEPALIVE[@]}")
+  [[ -z "$added" ]] || log "added Open MPI keep-alive defaults to $conf (see docs/faults.md)"
+  cb_install_needs_path_forwarding || return 0
+  added=$(mca_conf_add "$conf" "added by cluster-bench's scripts/setup.sh: ranks find commands by mpirun's PATH" \
+    mca_base_env_list=PATH)
+  if [[ -n "$added" ]]; then
+    log "added mca_base_env_list = PATH to $conf: ranks on every host get mpirun's PATH"
+  elif ! mpirun_forwards_path; then
+    log "warning: $conf sets mca_base_env_list without PATH: ranks on other hosts may not" \
+      "find $CB_COMMAND in $(cb_install_dir) (add ';PATH' to it, or use mpirun -x PATH)"
   fi
-  mkdir -p "$HOME/.openmpi"
-  cat >>"$conf" <<'CONF'
-# added by cluster-bench's scripts/setup.sh: notice a silent host within ~11 s
-oob_tcp_keepalive_time = 5
-oob_tcp_keepalive_intvl = 2
-oob_tcp_keepalive_probes = 3
-CONF
-  log "added Open MPI keep-alive defaults to $conf (see docs/faults.md)"
 }
 
 build() {
-  log "building target/release/cluster-bench"
+  log "building target/release/$CB_COMMAND"
   (cd "$ROOT" && cargo build --release --quiet)
+}
+
+# install_command [BINARY NAME]: BINARY (default: the release binary) as the command NAME
+# (default: cluster-bench), replaced atomically (a copy under a temporary name in the same
+# folder, renamed): a running job keeps its file.
+install_command() {
+  local src=${1:-$ROOT/target/release/$CB_COMMAND} name=${2:-$CB_COMMAND} dir tmp
+  dir=$(cb_install_dir)
+  mkdir -p -- "$dir" || die "cannot create $dir"
+  tmp=$(mktemp -- "$dir/.$name.XXXXXX") || die "cannot write in $dir"
+  if ! cp -- "$src" "$tmp" || ! chmod 0755 -- "$tmp" \
+    || ! mv -f -- "$tmp" "$dir/$name"; then
+    rm -f -- "$tmp"
+    die "cannot install $dir/$name"
+  fi
+  log "installed $dir/$name"
+  check_command_on_path "$dir" "$name"
+}
+
+# check_command_on_path DIR [NAME]: the bare name (default: cluster-bench) finds the command
+# just installed in DIR.
+check_command_on_path() {
+  local dir=$1 name=${2:-$CB_COMMAND} found
+  found=$(command -v "$name" || true)
+  if [[ "$found" != "$dir/$name" ]]; then
+    log "warning: '$name' here runs ${found:-nothing}, not $dir/$name:" \
+      "put $dir first on your PATH (a new login shell does it for ~/.local/bin on Debian)"
+  fi
 }
 
 main() {
@@ -125,23 +166,25 @@ main() {
       --no-mca-defaults) mca=0 ;;
       --slurm) slurm=1 ;;
       --mpi)
-        [[ "${2:-}" == mpich || "${2:-}" == openmpi ]] || { usage >&2; die "--mpi takes mpich (or openmpi)"; }
-        [[ "$2" == mpich ]] && mpich=1
+        need_value "$@"
+        case "$2" in mpich) mpich=1 ;; openmpi) ;; *) usage_error "--mpi is openmpi or mpich, got $(quoted "$2")" ;; esac
         shift
         ;;
-      *) usage >&2; die "unknown option: $1" ;;
+      *) usage_error "unknown option: $(quoted "$1")" ;;
     esac
     shift
   done
   install_apt_packages "${APT_PACKAGES[@]}"
-  [[ $slurm -eq 1 ]] && install_slurm
+  if ((slurm)); then install_slurm; fi
   install_rust
-  [[ $python -eq 1 ]] && install_python_env
+  if ((python)); then install_python_env; fi
   write_local_hostfile
-  [[ $mca -eq 1 ]] && write_mca_defaults
-  [[ $build -eq 1 ]] && build
-  [[ $mpich -eq 1 ]] && install_mpich "$build"
-  return 0
+  if ((mca)); then write_mca_defaults; fi
+  if ((build)); then
+    build
+    install_command
+  fi
+  if ((mpich)); then install_mpich "$build"; fi
 }
 
 main "$@"

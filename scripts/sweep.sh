@@ -4,9 +4,15 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT
+readonly ROOT PROG=sweep.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/hostfile.sh
+. "$ROOT/scripts/lib/hostfile.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
 MPIRUN=${MPIRUN:-mpirun}
-CLUSTER_BENCH=${CLUSTER_BENCH:-$ROOT/target/release/cluster-bench}
+CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 
 usage() {
@@ -41,22 +47,11 @@ Options:
 
 Progress (point k/n, elapsed, ETA) goes to stderr. Exit status: 0 done, 1 a run or the
 analysis failed, 2 bad input.
-Tools: \$MPIRUN (mpirun), \$CLUSTER_BENCH (target/release/cluster-bench),
+Tools: \$MPIRUN (mpirun), \$CLUSTER_BENCH (cluster-bench, the command setup.sh installs),
        \$PYTHON (.venv/bin/python, made by scripts/setup.sh).
 Example: scripts/sweep.sh --hostfile hostfiles/localhost.txt --repeat 3 --label local-strong
 USAGE
 }
-
-log() { printf 'sweep: %s\n' "$*" >&2; }
-die() { printf 'sweep: error: %s\n' "$*" >&2; exit 1; }
-usage_error() {
-  printf 'sweep: %s\n' "$*" >&2
-  printf "Try 'scripts/sweep.sh --help'.\n" >&2
-  exit 2
-}
-
-# need_value OPTION ARGC: an option's value is present.
-need_value() { [[ $2 -ge 2 ]] || usage_error "$1 needs a value"; }
 
 # positive_int NAME VALUE: a whole number >= 1 (and not absurdly long).
 positive_int() {
@@ -65,51 +60,23 @@ positive_int() {
 
 # hostfile_slots FILE: prints the total slot count; exits 2 on a malformed line.
 hostfile_slots() {
-  local file=$1 line n=0 total=0 host word slots words=()
-  [[ -e $file ]] || usage_error "hostfile not found: $file"
-  [[ -f $file && -r $file ]] || usage_error "hostfile is not a readable file: $file"
-  while IFS= read -r line || [[ -n $line ]]; do
-    n=$((n + 1))
-    line=${line%%#*}
-    read -r -a words <<<"$line"
-    [[ ${#words[@]} -eq 0 ]] && continue
-    host=${words[0]}
-    [[ $host =~ ^[A-Za-z0-9]([A-Za-z0-9._:-]*[A-Za-z0-9])?$ ]] \
-      || usage_error "$file:$n: '$host' is not a host name or address"
-    slots=1
-    for word in "${words[@]:1}"; do
-      case "$word" in
-        slots=*)
-          slots=${word#slots=}
-          [[ $slots =~ ^[0-9]{1,5}$ && $((10#$slots)) -ge 1 ]] \
-            || usage_error "$file:$n: slots must be a whole number >= 1 (got '$slots')"
-          slots=$((10#$slots))
-          ;;
-        max_slots=* | max-slots=*)
-          [[ ${word#*=} =~ ^[0-9]{1,5}$ ]] || usage_error "$file:$n: bad '$word'"
-          ;;
-        *) usage_error "$file:$n: unknown field '$word' (expected 'host [slots=N] [max_slots=N]')" ;;
-      esac
-    done
-    total=$((total + slots))
-  done <"$file"
-  [[ $total -ge 1 ]] || usage_error "hostfile $file lists no hosts"
+  local slots total=0
+  hostfile_read "$1"
+  for slots in "${HOSTFILE_SLOTS[@]}"; do total=$((total + slots)); done
   echo "$total"
 }
 
 # only_this_machine FILE: every host of the (valid) hostfile is this machine.
 only_this_machine() {
-  local line words=() me
+  local host me
   me=$(hostname)
-  while IFS= read -r line || [[ -n $line ]]; do
-    line=${line%%#*}
-    read -r -a words <<<"$line"
-    [[ ${#words[@]} -eq 0 ]] && continue
-    case "${words[0]}" in
-      localhost | 127.* | ::1 | "$me") ;;
+  hostfile_read "$1"
+  for host in "${HOSTFILE_HOSTS[@]}"; do
+    case "$host" in
+      localhost | 127.* | "$me") ;;
       *) return 1 ;;
     esac
-  done <"$1"
+  done
 }
 
 # rank_counts MAX: 1, 2, 4, … below MAX, then MAX.
@@ -255,7 +222,7 @@ analyse() {
 
 check_tools() {
   command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
-  [[ -x $CLUSTER_BENCH ]] || die "$CLUSTER_BENCH not found: build it with 'cargo build --release'"
+  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
   [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
 }
 
@@ -267,18 +234,18 @@ main() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h | --help) usage; exit 0 ;;
-      --hostfile) need_value "$1" $#; HOSTFILE=$2; shift ;;
-      --mode) need_value "$1" $#; mode=$2; shift ;;
-      --schedule) need_value "$1" $#; schedule=$2; shift ;;
-      --repeat) need_value "$1" $#; REPEAT=$2; shift ;;
-      --dim) need_value "$1" $#; DIM=$2; shift ;;
-      --tasks) need_value "$1" $#; TASKS=$2; shift ;;
-      --tasks-per-rank) need_value "$1" $#; TASKS_PER_RANK=$2; shift ;;
-      --warmup) need_value "$1" $#; WARMUP=$2; shift ;;
-      --label) need_value "$1" $#; LABEL=$2; shift ;;
-      --out-root) need_value "$1" $#; OUT_ROOT=$2; shift ;;
-      --max-ranks) need_value "$1" $#; MAX_RANKS=$2; shift ;;
-      --physical-cores) need_value "$1" $#; PHYSICAL_CORES=$2; shift ;;
+      --hostfile) need_value "$@"; HOSTFILE=$2; shift ;;
+      --mode) need_value "$@"; mode=$2; shift ;;
+      --schedule) need_value "$@"; schedule=$2; shift ;;
+      --repeat) need_value "$@"; REPEAT=$2; shift ;;
+      --dim) need_value "$@"; DIM=$2; shift ;;
+      --tasks) need_value "$@"; TASKS=$2; shift ;;
+      --tasks-per-rank) need_value "$@"; TASKS_PER_RANK=$2; shift ;;
+      --warmup) need_value "$@"; WARMUP=$2; shift ;;
+      --label) need_value "$@"; LABEL=$2; shift ;;
+      --out-root) need_value "$@"; OUT_ROOT=$2; shift ;;
+      --max-ranks) need_value "$@"; MAX_RANKS=$2; shift ;;
+      --physical-cores) need_value "$@"; PHYSICAL_CORES=$2; shift ;;
       --oversubscribe) OVERSUBSCRIBE=1 ;;
       --) shift; EXTRA_MPIRUN=("$@"); break ;;
       *) usage_error "unknown option: $1" ;;

@@ -10,7 +10,8 @@ usage() {
   cat <<USAGE
 Usage: scripts/test.sh [CARGO_TEST_ARGS...]
 
-Runs scripts/setup.sh, cargo fmt --check, cargo clippy -D warnings, shellcheck on every
+Runs scripts/setup.sh (which also installs the command cluster-bench that tests/lab.rs
+starts by its bare name), cargo fmt --check, cargo clippy -D warnings, shellcheck on every
 script, then cargo test --release (extra arguments go to cargo test).
 USAGE
 }

@@ -148,10 +148,34 @@ mod tests {
         }
     }
 
+    /// Each field against a source other than the one `local` reads.
     #[test]
-    fn local_info_names_this_host() {
-        let info = RankInfo::local(0);
-        assert!(!info.host.is_empty());
-        assert!(info.cores >= 1);
+    fn local_info_matches_what_the_kernel_reports() {
+        let info = RankInfo::local(3);
+        assert_eq!(info.rank, 3);
+        let uts = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(info.host, uts.trim_end_matches('\n'));
+        let self_pid = std::fs::read_link("/proc/self").unwrap();
+        assert_eq!(info.pid.to_string(), self_pid.to_string_lossy());
+        // sysinfo(2) counts the same RAM in pages, /proc/meminfo in KiB: equal in bytes.
+        // SAFETY: sysinfo only writes into the zeroed struct it is given.
+        let mut si: libc::sysinfo = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::sysinfo(&mut si) }, 0);
+        let ram = si.totalram as u64 * u64::from(si.mem_unit);
+        assert_eq!(
+            info.mem_total_bytes, ram,
+            "MemTotal vs sysinfo (a container may fake /proc/meminfo)"
+        );
+        // available_parallelism may lower the CPU affinity count (cgroup quota), never raise it.
+        // SAFETY: a zeroed cpu_set_t is a valid empty set; the call fills it for this thread.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut set) }, 0);
+        let affinity = unsafe { libc::CPU_COUNT(&set) } as usize;
+        assert!(
+            (1..=affinity).contains(&info.cores),
+            "{} of {affinity}",
+            info.cores
+        );
     }
 }

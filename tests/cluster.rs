@@ -4,32 +4,21 @@
 //! checksum equals a 1-rank local run → `down` leaves nothing behind.
 //! Needs root and network namespaces (CI runs as root); skipped elsewhere.
 
+mod common;
 mod testnet;
 
+use common::{BIN, json, json_files, mpi_env, run, text};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
-use testnet::{SUBNET, Testnet, assert_all_gone, mpi_env, on_testnet, run, script, text};
+use std::process::Command;
+use testnet::{SUBNET, TWO_RANKS_ON_3_HOSTS, Testnet, assert_all_gone, on_testnet, script};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cluster-bench");
 const TASKS: u64 = 36;
 const WORKLOAD: [&str; 8] = [
     "--tasks", "36", "--dim", "40", "--seed", "7", "--warmup", "1",
 ];
-
-fn json_of(out: &Output, what: &str) -> Value {
-    assert!(
-        out.status.success(),
-        "{what} failed: {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{what}: not JSON ({e}):\n{}", text(&out.stdout)))
-}
 
 /// Host name → (ranks, tasks) of a run's JSON, checking that it adds up.
 fn hosts_of(v: &Value) -> Vec<(String, u64, u64)> {
@@ -51,14 +40,10 @@ fn hosts_of(v: &Value) -> Vec<(String, u64, u64)> {
 }
 
 fn only_json_in(dir: &Path) -> Value {
-    let files: Vec<_> = fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    assert_eq!(files.len(), 1, "one run JSON in {dir:?}: {files:?}");
-    serde_json::from_slice(&fs::read(&files[0]).unwrap()).unwrap()
+    let mut files = json_files(dir);
+    let names: Vec<&String> = files.iter().map(|f| &f.0).collect();
+    assert_eq!(files.len(), 1, "one run JSON in {dir:?}: {names:?}");
+    files.remove(0).1
 }
 
 #[test]
@@ -91,7 +76,7 @@ fn discover_then_mpirun_across_test_hosts() {
         .args(["-np", "1", BIN])
         .args(WORKLOAD)
         .args(["--json", "--no-save", "--quiet"]);
-    let reference = json_of(&run(&mut cmd), "1-rank local run");
+    let reference = json(&run(&mut cmd));
     let want = reference["checksum"].as_f64().expect("checksum");
 
     let expected: BTreeSet<String> = (1..=3).map(|k| format!("cbhost{k}")).collect();
@@ -100,17 +85,7 @@ fn discover_then_mpirun_across_test_hosts() {
         let mut cmd = Command::new("timeout");
         cmd.args(["300", "mpirun", "--hostfile"])
             .arg(&hostfile)
-            // Two ranks per host whatever the hosts' core count; the hosts
-            // share this machine's cores, so let the kernel place them.
-            .args([
-                "-np",
-                "6",
-                "--map-by",
-                "ppr:2:node",
-                "--bind-to",
-                "none",
-                BIN,
-            ])
+            .args(TWO_RANKS_ON_3_HOSTS)
             .args(WORKLOAD)
             .args([
                 "--schedule",
@@ -126,7 +101,7 @@ fn discover_then_mpirun_across_test_hosts() {
         }
         let out = run(on_testnet(&mut cmd, &net));
         let v = if schedule == "static" {
-            json_of(&out, "static run on the test hosts")
+            json(&out)
         } else {
             assert!(
                 out.status.success(),

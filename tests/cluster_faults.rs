@@ -15,18 +15,18 @@
 //! is shared with tests/cluster.rs through the lock in tests/testnet; every test brings its
 //! own network up and its guard always takes it down.
 
+mod common;
 mod testnet;
 
-use serde_json::Value;
+use common::{json_files, pid_running, run, text, wait_within};
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use testnet::{Testnet, assert_all_gone, on_testnet, run, text};
+use testnet::{TWO_RANKS_ON_3_HOSTS, Testnet, assert_all_gone, on_testnet};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cluster-bench");
 /// The bound: the job ends this soon after the fault.
 const FAULT_BOUND: Duration = Duration::from_secs(30);
 /// The host that dies, its namespace, and the hosts that survive.
@@ -102,7 +102,7 @@ fn netns_pids(ns: &str) -> Vec<(u32, String)> {
     text(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
-        .filter(|&p| testnet::pid_running(p))
+        .filter(|&p| pid_running(p))
         .map(|p| {
             let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
             (p, comm.trim().to_owned())
@@ -170,43 +170,22 @@ fn finish_within(
     net: &Testnet,
     out_dir: &Path,
 ) -> (Output, Duration) {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return (child.wait_with_output().unwrap(), start.elapsed());
-        }
-        if start.elapsed() > bound {
-            let forest = ps_forest();
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            for (pid, name, _) in job_leftovers(net, out_dir) {
-                if name == "ssh" {
-                    // SAFETY: kill(2) of an ssh session to this test's hosts.
-                    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                }
-            }
-            panic!(
-                "job still running {bound:?} after the fault; processes:\n{forest}\nstderr:\n{}",
-                text(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if let Some(took) = wait_within(&mut child, bound) {
+        return (child.wait_with_output().unwrap(), took);
     }
-}
-
-fn json_files(dir: &Path) -> Vec<(String, Value)> {
-    let mut v: Vec<(String, Value)> = fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json") && n != "earlier.json")
-        .filter_map(|n| {
-            let doc = serde_json::from_slice(&fs::read(dir.join(&n)).unwrap()).ok()?;
-            Some((n, doc))
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    let forest = ps_forest();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    for (pid, name, _) in job_leftovers(net, out_dir) {
+        if name == "ssh" {
+            // SAFETY: kill(2) of an ssh session to this test's hosts.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+    panic!(
+        "job still running {bound:?} after the fault; processes:\n{forest}\nstderr:\n{}",
+        text(&out.stderr)
+    );
 }
 
 /// One run with one fault; returns how long the job took to end after the fault.
@@ -228,15 +207,7 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     with_keepalive(&mut cmd, &net)
         .arg("--hostfile")
         .arg(&hostfile)
-        .args([
-            "-np",
-            "6",
-            "--map-by",
-            "ppr:2:node",
-            "--bind-to",
-            "none",
-            BIN,
-        ])
+        .args(TWO_RANKS_ON_3_HOSTS)
         // Far longer than the test: the fault always comes mid-run.
         .args(["--dim", "60", "--tasks", "1000000", "--seed", "3"])
         .args(["--heartbeat-timeout", "5", "--checkpoint-every", "1"])
@@ -311,7 +282,9 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
         fs::read(out_dir.join("earlier.json")).unwrap(),
         EARLIER_JSON
     );
-    let docs = json_files(&out_dir);
+    // Every JSON but the earlier one parses (atomic writes) and is marked incomplete.
+    let mut docs = json_files(&out_dir);
+    docs.retain(|(name, _)| name != "earlier.json");
     for (name, doc) in &docs {
         assert_eq!(doc["complete"], false, "{name} not marked incomplete");
     }

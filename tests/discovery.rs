@@ -1,15 +1,17 @@
 //! scripts/discover.sh: input validation (anywhere) and classification on the
 //! project's test hosts (root with network namespaces; skipped elsewhere).
 
+mod common;
 mod testnet;
 
+use common::{BIN, run, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
-use testnet::{Testnet, assert_all_gone, nproc, run, script, text};
+use testnet::{Testnet, assert_all_gone, nproc, script};
 
 fn discover(out_file: &Path) -> Command {
     let mut cmd = Command::new(script("discover.sh"));
@@ -151,7 +153,7 @@ fn discover_classifies_testnet_hosts() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("lab.txt");
     let json_file = dir.path().join("lab.json");
-    let binary = env!("CARGO_BIN_EXE_cluster-bench");
+    let binary = BIN;
 
     // Cold ARP, as for a first scan.
     let _ = run(Command::new("ip").args(["neigh", "flush", "dev", testnet::BRIDGE]));

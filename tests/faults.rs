@@ -4,12 +4,12 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, MPI_LOCK, mpi_env, mpirun, stderr};
-use serde_json::Value;
+use common::{
+    BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr, stdout,
+};
 
 /// The job must end this soon after a fault (the bound).
 const FAULT_BOUND: Duration = Duration::from_secs(30);
@@ -26,25 +26,6 @@ fn spawn(np: usize, args: &[&str], env: &[(&str, &str)]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("mpirun starts")
-}
-
-/// Waits for the job, at most `bound`; kills it and fails the test if it hangs.
-fn finish_within(mut child: Child, bound: Duration) -> (std::process::Output, Duration) {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return (child.wait_with_output().unwrap(), start.elapsed());
-        }
-        if start.elapsed() > bound {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "job still running after {bound:?}; stderr:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// PIDs of live (not zombie) processes whose parent is `ppid`, with their MPI rank.
@@ -96,29 +77,20 @@ fn pid_of_rank(ppid: u32, n: usize, rank: u32) -> u32 {
     }
 }
 
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(')').unwrap().1.split_whitespace().next() != Some("Z"))
-}
-
 fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: plain kill(2) on a pid this test started (through mpirun).
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
 }
 
-fn json_files(dir: &Path) -> Vec<(String, Value)> {
-    let mut v: Vec<(String, Value)> = std::fs::read_dir(dir)
+/// Names of the temporary files (`.STEM….tmp`) left in `dir`: a run that ends, even by a fault
+/// it detects, removes its own.
+fn temporary_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .map(|e| e.file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".json"))
-        .map(|n| {
-            let doc = serde_json::from_slice(&std::fs::read(dir.join(&n)).unwrap()).unwrap();
-            (n, doc)
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
 }
 
 /// Long enough to be mid-run when the fault comes (seconds on this 2-core machine).
@@ -148,7 +120,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         // SIGSTOP: the process is there but silent, like a host whose cable was pulled.
         signal(victim, libc::SIGSTOP);
         let (o, took) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(5), "{schedule}: {err}");
         assert!(err.contains("(rank 2) has not been heard from"), "{err}");
         assert!(
@@ -156,9 +128,10 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
             "{err}"
         );
         assert!(took < FAULT_BOUND);
-        assert!(!alive(victim), "the silent rank was left behind");
+        assert!(!pid_running(victim), "the silent rank was left behind");
         let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
         assert!(csv.starts_with("earlier,row\n"), "{csv}");
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1, "{schedule}: {docs:?}");
         let doc = &docs[0].1;
@@ -240,7 +213,7 @@ fn a_panicking_rank_aborts_the_job_with_the_reason() {
             ],
         );
         let (o, _) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert!(!o.status.success(), "{schedule}");
         assert!(err.contains("injected panic at task 500"), "{err}");
         assert!(err.contains("aborting the MPI job"), "{err}");
@@ -268,11 +241,11 @@ fn a_failed_check_is_reported_and_the_run_exits_1() {
             &[("CLUSTER_BENCH_CORRUPT_TASK", "13")],
         );
         let (o, _) = finish_within(child, FAULT_BOUND);
-        let err = String::from_utf8_lossy(&o.stderr);
+        let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{schedule}: {err}");
         assert!(err.contains("1 of 20 tasks failed their check"), "{err}");
         // The report still comes first, and the files say which task failed.
-        assert!(String::from_utf8_lossy(&o.stdout).contains("checks passed 19/20"));
+        assert!(stdout(&o).contains("checks passed 19/20"));
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1);
         let tasks = docs[0].1["tasks"].as_array().unwrap();
@@ -307,6 +280,7 @@ fn time_limit_stops_cleanly_and_says_how_far_it_got() {
         let doc = &docs[0].1;
         assert_eq!(doc["complete"], false);
         assert_eq!(doc["stop_reason"], "time-limit");
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
         let n = doc["task_count"].as_u64().unwrap();
         assert!(n > 0 && n < 200_000, "{n}");
         // Both ranks' work is in, and the rows add up.
@@ -334,7 +308,7 @@ fn concurrent_runs_sharing_results_lose_no_row() {
         .collect();
     for c in children {
         let (o, _) = finish_within(c, Duration::from_secs(120));
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "{}", stderr(&o));
     }
     let mut rd = csv::Reader::from_path(dir.path().join("runs.csv")).unwrap();
     let rows: Vec<_> = rd.records().map(|r| r.unwrap()).collect();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{json, mpirun, stderr, stdout};
+use common::{json, json_files, mpirun, stderr, stdout};
 use serde_json::Value;
 
 fn run_json(np: usize, schedule: &str, tasks: u64, dim: usize) -> Value {
@@ -64,7 +64,8 @@ fn checksum_is_bit_identical_for_any_rank_count_and_schedule() {
     let reference = run_json(1, "static", tasks, dim);
     assert_consistent(&reference, 1, tasks);
     let want = reference["checksum"].as_f64().unwrap();
-    // The checksum of 23 matrices with entries in [0,1) is Σ traces ≈ 23·40/2.
+    // The checksum of 23 matrices with entries in [0,1) is Σ traces: mean 23·40/2 = 460,
+    // standard deviation √(23·40/12) ≈ 8.8, so 60 is about 7 σ.
     assert!((want - 460.0).abs() < 60.0, "checksum {want}");
     for np in [1, 2, 3] {
         for schedule in ["static", "dynamic"] {
@@ -164,60 +165,30 @@ fn baseline_gives_a_measured_speedup() {
             "--tasks", "6", "--dim", "30", "--out", out, "--json", "--label", "base",
         ],
     ));
-    let base_file = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "json"))
-        .unwrap();
-    let v = json(&mpirun(
-        2,
-        &[
-            "--tasks",
-            "6",
-            "--dim",
-            "30",
-            "--no-save",
-            "--json",
-            "--baseline",
-            base_file.to_str().unwrap(),
-        ],
-    ));
+    let files = json_files(dir.path());
+    assert_eq!(files.len(), 1, "the baseline's JSON");
+    let base_file = dir.path().join(&files[0].0);
+    // 2 ranks, 6 tasks of size `dim` against that baseline, and more flags.
+    let against_base = |dim: &str, more: &[&str]| {
+        let mut args = vec!["--tasks", "6", "--dim", dim, "--no-save"];
+        args.extend(["--baseline", base_file.to_str().unwrap()]);
+        args.extend(more);
+        mpirun(2, &args)
+    };
+    let v = json(&against_base("30", &["--json"]));
     let s = v["measured_speedup"].as_f64().unwrap();
     let expect = base["wall_s"].as_f64().unwrap() / v["wall_s"].as_f64().unwrap();
     assert!((s - expect).abs() <= 1e-9 * expect);
     assert_eq!(v["baseline"]["ranks"], 1);
     assert_eq!(v["baseline"]["differs"], serde_json::json!([]));
     // Unlike work is still compared, but with a warning naming the difference.
-    let other = mpirun(
-        2,
-        &[
-            "--tasks",
-            "6",
-            "--dim",
-            "20",
-            "--no-save",
-            "--json",
-            "--baseline",
-            base_file.to_str().unwrap(),
-        ],
-    );
+    let other = against_base("20", &["--json"]);
     assert!(
         stderr(&other).contains("did other work (dim 30 (here 20))"),
         "{}",
         stderr(&other)
     );
-    let table = mpirun(
-        2,
-        &[
-            "--tasks",
-            "6",
-            "--dim",
-            "30",
-            "--no-save",
-            "--baseline",
-            base_file.to_str().unwrap(),
-        ],
-    );
+    let table = against_base("30", &[]);
     assert!(
         stdout(&table).contains("# measured speedup"),
         "{}",

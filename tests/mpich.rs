@@ -10,13 +10,14 @@ mod common;
 mod launchers;
 mod testnet;
 
-use launchers::{job_id, job_output, records_in, submit, wait_within};
+use common::{finish_within, run, text};
+use launchers::{job_id, job_output, records_in, submit};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use testnet::{Testnet, run, script, text};
+use testnet::{Testnet, script};
 
 /// The same bound as for Open MPI: a dead host ends the job this soon.
 const FAULT_BOUND: Duration = Duration::from_secs(30);
@@ -30,7 +31,7 @@ fn ldd(bin: &Path) -> String {
 /// The MPICH build of this checkout (setup.sh's target/mpich), else `cluster-bench-mpich` on
 /// PATH; None (after printing SKIPPED) if neither exists or Hydra is missing.
 fn mpich_binary() -> Option<PathBuf> {
-    let built = testnet::repo().join("target/mpich/release/cluster-bench");
+    let built = common::repo().join("target/mpich/release/cluster-bench");
     let on_path = || {
         let out = run(Command::new("sh").args(["-c", "command -v cluster-bench-mpich"]));
         let p = text(&out.stdout).trim().to_owned();
@@ -38,11 +39,11 @@ fn mpich_binary() -> Option<PathBuf> {
     };
     let hydra = run(Command::new("sh").args(["-c", "command -v mpiexec.mpich"]));
     let Some(bin) = built.is_file().then_some(built).or_else(on_path) else {
-        println!("SKIPPED: no MPICH build (scripts/setup.sh --mpi mpich)");
+        testnet::skip("no MPICH build (scripts/setup.sh --mpi mpich)");
         return None;
     };
     if !hydra.status.success() {
-        println!("SKIPPED: no {HYDRA} (apt-get install mpich)");
+        testnet::skip("no mpiexec.mpich (scripts/setup.sh --mpi mpich)");
         return None;
     }
     let libs = ldd(&bin);
@@ -148,7 +149,7 @@ fn hydra_runs_on_every_host_with_the_open_mpi_checksum() {
         &bin,
         &[&args[..], &[out_dir.to_str().unwrap()]].concat(),
     );
-    let (out, took) = wait_within(child, Duration::from_secs(120), HYDRA);
+    let (out, took) = finish_within(child, Duration::from_secs(120));
     println!("{HYDRA}: {took:.1?}\n{}", text(&out.stdout));
     assert!(
         out.status.success(),
@@ -192,7 +193,7 @@ fn hydra_host_killed_ends_the_job_and_keeps_the_checkpoint() {
         std::thread::sleep(Duration::from_millis(200));
     }
     launchers::kill_host("cbnet-host3");
-    let (out, took) = wait_within(child, FAULT_BOUND, "host killed under Hydra");
+    let (out, took) = finish_within(child, FAULT_BOUND);
     let err = text(&out.stderr);
     println!(
         "killed host: {HYDRA} ended {took:.1?} after the fault, {:?}\n{err}",
@@ -220,7 +221,7 @@ fn sbatch_starts_the_mpich_binary_with_srun_pmi2() {
     let env = [("CLUSTER_BENCH_BIN", bin.to_str().unwrap())];
     let mut child = submit(&net, dir.path(), &env, &launchers::WORKLOAD);
     let id = job_id(&mut child);
-    let (out, _) = wait_within(child, Duration::from_secs(120), "sbatch");
+    let (out, _) = finish_within(child, Duration::from_secs(120));
     let log = job_output(dir.path(), &id);
     println!("{log}");
     assert!(out.status.success(), "{:?}\n{log}", out.status);

@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{mpirun, stderr, stdout};
+use common::{mpirun, repo, stderr, stdout};
 
 fn plot(args: &[&Path]) -> std::process::Output {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/plot.py");
+    let script = repo().join("scripts/plot.py");
     Command::new(script)
         .args(args)
         .output()

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::{MetadataExt, symlink};
 use std::process::Command;
 
-use common::{BIN, mpi_env};
+use common::{BIN, mpi_env, stderr};
 
 /// Runs the binary as an MPI singleton under `umask MASK`.
 fn run_with_umask(mask: &str, out: &str) -> std::process::Output {
@@ -23,8 +23,11 @@ fn files_follow_the_users_umask() {
     for (mask, mode) in [("077", 0o600), ("022", 0o644)] {
         let dir = tempfile::tempdir().unwrap();
         let o = run_with_umask(mask, dir.path().to_str().unwrap());
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        assert!(o.status.success(), "{}", stderr(&o));
+        let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+        // runs.csv and the run's JSON: an empty folder would pass the loop below.
+        assert_eq!(files.len(), 2, "{files:?}");
+        for e in files {
             let m = e.metadata().unwrap().mode() & 0o777;
             assert_eq!(m, mode, "{:?} under umask {mask}", e.file_name());
         }
@@ -41,7 +44,7 @@ fn a_symlink_planted_as_runs_csv_is_refused_and_its_target_untouched() {
     symlink(&target, out.join("runs.csv")).unwrap();
     let o = run_with_umask("022", out.to_str().unwrap());
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("runs.csv"));
+    assert!(stderr(&o).contains("runs.csv"));
     assert_eq!(std::fs::read(&target).unwrap(), b"do not touch\n");
     // Nothing else was written: the run stopped before computing.
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);

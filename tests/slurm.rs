@@ -11,13 +11,11 @@ mod common;
 mod launchers;
 mod testnet;
 
-use launchers::{
-    down_and_check, job_id, job_output, json_files, read_json, records_in, slurm, slurm_cluster,
-    submit, wait_within,
-};
+use common::{finish_within, json_files, run, text};
+use launchers::{down_and_check, job_id, job_output, records_in, slurm, slurm_cluster, submit};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use testnet::{Testnet, run, text};
+use testnet::Testnet;
 
 /// The bound: a killed node ends the job this soon.
 const FAULT_BOUND: Duration = Duration::from_secs(30);
@@ -27,7 +25,7 @@ fn run_job(net: &Testnet, launcher: &str, reference: f64) {
     let env = [("CLUSTER_BENCH_LAUNCHER", launcher)];
     let mut child = submit(net, dir.path(), &env, &launchers::WORKLOAD);
     let id = job_id(&mut child);
-    let (out, took) = wait_within(child, Duration::from_secs(120), launcher);
+    let (out, took) = finish_within(child, Duration::from_secs(120));
     let log = job_output(dir.path(), &id);
     println!("{launcher}: job {id} took {took:.1?}\n{log}");
     assert!(
@@ -82,7 +80,7 @@ fn scancel_keeps_finished_tasks() {
     }
     let out = run(slurm(&net, "scancel", dir.path()).arg(&id));
     assert!(out.status.success(), "scancel: {}", text(&out.stderr));
-    let (out, took) = wait_within(child, Duration::from_secs(60), "scancel");
+    let (out, took) = finish_within(child, Duration::from_secs(60));
     println!(
         "scancel: job {id} ended {took:.1?} after scancel, {:?}\n{}",
         out.status,
@@ -92,15 +90,14 @@ fn scancel_keeps_finished_tasks() {
     assert!(log().contains("CANCELLED"), "{}", log());
     let kept = json_files(&results);
     assert!(!kept.is_empty(), "nothing kept in {results:?}");
-    for path in &kept {
-        assert_eq!(
-            read_json(path)["complete"],
-            false,
-            "{path:?} not marked incomplete"
-        );
+    for (name, v) in &kept {
+        assert_eq!(v["complete"], false, "{name} not marked incomplete");
     }
     let records = records_in(&results);
-    println!("kept {records} task records in {kept:?}");
+    println!(
+        "kept {records} task records in {:?}",
+        kept.iter().map(|k| &k.0).collect::<Vec<_>>()
+    );
     assert!(records > 0);
     down_and_check(net);
 }
@@ -126,7 +123,7 @@ fn killed_node_ends_the_job() {
     std::thread::sleep(Duration::from_secs(3));
     // The whole node dies at once: slurmd, the job's slurmstepd, orted, ranks, sshd.
     launchers::kill_host("cbnet-host3");
-    let (out, took) = wait_within(child, FAULT_BOUND, "killed node");
+    let (out, took) = finish_within(child, FAULT_BOUND);
     let text = log(dir.path());
     println!(
         "killed node: job {id} ended {took:.1?} after the fault, {:?}\n{text}",

@@ -7,15 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{BIN, mpi_env, stderr, stdout};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{BIN, mpi_env, repo, stderr, stdout};
 
 /// The project's Python (made by scripts/setup.sh); a missing one is a failure, not a skip.
 fn python() -> PathBuf {
-    let py = root().join(".venv/bin/python");
+    let py = repo().join(".venv/bin/python");
     assert!(
         py.exists(),
         "{} is missing: run scripts/setup.sh (or scripts/setup.sh --no-build) first",
@@ -25,11 +21,11 @@ fn python() -> PathBuf {
 }
 
 fn sweep(args: &[&str]) -> Output {
-    let mut cmd = Command::new(root().join("scripts/sweep.sh"));
+    let mut cmd = Command::new(repo().join("scripts/sweep.sh"));
     mpi_env(&mut cmd)
         .env("CLUSTER_BENCH", BIN)
         .env("PYTHON", python())
-        .current_dir(root())
+        .current_dir(repo())
         .args(args);
     let _guard = common::MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     cmd.output().expect("scripts/sweep.sh runs")
@@ -45,7 +41,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn python_unit_tests_of_the_metric_maths_pass() {
     let out = Command::new(python())
         .args(["-m", "unittest", "discover", "-s", "tests/python", "-v"])
-        .current_dir(root())
+        .current_dir(repo())
         .output()
         .expect("python runs");
     assert!(
@@ -355,8 +351,11 @@ fn small_sweep_produces_every_file_and_plot() {
             let (s, e) = (float(r, "speedup"), float(r, "karp_flatt"));
             assert!(((1.0 / s - 0.5) / 0.5 - e).abs() < 1e-9, "{r:?}");
         } else {
-            float(r, "gustafson_serial");
-            float(r, "weak_efficiency");
+            // Weak scaling: speedup is the scaled one, p·T1/Tp; both derived metrics follow.
+            let (s, p) = (float(r, "speedup"), f64::from(p));
+            assert!((float(r, "weak_efficiency") - s / p).abs() < 1e-9, "{r:?}");
+            let alpha = (p - s) / (p - 1.0);
+            assert!((float(r, "gustafson_serial") - alpha).abs() < 1e-9, "{r:?}");
         }
     }
     let fit: serde_json::Value =

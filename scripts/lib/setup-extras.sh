@@ -4,7 +4,8 @@
 #   --slurm      Debian's Slurm and munge, for `scripts/testnet.sh up N --slurm`
 #   --mpi mpich  MPICH beside Open MPI, and cluster-bench built on it as
 #                cluster-bench-mpich (target/mpich), installed on PATH
-# Uses from setup.sh: ROOT, log, die, as_root, install_apt_packages.
+# Uses from setup.sh: ROOT, CB_COMMAND, log, die, as_root, install_apt_packages,
+# install_command.
 
 readonly SLURM_APT_PACKAGES=(munge slurmctld slurmd slurm-client)
 readonly MPICH_APT_PACKAGES=(mpich libmpich-dev)
@@ -47,22 +48,14 @@ pin_alternative() {
   as_root update-alternatives --quiet --set "$name" "$path"
 }
 
-# bin_dir: where commands go on PATH (/usr/local/bin as root, else ~/.local/bin).
-bin_dir() {
-  if [[ $(id -u) -eq 0 ]]; then echo /usr/local/bin; else echo "$HOME/.local/bin"; fi
-}
-
 # build_mpich: cluster-bench on MPICH, in its own target folder (rsmpi's build script does not
-# notice a changed MPICC, so one folder per MPI), installed as cluster-bench-mpich.
+# notice a changed MPICC, so one folder per MPI), installed beside cluster-bench.
 build_mpich() {
-  local bin="$ROOT/target/mpich/release/cluster-bench" dest
+  local bin="$ROOT/target/mpich/release/cluster-bench"
   log "building $bin with MPICC=mpicc.mpich"
   (cd "$ROOT" && MPICC=mpicc.mpich cargo build --release --quiet --target-dir "$ROOT/target/mpich")
   ldd "$bin" | grep -q libmpich || die "$bin is not linked to MPICH (ldd $bin)"
-  dest="$(bin_dir)/cluster-bench-mpich"
-  mkdir -p "$(dirname "$dest")"
-  install -m 0755 "$bin" "$dest"
-  log "installed $dest"
+  install_command "$bin" "$CB_COMMAND-mpich"
 }
 
 # install_mpich BUILD: MPICH's packages, Open MPI kept as the default, and (BUILD=1) the binary.

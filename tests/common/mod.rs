@@ -1,21 +1,26 @@
 //! Shared helpers of the integration tests: the real binary under the real `mpirun`.
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::process::{Command, Output};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 /// The machine has 2 cores: one MPI job at a time keeps oversubscribed runs from starving.
 pub static MPI_LOCK: Mutex<()> = Mutex::new(());
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cluster-bench");
 
-/// Environment every MPI launch here needs: CI runs as root; ob1 skips slow transport probing.
+/// Environment every MPI launch in the tests needs: CI runs as root; ob1 skips slow transport
+/// probing; TCP is the transport between hosts. Oversubscription is asked for per command line.
 pub fn mpi_env(cmd: &mut Command) -> &mut Command {
     cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         .env("OMPI_MCA_pml", "ob1")
         .env("OMPI_MCA_btl", "self,vader,tcp")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
 }
 
 /// `mpirun -np N cluster-bench ARGS…`, serialised with other MPI jobs of this test binary.
@@ -35,16 +40,31 @@ pub fn bench(args: &[&str]) -> Output {
     cmd.output().expect("binary runs")
 }
 
+/// The repository's top folder.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs a command, returning its output; panics only if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    text(&o.stdout)
 }
 
 pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    text(&o.stderr)
 }
 
 /// Parses a run's `--json` output, failing with everything the run printed.
-pub fn json(o: &Output) -> serde_json::Value {
+pub fn json(o: &Output) -> Value {
     assert!(
         o.status.success(),
         "run failed: {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -53,4 +73,64 @@ pub fn json(o: &Output) -> serde_json::Value {
         stderr(o)
     );
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(o)))
+}
+
+/// Every `*.json` in `dir` as (file name, document), by name. A file that does not parse fails
+/// the test: the binary writes its files atomically, so none may be half-written.
+pub fn json_files(dir: &Path) -> Vec<(String, Value)> {
+    let mut v: Vec<(String, Value)> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| {
+            let doc = serde_json::from_slice(&fs::read(dir.join(&n)).unwrap())
+                .unwrap_or_else(|e| panic!("{n} in {}: not JSON ({e})", dir.display()));
+            (n, doc)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+/// Waits for `child` at most `bound`: how long it took, or None if it still runs (left running
+/// for the caller to look at and kill).
+pub fn wait_within(child: &mut Child, bound: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > bound {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Waits for the job, at most `bound`; kills it and fails the test if it hangs.
+pub fn finish_within(mut child: Child, bound: Duration) -> (Output, Duration) {
+    let took = wait_within(&mut child, bound);
+    if took.is_none() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().unwrap();
+    let took = took.unwrap_or_else(|| {
+        panic!(
+            "job still running after {bound:?}; stderr:\n{}",
+            stderr(&out)
+        )
+    });
+    (out, took)
+}
+
+/// The process is alive (a zombie waiting to be reaped counts as gone).
+pub fn pid_running(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => match stat.rfind(')') {
+            Some(i) => !stat[i + 1..].trim_start().starts_with('Z'),
+            None => true,
+        },
+        Err(_) => false,
+    }
 }

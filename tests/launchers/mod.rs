@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common;
-use crate::testnet::{self, Testnet, assert_all_gone, mpi_env, script, text};
+use crate::common::{self, mpi_env, run, text};
+use crate::testnet::{self, Testnet, assert_all_gone, script};
 
 /// The workload of the cross-launcher runs: small enough for a few seconds on 6 ranks.
 pub const WORKLOAD: [&str; 6] = ["--tasks", "300", "--dim", "40", "--seed", "11"];
@@ -26,26 +26,11 @@ pub fn reference_checksum() -> f64 {
     v["checksum"].as_f64().expect("checksum")
 }
 
-/// Every `*.json` in `dir` (not recursive), sorted by name.
-pub fn json_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
-    files.sort();
-    files
-}
-
-pub fn read_json(path: &Path) -> Value {
-    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path:?}: not JSON ({e})"))
-}
-
-/// The one complete run JSON in `dir`.
+/// The one run JSON in `dir`.
 pub fn only_run_json(dir: &Path) -> Value {
-    let files = json_files(dir);
+    let mut files = common::json_files(dir);
     assert_eq!(files.len(), 1, "one run JSON in {dir:?}: {files:?}");
-    read_json(&files[0])
+    files.remove(0).1
 }
 
 /// A finished WORKLOAD run on the 3 test hosts × 2 ranks: every host named with 2 ranks, every
@@ -89,11 +74,11 @@ pub fn have_slurm() -> bool {
     })
 }
 
-/// Test hosts with a Slurm cluster, or None (after printing SKIPPED).
+/// Test hosts with a Slurm cluster, or None (after `testnet::skip` said why).
 pub fn slurm_cluster() -> Option<Testnet> {
     if !have_slurm() {
-        println!(
-            "SKIPPED: needs Debian's munge, slurmctld, slurmd, slurm-client (scripts/setup.sh --slurm)"
+        testnet::skip(
+            "needs Debian's munge, slurmctld, slurmd, slurm-client (scripts/setup.sh --slurm)",
         );
         return None;
     }
@@ -142,23 +127,6 @@ pub fn job_id(child: &mut Child) -> String {
     id
 }
 
-/// Waits for a launcher at most `bound`; on a hang kills it (its job stays for `down`).
-pub fn wait_within(mut child: Child, bound: Duration, what: &str) -> (Output, Duration) {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > bound {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{what}: still running after {bound:?}\n{}",
-                text(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (child.wait_with_output().unwrap(), start.elapsed())
-}
-
 pub fn job_output(dir: &Path, id: &str) -> String {
     fs::read_to_string(dir.join(format!("cluster-bench-{id}.out"))).unwrap_or_default()
 }
@@ -200,7 +168,7 @@ pub fn down_and_check(mut net: Testnet) {
 
 /// Processes whose name starts with `name` (comm is cut at 15 bytes) in a test host's namespace.
 pub fn in_netns(ns: &str, name: &str) -> Vec<u32> {
-    let out = testnet::run(Command::new("ip").args(["netns", "pids", ns]));
+    let out = run(Command::new("ip").args(["netns", "pids", ns]));
     text(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
@@ -212,7 +180,7 @@ pub fn in_netns(ns: &str, name: &str) -> Vec<u32> {
 
 /// SIGKILL to every process of a test host: the whole machine dies at once.
 pub fn kill_host(ns: &str) {
-    let out = testnet::run(Command::new("ip").args(["netns", "pids", ns]));
+    let out = run(Command::new("ip").args(["netns", "pids", ns]));
     for pid in text(&out.stdout)
         .split_whitespace()
         .filter_map(|p| p.parse::<i32>().ok())
@@ -254,13 +222,15 @@ pub fn wait_survivors_clean(deadline: Instant) {
     }
 }
 
-/// The most task records in one JSON of `dir` (a checkpoint or a final JSON).
+/// The most task records in one JSON of `dir` (a checkpoint or a final JSON); 0 before `dir`
+/// exists.
 pub fn records_in(dir: &Path) -> usize {
-    json_files(dir)
+    if !dir.is_dir() {
+        return 0;
+    }
+    common::json_files(dir)
         .iter()
-        .filter_map(|p| fs::read(p).ok())
-        .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
-        .filter_map(|v| v["tasks"].as_array().map(Vec::len))
+        .filter_map(|(_, v)| v["tasks"].as_array().map(Vec::len))
         .max()
         .unwrap_or(0)
 }

@@ -3,25 +3,36 @@
 //! The test network (bridge cbnet-br0, 10.213.0.0/24) exists at most once per
 //! machine, so every user holds an exclusive lock file for its whole life; each
 //! run gets its own state folder; a guard always runs `testnet.sh down`.
+//! Builds on tests/common: a test crate declares `mod common;` next to `mod testnet;`.
+//!
+//! A test that cannot make the hosts here (not root, no `ip netns`) prints `SKIPPED: …` on the
+//! terminal, past the harness's output capture; where the hosts are required (`CI` set, or
+//! `CLUSTER_BENCH_REQUIRE_TESTNET=1`) it fails instead.
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 use std::fs::{self, File};
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::common::{BIN, mpi_env, pid_running, repo, run, text};
+
 pub const SUBNET: &str = "10.213.0.0/24";
 pub const BRIDGE: &str = "cbnet-br0";
+/// mpirun's placement of 6 ranks, two on each of the 3 test hosts whatever their core count
+/// (the hosts share this machine's cores, so the kernel places them), then the binary.
+pub const TWO_RANKS_ON_3_HOSTS: [&str; 7] = [
+    "-np",
+    "6",
+    "--map-by",
+    "ppr:2:node",
+    "--bind-to",
+    "none",
+    BIN,
+];
 const OWNER_FILE: &str = "/run/cbnet-testnet.owner";
-
-/// Environment of every mpirun in the test-host tests: root, ob1, TCP between hosts.
-pub fn mpi_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_pml", "ob1")
-        .env("OMPI_MCA_btl", "self,vader,tcp")
-}
 
 /// `mpi_env` plus ssh with the test network's config and wire-up only on the test subnet.
 pub fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
@@ -32,33 +43,57 @@ pub fn on_testnet<'a>(cmd: &'a mut Command, net: &Testnet) -> &'a mut Command {
         .env("OMPI_MCA_btl_tcp_if_include", SUBNET)
 }
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 pub fn script(name: &str) -> PathBuf {
     repo().join("scripts").join(name)
 }
 
-/// Runs a command, returning its output; panics only if it cannot start.
-pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
-}
-
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Root, and `ip netns` works: the test hosts can be made here.
-pub fn can_make_hosts() -> bool {
+/// Why the test hosts cannot be made on this machine; None when they can (root, and
+/// `ip netns` works).
+pub fn cannot_make_hosts() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    root && Command::new("ip")
-        .args(["netns", "list"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        return Some(format!("needs root (running as uid {euid})"));
+    }
+    match Command::new("ip").args(["netns", "list"]).output() {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(format!(
+            "`ip netns list` failed: {}",
+            text(&o.stderr).trim()
+        )),
+        Err(e) => Some(format!(
+            "needs `ip` (iproute2) with network namespaces: {e}"
+        )),
+    }
+}
+
+/// What demands that the test-host tests run rather than skip: `CLUSTER_BENCH_REQUIRE_TESTNET=1`,
+/// or `CI` set (as CI services do) unless `CLUSTER_BENCH_REQUIRE_TESTNET=0` says otherwise.
+fn required_by() -> Option<String> {
+    let var = |name| std::env::var(name).unwrap_or_default();
+    match var("CLUSTER_BENCH_REQUIRE_TESTNET").as_str() {
+        "1" => return Some("CLUSTER_BENCH_REQUIRE_TESTNET=1".into()),
+        "0" => return None,
+        _ => {}
+    }
+    let ci = var("CI");
+    (!matches!(ci.as_str(), "" | "0" | "false")).then(|| format!("CI={ci}"))
+}
+
+/// A test that cannot run says so: it fails where the test hosts are required, else prints
+/// `SKIPPED` straight to stderr (the harness captures `println!`/`eprintln!` of passing tests).
+pub fn skip(reason: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test-host test")
+        .to_owned();
+    if let Some(why) = required_by() {
+        panic!("{test} cannot run: {reason}; {why} requires the test hosts (scripts/testnet.sh)");
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {test}: {reason} (scripts/testnet.sh; set CLUSTER_BENCH_REQUIRE_TESTNET=1 to fail instead)"
+    );
 }
 
 /// An exclusive lock on a file shared by every test that uses the test network
@@ -89,11 +124,11 @@ pub struct Testnet {
 
 impl Testnet {
     /// Brings up `n` good hosts plus the given negative hosts (`--refused`,
-    /// `--negatives`, ...). None (after printing SKIPPED) when this machine
-    /// cannot make them.
+    /// `--negatives`, ...). None when this machine cannot make them, after `skip`
+    /// said so (or failed the test where the hosts are required).
     pub fn up(n: u32, extra: &[&str]) -> Option<Testnet> {
-        if !can_make_hosts() {
-            println!("SKIPPED: needs root and network namespaces");
+        if let Some(reason) = cannot_make_hosts() {
+            skip(&reason);
             return None;
         }
         let lock = NetLock::acquire();
@@ -198,17 +233,6 @@ fn wait_for_free_testnet() {
             said = true;
         }
         std::thread::sleep(std::time::Duration::from_secs(2));
-    }
-}
-
-/// The process is alive (a zombie waiting to be reaped counts as gone).
-pub fn pid_running(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => match stat.rfind(')') {
-            Some(i) => !stat[i + 1..].trim_start().starts_with('Z'),
-            None => true,
-        },
-        Err(_) => false,
     }
 }
 
