@@ -119,6 +119,13 @@ fn hydra(net: &Testnet, dir: &Path, bin: &Path, args: &[&str]) -> Child {
         .expect("mpiexec.mpich starts")
 }
 
+/// The MPICH binary, 3 test hosts and a scratch folder; None if either cannot be had here.
+fn hydra_case() -> Option<(PathBuf, Testnet, tempfile::TempDir)> {
+    let bin = mpich_binary()?;
+    let net = Testnet::up(3, &[])?;
+    Some((bin, net, tempfile::tempdir().unwrap()))
+}
+
 #[test]
 fn binaries_link_the_mpi_they_are_meant_to() {
     let Some(bin) = mpich_binary() else {
@@ -134,13 +141,9 @@ fn binaries_link_the_mpi_they_are_meant_to() {
 
 #[test]
 fn hydra_runs_on_every_host_with_the_open_mpi_checksum() {
-    let Some(bin) = mpich_binary() else {
+    let Some((bin, net, dir)) = hydra_case() else {
         return;
     };
-    let Some(net) = Testnet::up(3, &[]) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("results");
     let args = [&launchers::WORKLOAD[..], &["--quiet", "--out"]].concat();
     let child = hydra(
@@ -170,13 +173,9 @@ fn hydra_runs_on_every_host_with_the_open_mpi_checksum() {
 
 #[test]
 fn hydra_host_killed_ends_the_job_and_keeps_the_checkpoint() {
-    let Some(bin) = mpich_binary() else {
+    let Some((bin, net, dir)) = hydra_case() else {
         return;
     };
-    let Some(net) = Testnet::up(3, &[]) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("results");
     let args = ["--dim", "60", "--tasks", "1000000", "--schedule", "dynamic"];
     let args = [&args[..], &["--checkpoint-every", "1", "--quiet", "--out"]].concat();
