@@ -23,9 +23,12 @@ readonly MAX_HOSTS=40
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
 
+# shellcheck source=scripts/lib/testnet-slurm.sh
+source "$REPO_ROOT/scripts/lib/testnet-slurm.sh"
+
 usage() {
   cat <<EOF
-Usage: scripts/testnet.sh up N [NEGATIVES...]
+Usage: scripts/testnet.sh up N [--slurm] [NEGATIVES...]
        scripts/testnet.sh down
        scripts/testnet.sh status
        scripts/testnet.sh -h | --help
@@ -46,8 +49,12 @@ machine is ${NET}.1.
                 --negatives  all of the above
               ${NET}.200 (and every other unused address) has nothing
               at all (unreachable).
-  down        stop every sshd (by saved PID), remove namespaces, veths and
-              the bridge, delete the state folder. Idempotent.
+              --slurm: also a Slurm cluster: munged and slurmctld (cbctl,
+              ${NET}.1:6827) on this machine, a slurmd in each good host
+              (node name = host name); prints the SLURM_CONF to export.
+  down        stop the Slurm daemons and every sshd (by saved PID), remove
+              namespaces, veths and the bridge, delete the state folder.
+              Idempotent.
   status      list what exists.
 
 State folder (keys, ssh_config, sshd configs, PID files):
@@ -227,7 +234,7 @@ cmd_up() {
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_HOSTS)); then
     usage_error "up needs a host count 1..$MAX_HOSTS, got '${n}'"
   fi
-  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0
+  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0 slurm=0
   while (($#)); do
     case "$1" in
       --refused) refused=1 ;;
@@ -236,12 +243,14 @@ cmd_up() {
       --no-mpi) nompi=1 ;;
       --old-mpi) oldmpi=1 ;;
       --negatives) refused=1 badkey=1 drop=1 nompi=1 oldmpi=1 ;;
+      --slurm) slurm=1 ;;
       *) usage_error "unknown option for up: '$1'" ;;
     esac
     shift
   done
   check_state_path
   require_root
+  if ((slurm)); then slurm_require_tools; fi
   if "$IP" link show "$BRIDGE" >/dev/null 2>&1; then
     local owner="(unknown)"
     [[ -r "$OWNER_FILE" ]] && owner=$(<"$OWNER_FILE")
@@ -289,6 +298,7 @@ cmd_up() {
     [[ -f "$d/sshd_config" ]] && wait_sshd "${d##*/}"
   done
   write_ssh_config "$n"
+  if ((slurm)); then slurm_up "$n"; fi
   UP_DONE=1
   log "up: $n host(s); ssh -F $STATE/ssh_config cbhost1"
   cmd_status
@@ -353,6 +363,7 @@ cmd_down() {
   fi
   [[ -f "$STATE/.cbnet-state" ]] || die "$STATE is not a testnet state folder; not touching it"
   local dir veth
+  slurm_down
   for dir in "$STATE"/hosts/*/; do
     [[ -d "$dir" ]] || continue
     dir=${dir%/}
@@ -405,6 +416,7 @@ cmd_status() {
     fi
     printf '%-8s %-14s %-10s %s\n' "$name" "$addr" "$host" "$sshd"
   done
+  slurm_status
 }
 
 main() {
