@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 use crate::kernel::KernelKind;
+use crate::workload::Workload;
 
 /// How task ids reach the ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -13,6 +14,16 @@ pub enum Schedule {
     Static,
     /// Ranks ask rank 0 for the next chunk as they finish, so fast and slow hosts all stay busy.
     Dynamic,
+}
+
+/// What each task does (the flag's values; `Workload` carries the task time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadKind {
+    /// Eigenvalues of a seeded random d×d matrix: the benchmark.
+    Eig,
+    /// Wait a seeded time around --task-ms instead of computing: emulates a cluster whose
+    /// ranks each own a core with many oversubscribed ranks on few cores.
+    Sleep,
 }
 
 /// Distributed eigenvalue benchmark: every rank computes the eigenvalues of seeded random
@@ -49,6 +60,14 @@ pub struct Args {
     /// Eigen-solver.
     #[arg(long, value_enum, default_value_t = KernelKind::Auto)]
     pub kernel: KernelKind,
+
+    /// What each task does: eigenvalues, or a seeded wait (ignores --dim and --kernel).
+    #[arg(long, value_enum, default_value_t = WorkloadKind::Eig)]
+    pub workload: WorkloadKind,
+
+    /// Sleep workload: mean task time in milliseconds (each task waits uniformly within ±20 %).
+    #[arg(long, value_name = "MS")]
+    pub task_ms: Option<f64>,
 
     /// Folder for the run's JSON and the appended runs.csv.
     #[arg(long, default_value = "results", value_name = "DIR")]
@@ -94,6 +113,11 @@ pub const MAX_DIM: usize = 20_000;
 /// Largest accepted task count: rank 0 holds 8 bytes of id and 56 bytes of record per task.
 pub const MAX_TASKS: u64 = 10_000_000;
 
+/// Longest accepted `--task-ms`: an hour.
+pub const MAX_TASK_MS: f64 = 3_600_000.0;
+/// `--task-ms` of the sleep workload when none is given.
+pub const DEFAULT_TASK_MS: f64 = 10.0;
+
 /// Heartbeats go out every second: a timeout below a few beats would fire on a busy host.
 pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
 
@@ -115,6 +139,8 @@ pub struct Options {
     pub warmup: u64,
     /// Eigen-solver.
     pub kernel: KernelKind,
+    /// What each task does.
+    pub workload: Workload,
     /// Output folder; `None` with `--no-save`.
     pub out: Option<PathBuf>,
     /// Short name of the run, safe in file names.
@@ -156,6 +182,12 @@ pub enum OptionsError {
     ZeroChunk,
     #[error("--chunk only applies to --schedule dynamic")]
     ChunkWithStatic,
+    #[error(
+        "--task-ms must be a number of milliseconds above 0 and at most {MAX_TASK_MS} (got {0})"
+    )]
+    BadTaskMs(f64),
+    #[error("--task-ms only applies to --workload sleep")]
+    TaskMsWithEig,
     #[error("--time-limit must be a positive number of seconds (got {0})")]
     BadTimeLimit(f64),
     #[error("--heartbeat-timeout must be at least {MIN_HEARTBEAT_TIMEOUT_S} seconds (got {0})")]
@@ -189,6 +221,7 @@ impl Args {
             (Some(_), Schedule::Static) => return Err(OptionsError::ChunkWithStatic),
             _ => {}
         }
+        let workload = workload(self.workload, self.task_ms)?;
         if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(OptionsError::BadTimeLimit(t));
         }
@@ -210,6 +243,7 @@ impl Args {
             chunk: self.chunk,
             warmup: self.warmup,
             kernel: self.kernel,
+            workload,
             out: (!self.no_save).then_some(self.out),
             label: self.label,
             json: self.json,
@@ -219,6 +253,22 @@ impl Args {
             heartbeat_timeout_s: self.heartbeat_timeout,
             checkpoint_every_s: self.checkpoint_every,
         })
+    }
+}
+
+/// `--workload` and `--task-ms` as one value; a task time must be positive, finite and sane.
+fn workload(kind: WorkloadKind, task_ms: Option<f64>) -> Result<Workload, OptionsError> {
+    match (kind, task_ms) {
+        (WorkloadKind::Eig, None) => Ok(Workload::Eig),
+        (WorkloadKind::Eig, Some(_)) => Err(OptionsError::TaskMsWithEig),
+        (WorkloadKind::Sleep, ms) => {
+            let ms = ms.unwrap_or(DEFAULT_TASK_MS);
+            if ms.is_finite() && ms > 0.0 && ms <= MAX_TASK_MS {
+                Ok(Workload::Sleep { mean_ms: ms })
+            } else {
+                Err(OptionsError::BadTaskMs(ms))
+            }
+        }
     }
 }
 
@@ -308,6 +358,25 @@ mod tests {
         );
         let e = parse(&["--heartbeat-timeout", "1"]).unwrap_err();
         assert!(e.to_string().contains("--heartbeat-timeout"));
+    }
+
+    #[test]
+    fn the_sleep_workload_takes_a_sane_task_time() {
+        assert_eq!(parse(&[]).unwrap().workload, Workload::Eig);
+        let w = |a: &[&str]| parse(a).map(|o| o.workload);
+        assert_eq!(
+            w(&["--workload", "sleep"]),
+            Ok(Workload::Sleep { mean_ms: 10.0 })
+        );
+        assert_eq!(
+            w(&["--workload", "sleep", "--task-ms", "0.5"]),
+            Ok(Workload::Sleep { mean_ms: 0.5 })
+        );
+        for bad in ["0", "-1", "NaN", "inf", "3600001"] {
+            let e = w(&["--workload", "sleep", &format!("--task-ms={bad}")]).unwrap_err();
+            assert!(e.to_string().contains("--task-ms"), "{bad}: {e}");
+        }
+        assert_eq!(w(&["--task-ms", "5"]), Err(OptionsError::TaskMsWithEig));
     }
 
     #[test]

@@ -105,6 +105,9 @@ struct BaselineWork {
     tasks: Option<u64>,
     seed: Option<u64>,
     kernel: Option<String>,
+    /// Absent before the sleep workload existed: such runs computed eigenvalues.
+    workload: Option<String>,
+    task_ms: Option<f64>,
 }
 
 impl Baseline {
@@ -128,16 +131,24 @@ impl BaselineDoc {
     /// How the baseline's work differs from this run's, one phrase per difference.
     fn differs(&self, opts: &Options) -> Vec<String> {
         let c = &self.config;
-        let ours = [
-            ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
+        let theirs = c.workload.clone().unwrap_or_else(|| "eig".into());
+        let mut ours = vec![
+            ("workload", opts.workload.name().to_string(), Some(theirs)),
             (
                 "tasks",
                 opts.tasks.to_string(),
                 c.tasks.map(|x| x.to_string()),
             ),
             ("seed", opts.seed.to_string(), c.seed.map(|x| x.to_string())),
-            ("kernel", value_name(&opts.kernel), c.kernel.clone()),
         ];
+        // What makes a task's time: the matrix and solver, or the planned wait.
+        match opts.workload.task_ms() {
+            None => ours.extend([
+                ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
+                ("kernel", value_name(&opts.kernel), c.kernel.clone()),
+            ]),
+            Some(ms) => ours.push(("task_ms", ms.to_string(), c.task_ms.map(|x| x.to_string()))),
+        }
         let mut out: Vec<String> = ours
             .into_iter()
             .filter(|(_, here, theirs)| theirs.as_deref() != Some(here.as_str()))
@@ -463,11 +474,35 @@ mod tests {
         assert_eq!(
             Baseline::from_json("b.json", other, &opts).unwrap().differs,
             vec![
-                "dim 40 (here 30)",
                 "seed 1 (here 42)",
+                "dim 40 (here 30)",
                 "kernel faer (here auto)",
                 "baseline incomplete"
             ]
+        );
+    }
+
+    #[test]
+    fn a_sleep_baseline_compares_workload_and_task_time() {
+        let opts = crate::cli::Args::parse_from([
+            "cluster-bench",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "10",
+            "--tasks",
+            "6",
+        ])
+        .validate()
+        .unwrap();
+        let diffs = |json: &[u8]| Baseline::from_json("b.json", json, &opts).unwrap().differs;
+        let same = br#"{"wall_s": 2.0, "ranks": 1, "config": {"dim": 99, "tasks": 6,
+            "seed": 42, "kernel": "faer", "workload": "sleep", "task_ms": 10.0}}"#;
+        assert!(diffs(same).is_empty(), "dim and kernel play no part");
+        let eig = br#"{"wall_s": 2.0, "ranks": 1, "config": {"tasks": 6, "seed": 42}}"#;
+        assert_eq!(
+            diffs(eig),
+            vec!["workload eig (here sleep)", "task_ms ? (here 10)"]
         );
     }
 

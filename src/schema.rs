@@ -30,7 +30,8 @@ pub struct Run {
     /// "in progress (checkpoint)" in a `.partial.json`; `null` when complete.
     pub stop_reason: Option<String>,
     /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
-    /// ranks, hosts or schedule.
+    /// ranks, hosts or schedule. In the sleep workload: Σ of the planned waits, seconds (the
+    /// wall time one rank would need).
     pub checksum: f64,
     /// Timed part on rank 0, seconds: from the barrier before distribution to the end of the
     /// gather.
@@ -87,6 +88,11 @@ pub struct Config {
     pub warmup: u64,
     /// `--kernel`: "auto", "hqr", "faer" or "nalgebra".
     pub kernel: String,
+    /// `--workload`: "eig" (eigenvalues of seeded matrices) or "sleep" (each task waits a seeded
+    /// time, uniform within ±20 % of `task_ms`; `dim` and `kernel` then play no part).
+    pub workload: String,
+    /// `--task-ms`: the sleep workload's mean task time, milliseconds; `null` for "eig".
+    pub task_ms: Option<f64>,
     /// `--out`: output folder; `null` with `--no-save`.
     pub out: Option<String>,
     /// `--label`.
@@ -209,11 +215,13 @@ pub struct Task {
     pub start_s: f64,
     /// Time to compute its eigenvalues, seconds.
     pub seconds: f64,
-    /// Re Σλ (what the checksum adds up); `null` when no eigenvalues were computed.
+    /// Re Σλ (what the checksum adds up); `null` when no eigenvalues were computed. In the
+    /// sleep workload: the task's planned wait, seconds.
     pub eig_sum_re: f64,
     /// Im Σλ (zero up to rounding for a real matrix); `null` when none were computed.
     pub eig_sum_im: f64,
-    /// tr A, the check's reference.
+    /// tr A, the check's reference. In the sleep workload: the planned wait, seconds, which
+    /// `seconds` (the measured wait) must not undercut.
     pub trace: f64,
 }
 
@@ -260,6 +268,8 @@ impl From<&Options> for Config {
             chunk: o.chunk,
             warmup: o.warmup,
             kernel: value_name(&o.kernel),
+            workload: o.workload.name().into(),
+            task_ms: o.workload.task_ms(),
             out: o.out.as_deref().map(path),
             label: o.label.clone(),
             baseline: o.baseline.as_deref().map(path),
@@ -452,6 +462,8 @@ mod tests {
             "chunk",
             "warmup",
             "kernel",
+            "workload",
+            "task_ms",
             "out",
             "label",
             "baseline",
@@ -507,6 +519,8 @@ mod tests {
         assert_eq!(v["busy_speedup"], 2.0);
         assert_eq!(v["config"]["schedule"], "static");
         assert_eq!(v["config"]["kernel"], "auto");
+        assert_eq!(v["config"]["workload"], "eig");
+        assert_eq!(v["config"]["task_ms"], Value::Null);
         assert_eq!(v["config"]["out"], "results");
         assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
         assert_eq!(v["hosts"][1]["tasks"], 1);

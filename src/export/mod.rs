@@ -221,6 +221,7 @@ mod tests {
         assert_eq!(get("busy_speedup"), "2");
         assert_eq!(get("busy_efficiency"), "1");
         assert_eq!(get("json_file"), "x.json");
+        assert_eq!((get("workload"), get("task_ms")), ("eig", ""));
     }
 
     #[test]
