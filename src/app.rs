@@ -110,6 +110,7 @@ fn report(
         environment: Environment::collect(g.started_unix_s, g.ranks),
         baseline,
         stop_reason,
+        dispatch: g.dispatch,
     })?;
     let doc = Run::new(&report)?;
     Ok((report, doc))

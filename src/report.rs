@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::cli::{Options, value_name};
 use crate::host::Environment;
 use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
+use crate::schedule::Dispatch;
 
 /// Everything known about one run (`schema::Run` is what the JSON makes of it).
 #[derive(Clone, Debug)]
@@ -57,6 +58,8 @@ pub struct RunReport {
     pub environment: Environment,
     /// Every task's record, in task order; every status code is known (`new` checks).
     pub tasks: Vec<TaskRecord>,
+    /// Rank 0's time as dispatcher (dynamic schedule).
+    pub dispatch: Option<Dispatch>,
 }
 
 /// The run a measured speedup is relative to.
@@ -227,6 +230,7 @@ pub struct ReportInput<'a> {
     pub environment: Environment,
     pub baseline: Option<Baseline>,
     pub stop_reason: Option<String>,
+    pub dispatch: Option<Dispatch>,
 }
 
 impl RunReport {
@@ -239,6 +243,7 @@ impl RunReport {
             environment,
             baseline,
             stop_reason,
+            dispatch,
         } = input;
         let checks = checks(&records)?;
         let rank_info = &environment.rank_info;
@@ -277,6 +282,7 @@ impl RunReport {
             config: opts.clone(),
             environment,
             tasks: records,
+            dispatch,
         })
     }
 }

@@ -8,6 +8,7 @@ use crate::cli::{Options, value_name};
 use crate::host::Environment as RunEnvironment;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
 use crate::report::{self, RunReport};
+use crate::schedule;
 
 /// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
 /// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither).
@@ -69,6 +70,24 @@ pub struct Run {
     pub environment: Environment,
     /// Every completed task, in task order.
     pub tasks: Vec<Task>,
+    /// Rank 0's time as dispatcher in the dynamic schedule; `null` in the static one.
+    pub dispatch: Option<Dispatch>,
+}
+
+/// Where rank 0's time went as the dynamic schedule's dispatcher (between its own tasks).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Dispatch {
+    /// Work requests answered (count).
+    pub requests: u64,
+    /// Seconds spent probing for requests, receiving their records and sending chunks.
+    pub serve_s: f64,
+    /// Seconds spent draining heartbeats and checking for silent ranks.
+    pub poll_s: f64,
+    /// (serve_s + poll_s) / requests, seconds: rank 0's service time per request.
+    pub service_s_per_request: f64,
+    /// (serve_s + poll_s) / wall_s (dimensionless): the share of the run rank 0 spent
+    /// dispatching; near 1 it is the bottleneck.
+    pub busy_fraction: f64,
 }
 
 /// The run's settings, as flags name them.
@@ -253,6 +272,7 @@ impl Run {
             config: Config::from(&r.config),
             environment: Environment::from(&r.environment),
             tasks: r.tasks.iter().map(Task::new).collect::<Result<_, _>>()?,
+            dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
         })
     }
 }
@@ -276,6 +296,20 @@ impl From<&Options> for Config {
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
             checkpoint_every_s: o.checkpoint_every_s,
+        }
+    }
+}
+
+impl Dispatch {
+    fn new(d: &schedule::Dispatch, wall_s: f64) -> Self {
+        let spent = d.serve_s + d.poll_s;
+        let per = |n: f64| if n > 0.0 { spent / n } else { 0.0 };
+        Dispatch {
+            requests: d.requests,
+            serve_s: d.serve_s,
+            poll_s: d.poll_s,
+            service_s_per_request: per(d.requests as f64),
+            busy_fraction: per(wall_s),
         }
     }
 }
@@ -402,6 +436,7 @@ pub(crate) fn sample() -> Run {
         },
         baseline: None,
         stop_reason: None,
+        dispatch: None,
     })
     .unwrap();
     Run::new(&report).unwrap()
@@ -452,6 +487,7 @@ mod tests {
             "config",
             "environment",
             "tasks",
+            "dispatch",
         ];
         assert_eq!(keys(&v), sorted(top));
         let config = vec![
@@ -526,6 +562,20 @@ mod tests {
         assert_eq!(v["hosts"][1]["tasks"], 1);
         assert_eq!(v["tasks"][1]["status"], "ok");
         assert_eq!(v["tasks"][1]["fallback"], false);
+    }
+
+    #[test]
+    fn dispatch_figures_are_per_request_and_per_wall_second() {
+        let d = schedule::Dispatch {
+            requests: 4,
+            serve_s: 0.3,
+            poll_s: 0.1,
+        };
+        let v = Dispatch::new(&d, 2.0);
+        assert!((v.service_s_per_request - 0.1).abs() < 1e-15);
+        assert!((v.busy_fraction - 0.2).abs() < 1e-15);
+        let none = Dispatch::new(&schedule::Dispatch::default(), 0.0);
+        assert_eq!((none.service_s_per_request, none.busy_fraction), (0.0, 0.0));
     }
 
     #[test]

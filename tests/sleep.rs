@@ -47,6 +47,25 @@ fn assert_waits_checked(v: &Value, np: usize) {
     }
 }
 
+/// Rank 0's dispatch figures: present in the dynamic schedule only, each worker's requests
+/// counted (two up front, one per chunk), times within the run.
+fn assert_dispatch(v: &Value, np: usize, schedule: &str) {
+    let d = &v["dispatch"];
+    if schedule == "static" {
+        assert_eq!(*d, Value::Null);
+        return;
+    }
+    let requests = d["requests"].as_u64().unwrap();
+    assert!(requests >= 2 * (np as u64 - 1), "{d}");
+    let spent = d["serve_s"].as_f64().unwrap() + d["poll_s"].as_f64().unwrap();
+    assert!(
+        spent >= 0.0 && spent <= v["wall_s"].as_f64().unwrap(),
+        "{d}"
+    );
+    let fraction = d["busy_fraction"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&fraction), "{d}");
+}
+
 #[test]
 fn the_sleep_checksum_is_the_same_for_any_rank_count_and_schedule() {
     let reference = sleep_run(1, "static");
@@ -59,6 +78,7 @@ fn the_sleep_checksum_is_the_same_for_any_rank_count_and_schedule() {
         for schedule in ["static", "dynamic"] {
             let v = sleep_run(np, schedule);
             assert_waits_checked(&v, np);
+            assert_dispatch(&v, np, schedule);
             assert_eq!(
                 v["checksum"].as_f64().unwrap().to_bits(),
                 want.to_bits(),

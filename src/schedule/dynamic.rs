@@ -12,7 +12,7 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use super::watch::{Beacon, Monitor, Silent};
-use super::{Checkpoint, Context, Outcome};
+use super::{Checkpoint, Context, Dispatch, Outcome};
 use crate::progress::Progress;
 use crate::record::TaskRecord;
 use crate::runner::TaskRunner;
@@ -124,6 +124,7 @@ fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) ->
         chunks: vec![0; size],
         answered: vec![0; size],
         finished: 0,
+        stats: Dispatch::default(),
     };
     m.pool.set_task_time(runner.last_warm_up_s());
     let mut monitor = Monitor::new(ctx.beats, ctx.limits);
@@ -144,13 +145,18 @@ fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) ->
             let took = mpi::time() - now;
             next_checkpoint = mpi::time() + opts.checkpoint_every_s.max(CHECKPOINT_SPACING * took);
         }
+        let serving = mpi::time();
         while let Some(probed) = world
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
             m.serve(world, &mut monitor, probed);
         }
-        if let Err(silent) = monitor.poll() {
+        let polled = mpi::time();
+        m.stats.serve_s += polled - serving;
+        let poll = monitor.poll();
+        m.stats.poll_s += mpi::time() - polled;
+        if let Err(silent) = poll {
             return ctx.lost(silent, m.records);
         }
         if let Some(task) = m.pool.take_one() {
@@ -167,10 +173,11 @@ fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) ->
         } else {
             progress.finish();
             // Drain the workers' last words so no message is left unreceived at finalize.
-            return match monitor.wait_all_done(0) {
+            let outcome = match monitor.wait_all_done(0) {
                 Ok(_) => ctx.finished(m.records),
                 Err(silent) => ctx.lost(silent, m.records),
             };
+            return m.stats.attach(outcome);
         }
     }
 }
@@ -185,6 +192,21 @@ struct Master {
     answered: Vec<u64>,
     /// Workers that have had every request answered and sent their last records.
     finished: usize,
+    /// Rank 0's time as dispatcher.
+    stats: Dispatch,
+}
+
+impl Dispatch {
+    /// `outcome` with these figures, for the report.
+    fn attach(self, outcome: Outcome) -> Outcome {
+        match outcome {
+            Outcome::Root(g) => Outcome::Root(super::Gathered {
+                dispatch: Some(self),
+                ..g
+            }),
+            other => other,
+        }
+    }
 }
 
 impl Master {
@@ -220,6 +242,7 @@ impl Master {
         monitor: &mut Monitor,
         probed: (Message, Status),
     ) {
+        self.stats.requests += 1;
         monitor.heard(probed.1.source_rank());
         let (done, status) = probed.matched_receive_vec::<TaskRecord>();
         self.records.extend_from_slice(&done);

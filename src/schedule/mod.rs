@@ -14,6 +14,7 @@ use crate::record::{RankInfo, TaskRecord};
 use crate::runner::TaskRunner;
 
 pub use dynamic::{Chunk, Dispatcher};
+
 pub use static_::block_partition;
 pub use watch::{Limits, Silent};
 
@@ -31,6 +32,20 @@ pub struct Gathered {
     pub started_unix_s: f64,
     /// The rank that fell silent, when that ended the run.
     pub lost: Option<Silent>,
+    /// Rank 0's work as dispatcher (dynamic schedule only).
+    pub dispatch: Option<Dispatch>,
+}
+
+/// Where rank 0's time went as dispatcher in the dynamic schedule: the service time per request
+/// that bounds how many ranks one dispatcher can keep busy.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Dispatch {
+    /// Work requests answered (count).
+    pub requests: u64,
+    /// Seconds spent receiving requests' records and sending chunks.
+    pub serve_s: f64,
+    /// Seconds spent draining heartbeats and checking for silent ranks.
+    pub poll_s: f64,
 }
 
 /// How the run ended on this rank. Root and non-root are told apart rather than "master" and
@@ -82,6 +97,7 @@ impl Context<'_> {
             ranks: self.ranks.clone(),
             started_unix_s: self.started_unix_s,
             lost,
+            dispatch: None,
         }
     }
 
