@@ -273,7 +273,9 @@ fn worker(ctx: &Context, runner: &mut TaskRunner) {
     let mut in_flight = IN_FLIGHT;
     let mut done = Vec::new();
     while in_flight > 0 {
-        let (chunk, _) = root.receive_with_tag::<Chunk>(TAG_WORK);
+        let (chunk, _) = super::nap_until(|| root.immediate_matched_probe_with_tag(TAG_WORK))
+            .0
+            .matched_receive::<Chunk>();
         in_flight -= 1;
         if chunk.count == 0 {
             continue; // no work left; drain the other answer still on its way

@@ -120,7 +120,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options, checkpoint: Checkpoint<'_
     runner.warm_up(opts.warmup);
 
     // Everyone starts the timed part together; rank 0's clock spans distribution to gather.
-    world.barrier();
+    sleepy_barrier(world);
     let started_unix_s = crate::clock::unix_now_s();
     let t0 = runner.start_clock();
     let ctx = Context {
@@ -139,6 +139,36 @@ pub fn run(world: &SimpleCommunicator, opts: &Options, checkpoint: Checkpoint<'_
         Schedule::Static => static_::run(&ctx, &mut runner),
         Schedule::Dynamic => dynamic::run(&ctx, &mut runner, checkpoint),
     }
+}
+
+/// Shortest and longest nap of `nap_until`: a waiting rank checks again within 1 ms.
+const NAP_MIN: std::time::Duration = std::time::Duration::from_micros(20);
+const NAP_MAX: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to 1 ms).
+/// Blocking MPI calls busy-poll: hundreds of oversubscribed ranks waiting in them would take
+/// the cores from the ranks still working (rank 0 above all), so waits that may be long sleep.
+pub(crate) fn nap_until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
+    let mut nap = NAP_MIN;
+    loop {
+        if let Some(v) = ready() {
+            return v;
+        }
+        std::thread::sleep(nap);
+        nap = (nap * 2).min(NAP_MAX);
+    }
+}
+
+/// A barrier whose waiting ranks sleep (see `nap_until`).
+pub(crate) fn sleepy_barrier(world: &SimpleCommunicator) {
+    let mut pending = Some(world.immediate_barrier());
+    nap_until(|| match pending.take()?.test() {
+        Ok(_) => Some(()),
+        Err(req) => {
+            pending = Some(req);
+            None
+        }
+    });
 }
 
 /// Gathers every rank's host facts on rank 0 (as JSON bytes: they are variable-length text).

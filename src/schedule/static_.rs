@@ -74,6 +74,7 @@ fn root(ctx: &Context, runner: &mut TaskRunner, ids: &[u64]) -> Outcome {
         Ok(done) => done,
         Err(silent) => return ctx.lost(silent, records),
     };
+    super::sleepy_barrier(ctx.world); // the others wait there asleep, not spinning in the gather
     let got: Vec<i32> = done.iter().map(|&c| c as i32).collect();
     let got_displs = displacements(&got);
     let mut all = vec![TaskRecord::default(); got.iter().sum::<i32>() as usize];
@@ -98,6 +99,7 @@ fn non_root(ctx: &Context, runner: &mut TaskRunner, ids: &[u64]) {
         beacon.tick();
     }
     beacon.done(records.len() as u64);
+    super::sleepy_barrier(ctx.world);
     ctx.world
         .process_at_rank(0)
         .gather_varcount_into(&records[..]);
