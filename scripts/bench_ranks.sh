@@ -111,12 +111,6 @@ write_conf() {
   } | write_atomic "$1/study.conf"
 }
 
-check_tools() {
-  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
-  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
-  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
-}
-
 main() {
   COMMAND="scripts/bench_ranks.sh$(printf ' %q' "$@")"
   local ranks="16 64 256" task_ms="1 10 100" schedule=both label=ranks out_root=results

@@ -188,12 +188,6 @@ analyse() {
   "$PYTHON" "$ROOT/scripts/plot.py" "$study" >/dev/null || die "plots failed (scripts/plot.py $study)"
 }
 
-check_tools() {
-  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
-  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
-  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
-}
-
 main() {
   COMMAND="scripts/sweep.sh$(printf ' %q' "$@")"
   HOSTFILE='' LABEL=study OUT_ROOT=results REPEAT=3 DIM=100 TASKS=400 TASKS_PER_RANK=200

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # study.sh: a study's folder, clock and load average, shared by sweep.sh and bench_ranks.sh.
-# Needs die (common.sh).
+# Needs die (common.sh) and, for check_tools, MPIRUN, CLUSTER_BENCH and PYTHON.
 
 # make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
 make_study_dir() {
@@ -35,4 +35,11 @@ load1() {
   local a _
   read -r a _ </proc/loadavg 2>/dev/null || { echo ''; return; }
   echo "$a"
+}
+
+# check_tools: mpirun, cluster-bench and the Python with matplotlib are there.
+check_tools() {
+  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
+  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
+  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
 }
