@@ -9,7 +9,7 @@ use crate::kernel::KernelKind;
 /// How task ids reach the ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
-    /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
+    /// Each rank computes a fixed contiguous block of task ids; records reach rank 0 with heartbeats.
     Static,
     /// Ranks ask rank 0 for the next chunk as they finish, so fast and slow hosts all stay busy.
     Dynamic,

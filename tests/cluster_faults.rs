@@ -408,19 +408,7 @@ fn run_sh_finishes_without(schedule: &str, fault: Fault) {
         .iter()
         .find(|(_, v)| v["complete"] == true)
         .unwrap_or_else(|| panic!("no complete JSON among {docs:?}"));
-    let got = done["checksum"].as_f64().unwrap();
-    assert_eq!(got.to_bits(), reference.to_bits(), "{got} vs {reference}");
-    let ids: Vec<u64> = done["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["task"].as_u64().unwrap())
-        .collect();
-    assert_eq!(
-        ids,
-        (0..FINITE_TASKS).collect::<Vec<_>>(),
-        "every task once"
-    );
+    common::assert_whole_run(done, reference, FINITE_TASKS, schedule);
     let attempts = done["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     let names = |a: &serde_json::Value| -> Vec<String> {

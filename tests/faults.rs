@@ -256,24 +256,7 @@ fn ctrl_c_keeps_what_was_done_and_resume_completes_it_bit_identically() {
         more.extend(["--schedule", schedule, "--out", out, "--quiet", "--json"]);
         more.extend(["--resume", resume.to_str().unwrap()]);
         let done = json(&mpirun_unlocked(3, &more));
-        assert_eq!(done["complete"], true);
-        let got = done["checksum"].as_f64().unwrap();
-        assert_eq!(
-            got.to_bits(),
-            reference.to_bits(),
-            "{schedule}: {got} vs {reference}"
-        );
-        let ids: Vec<u64> = done["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["task"].as_u64().unwrap())
-            .collect();
-        assert_eq!(
-            ids,
-            (0..30_000).collect::<Vec<u64>>(),
-            "every task exactly once"
-        );
+        common::assert_whole_run(&done, reference, 30_000, schedule);
         let attempts = done["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 2);
         assert_eq!(attempts[0]["tasks_done"].as_u64(), Some(kept));

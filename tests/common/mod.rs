@@ -160,3 +160,26 @@ pub fn temporary_files(dir: &Path) -> Vec<String> {
         .filter(|n| n.ends_with(".tmp"))
         .collect()
 }
+
+/// A resumed run's JSON `doc` is the whole work: complete, every task of `0..tasks` exactly
+/// once, and the checksum bit-identical to the undisturbed `reference`.
+pub fn assert_whole_run(doc: &Value, reference: f64, tasks: u64, what: &str) {
+    assert_eq!(doc["complete"], true, "{what}: not complete");
+    let got = doc["checksum"].as_f64().unwrap();
+    assert_eq!(
+        got.to_bits(),
+        reference.to_bits(),
+        "{what}: {got} vs {reference}"
+    );
+    let ids: Vec<u64> = doc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (0..tasks).collect::<Vec<u64>>(),
+        "{what}: every task once"
+    );
+}
