@@ -229,10 +229,11 @@ fn ctrl_c_keeps_what_was_done_and_resume_completes_it_bit_identically() {
         let start = Instant::now();
         signal(child.id(), libc::SIGINT); // Ctrl-C reaches mpirun
         let saved = wait_for_json(dir.path(), start);
-        let (o, took) = finish_within(child, FAULT_BOUND);
+        let (o, _) = finish_within(child, FAULT_BOUND);
         println!(
-            "{schedule}: Ctrl-C {moment:?} in; JSON saved {saved:?} and mpirun gone {took:?} \
+            "{schedule}: Ctrl-C {moment:?} in; JSON saved {saved:?} and mpirun gone {:?} \
              after it; {:?}",
+            start.elapsed(),
             o.status
         );
         assert!(!o.status.success(), "{schedule}: {}", stderr(&o));
