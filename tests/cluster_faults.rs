@@ -537,15 +537,16 @@ fn workers_exit_when_rank_0_s_host_dies() {
     let gone_after = start.elapsed();
     let left = workers();
     let forest = ps_forest();
-    // mpirun (started by this test) may still wait for the dead host: end it and its ssh.
+    // mpirun (started by this test) may still wait for the dead host: end it and its ssh
+    // sessions (which hold its output pipes open) before reading its output.
     let _ = child.kill();
-    let o = child.wait_with_output().unwrap();
     for (pid, name, _) in job_leftovers(&net, &out_dir) {
         if name == "ssh" {
             // SAFETY: kill(2) of an ssh session to this test's hosts.
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
     }
+    let o = child.wait_with_output().unwrap();
     let err = text(&o.stderr);
     println!("rank 0's host died: workers gone {gone_after:.1?} after it\n{err}");
     assert!(
@@ -553,5 +554,6 @@ fn workers_exit_when_rank_0_s_host_dies() {
         "workers still running: {left:?}\n{forest}\n{err}"
     );
     assert!(gone_after < FAULT_BOUND);
+    assert!(err.contains("rank 0 has not been heard from"), "{err}");
     let _ = net.down();
 }
