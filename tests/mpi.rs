@@ -116,7 +116,11 @@ fn files_are_written_and_never_clobbered() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 5, "two JSONs, two journals, runs.csv: {names:?}");
+    assert_eq!(
+        names.len(),
+        5,
+        "two JSONs, two journals, runs.csv: {names:?}"
+    );
     assert!(names.contains(&"runs.csv".to_string()));
     let journals = names.iter().filter(|n| n.ends_with(".tasks.csv.gz"));
     assert_eq!(journals.count(), 2, "{names:?}");
