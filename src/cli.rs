@@ -10,7 +10,7 @@ use crate::workload::Workload;
 /// How task ids reach the ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
-    /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
+    /// Each rank computes a fixed contiguous block of task ids; records reach rank 0 with heartbeats.
     Static,
     /// Ranks ask rank 0 for the next chunk as they finish, so fast and slow hosts all stay busy.
     Dynamic,
@@ -102,10 +102,15 @@ pub struct Args {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub heartbeat_timeout: f64,
 
-    /// Dynamic schedule: save the records so far to LABEL-….partial.json this often, so a
-    /// job killed outright keeps its completed work.
+    /// Append the records rank 0 received to the run's journal (LABEL-….tasks.csv.gz) this
+    /// often, so a job killed outright keeps its completed work.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub checkpoint_every: f64,
+
+    /// Complete an interrupted run: its JSON (with "complete": false) or its journal
+    /// (….tasks.csv.gz). Only the missing tasks run; the result holds every task once.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
@@ -157,6 +162,8 @@ pub struct Options {
     pub heartbeat_timeout_s: f64,
     /// `--checkpoint-every`, seconds.
     pub checkpoint_every_s: f64,
+    /// `--resume`: an interrupted run's JSON or journal.
+    pub resume: Option<PathBuf>,
 }
 
 /// A flag value a user can fix; the message names the flag.
@@ -252,6 +259,7 @@ impl Args {
             time_limit_s: self.time_limit,
             heartbeat_timeout_s: self.heartbeat_timeout,
             checkpoint_every_s: self.checkpoint_every,
+            resume: self.resume,
         })
     }
 }

@@ -225,12 +225,31 @@ pub struct RankSummary {
 /// Inputs of the report that are not the records themselves.
 pub struct ReportInput<'a> {
     pub opts: &'a Options,
+    /// This launch's records, sorted by task.
     pub records: Vec<TaskRecord>,
+    /// This launch's timed part, seconds.
     pub wall_s: f64,
     pub environment: Environment,
     pub baseline: Option<Baseline>,
     pub stop_reason: Option<String>,
+    /// What earlier launches of a resumed run did (empty otherwise).
+    pub earlier: Earlier,
     pub dispatch: Option<Dispatch>,
+}
+
+/// The earlier launches of a resumed run. The report's run-wide figures cover every launch:
+/// wall_s is the sum of their timed parts (the time between launches is nobody's), busy_s the
+/// sum over every task, busy_speedup = busy_s / wall_s, busy_efficiency = busy_s / the
+/// rank-seconds of every launch. The per-rank and per-host figures are this launch's (rank
+/// numbers name this launch's processes); `attempts` in the JSON lists each launch.
+#[derive(Clone, Debug, Default)]
+pub struct Earlier {
+    /// Their records, sorted by task, none of a task this launch computed.
+    pub records: Vec<TaskRecord>,
+    /// Σ of their timed parts, seconds.
+    pub wall_s: f64,
+    /// Σ of ranks × timed part, rank-seconds.
+    pub rank_s: f64,
 }
 
 impl RunReport {
@@ -244,14 +263,18 @@ impl RunReport {
             baseline,
             stop_reason,
             dispatch,
+            earlier,
         } = input;
-        let checks = checks(&records)?;
         let rank_info = &environment.rank_info;
         let ranks = rank_info.len();
         let per_rank = per_rank(&records, rank_info);
         let hosts = per_host(&per_rank, rank_info, wall_s);
-        let busy_s: f64 = per_rank.iter().map(|r| r.busy_s).sum();
+        let records = merged(earlier.records, records);
+        let checks = checks(&records)?;
+        let busy_s: f64 = records.iter().map(|r| r.seconds).sum();
         let task_count = records.len() as u64;
+        let rank_s = earlier.rank_s + ranks as f64 * wall_s;
+        let wall_s = earlier.wall_s + wall_s;
         let busy_speedup = ratio(busy_s, wall_s);
         let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
         let measured_efficiency = baseline
@@ -269,7 +292,7 @@ impl RunReport {
             tasks_per_s: ratio(task_count as f64, wall_s),
             busy_s,
             busy_speedup,
-            busy_efficiency: busy_speedup / ranks.max(1) as f64,
+            busy_efficiency: ratio(busy_s, rank_s),
             imbalance: imbalance(&per_rank),
             measured_speedup,
             measured_efficiency,
@@ -285,6 +308,16 @@ impl RunReport {
             dispatch,
         })
     }
+}
+
+/// Two lists of records sorted by task, as one.
+fn merged(mut a: Vec<TaskRecord>, b: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    if a.is_empty() {
+        return b;
+    }
+    a.extend(b);
+    a.sort_unstable_by_key(|r| r.task);
+    a
 }
 
 /// a / b, or 0 when b is not positive (a run too short to time).

@@ -2,7 +2,7 @@
 //! from a `RunReport`. Internal types and flag names can change without changing a key here;
 //! a key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins the keys).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{Options, value_name};
 use crate::host::Environment as RunEnvironment;
@@ -27,15 +27,15 @@ pub struct Run {
     pub label: String,
     /// False when the run stopped before every task was done (the figures cover what was done).
     pub complete: bool,
-    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)", or
-    /// "in progress (checkpoint)" in a `.partial.json`; `null` when complete.
+    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)",
+    /// "interrupted (SIGINT)" or "interrupted (SIGTERM)"; `null` when complete.
     pub stop_reason: Option<String>,
     /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
     /// ranks, hosts or schedule. In the sleep workload: Σ of the planned waits, seconds (the
     /// wall time one rank would need).
     pub checksum: f64,
-    /// Timed part on rank 0, seconds: from the barrier before distribution to the end of the
-    /// gather.
+    /// Timed part on rank 0, seconds: from the barrier before distribution until every rank
+    /// was done; for a resumed run, the sum over `attempts` (time between launches excluded).
     pub wall_s: f64,
     /// Tasks completed per second of `wall_s`, 1/s.
     pub tasks_per_s: f64,
@@ -44,7 +44,8 @@ pub struct Run {
     /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
     /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
     pub busy_speedup: f64,
-    /// busy_speedup / ranks (dimensionless, 1 = every rank busy all the time).
+    /// busy_s / (ranks × wall_s) (dimensionless, 1 = every rank busy all the time); for a
+    /// resumed run, busy_s over the rank-seconds of every attempt (Σ ranks × wall_s).
     pub busy_efficiency: f64,
     /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
     pub imbalance: f64,
@@ -68,6 +69,11 @@ pub struct Run {
     pub config: Config,
     /// Where and with what it ran.
     pub environment: Environment,
+    /// Every launch that computed part of this result, oldest first: one for a run that was
+    /// never resumed.
+    pub attempts: Vec<Attempt>,
+    /// The per-task journal next to this JSON (`STEM.tasks.csv.gz`), `null` without one.
+    pub tasks_file: Option<String>,
     /// Every completed task, in task order.
     pub tasks: Vec<Task>,
     /// Rank 0's time as dispatcher in the dynamic schedule; `null` in the static one.
@@ -88,6 +94,23 @@ pub struct Dispatch {
     /// (serve_s + poll_s) / wall_s (dimensionless): the share of the run rank 0 spent
     /// dispatching; near 1 it is the bottleneck.
     pub busy_fraction: f64,
+}
+
+/// One launch of a run (`--resume` adds launches to an interrupted one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Start of its timed part, UTC, ISO 8601.
+    pub started_at: String,
+    /// Its hosts, in order of first rank.
+    pub hosts: Vec<String>,
+    /// Its MPI ranks (count).
+    pub ranks: usize,
+    /// Tasks it completed that the result holds (count).
+    pub tasks_done: u64,
+    /// Its timed part, seconds.
+    pub wall_s: f64,
+    /// Why it stopped before the run was complete; `null` when it completed the run.
+    pub stop_reason: Option<String>,
 }
 
 /// The run's settings, as flags name them.
@@ -124,6 +147,8 @@ pub struct Config {
     pub heartbeat_timeout_s: f64,
     /// `--checkpoint-every`, seconds.
     pub checkpoint_every_s: f64,
+    /// `--resume`: path of the interrupted result this run completed.
+    pub resume: Option<String>,
 }
 
 /// The run a measured speedup is relative to.
@@ -271,6 +296,8 @@ impl Run {
             per_rank: r.per_rank.iter().map(Rank::from).collect(),
             config: Config::from(&r.config),
             environment: Environment::from(&r.environment),
+            attempts: Vec::new(),
+            tasks_file: None,
             tasks: r.tasks.iter().map(Task::new).collect::<Result<_, _>>()?,
             dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
         })
@@ -296,6 +323,7 @@ impl From<&Options> for Config {
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
             checkpoint_every_s: o.checkpoint_every_s,
+            resume: o.resume.as_deref().map(path),
         }
     }
 }
@@ -437,6 +465,7 @@ pub(crate) fn sample() -> Run {
         baseline: None,
         stop_reason: None,
         dispatch: None,
+        earlier: Default::default(),
     })
     .unwrap();
     Run::new(&report).unwrap()
@@ -486,6 +515,8 @@ mod tests {
             "per_rank",
             "config",
             "environment",
+            "attempts",
+            "tasks_file",
             "tasks",
             "dispatch",
         ];
@@ -506,6 +537,7 @@ mod tests {
             "time_limit_s",
             "heartbeat_timeout_s",
             "checkpoint_every_s",
+            "resume",
         ];
         assert_eq!(keys(&v["config"]), sorted(config));
         let host = vec![
