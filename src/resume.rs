@@ -18,6 +18,8 @@ pub const KILLED: &str = "killed (records up to its last checkpoint)";
 /// The work `opts` asks for.
 pub fn work(opts: &Options) -> Work {
     Work {
+        workload: opts.workload.name().into(),
+        task_ms: opts.workload.task_ms(),
         dim: opts.dim,
         tasks: opts.tasks,
         seed: opts.seed,
@@ -38,8 +40,8 @@ pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
     let differs = differences(&c.work, &work(opts));
     if !differs.is_empty() {
         bail!(
-            "--resume {shown} did other work: {} (a resumed run must repeat --dim, --tasks, \
-             --seed and --kernel)",
+            "--resume {shown} did other work: {} (a resumed run must repeat --workload, \
+             --task-ms, --dim, --tasks, --seed and --kernel)",
             differs.join(", ")
         );
     }
@@ -63,7 +65,10 @@ pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
 
 /// One phrase per difference: "dim 40 (here 30)".
 fn differences(theirs: &Work, ours: &Work) -> Vec<String> {
+    let ms = |t: Option<f64>| t.map_or("-".into(), |t| t.to_string());
     let pairs = [
+        ("workload", theirs.workload.clone(), ours.workload.clone()),
+        ("task_ms", ms(theirs.task_ms), ms(ours.task_ms)),
         ("dim", theirs.dim.to_string(), ours.dim.to_string()),
         ("tasks", theirs.tasks.to_string(), ours.tasks.to_string()),
         ("seed", theirs.seed.to_string(), ours.seed.to_string()),
@@ -168,12 +173,16 @@ mod tests {
     #[test]
     fn every_difference_is_named() {
         let a = Work {
+            workload: "sleep".into(),
+            task_ms: Some(5.0),
             dim: 40,
             tasks: 10,
             seed: 1,
             kernel: "hqr".into(),
         };
         let b = Work {
+            workload: "eig".into(),
+            task_ms: None,
             dim: 30,
             tasks: 10,
             seed: 2,
@@ -182,6 +191,8 @@ mod tests {
         assert_eq!(
             differences(&a, &b),
             vec![
+                "workload sleep (here eig)",
+                "task_ms 5 (here -)",
                 "dim 40 (here 30)",
                 "seed 1 (here 2)",
                 "kernel hqr (here auto)"

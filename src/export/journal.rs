@@ -28,10 +28,20 @@ pub const COLUMNS: &str = "task,rank,status,fallback,start_s,seconds,eig_sum_re,
 /// What a run computes: two runs of equal `Work` compute the same matrices the same way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Work {
+    /// `--workload` ("eig" or "sleep"); files written before the sleep workload existed were eig.
+    #[serde(default = "eig")]
+    pub workload: String,
+    /// `--task-ms` of the sleep workload, milliseconds; `None` for eig.
+    #[serde(default)]
+    pub task_ms: Option<f64>,
     pub dim: usize,
     pub tasks: u64,
     pub seed: u64,
     pub kernel: String,
+}
+
+fn eig() -> String {
+    "eig".into()
 }
 
 /// What a journal holds.
@@ -148,6 +158,8 @@ pub fn read(path: &Path) -> Result<Contents> {
     let mut work = None;
     let mut c = Contents {
         work: Work {
+            workload: eig(),
+            task_ms: None,
             dim: 0,
             tasks: 0,
             seed: 0,

@@ -255,6 +255,8 @@ mod tests {
 
     fn prepare(dir: &Path, stem: &str) -> Result<Outputs> {
         let work = Work {
+            workload: "eig".into(),
+            task_ms: None,
             dim: 1,
             tasks: 2,
             seed: 42,
