@@ -26,6 +26,7 @@ STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
 usage() {
   cat <<EOF
 Usage: scripts/testnet.sh up N [NEGATIVES...]
+       scripts/testnet.sh limit K RATE
        scripts/testnet.sh down
        scripts/testnet.sh status
        scripts/testnet.sh -h | --help
@@ -46,6 +47,10 @@ machine is ${NET}.1.
                 --negatives  all of the above
               ${NET}.200 (and every other unused address) has nothing
               at all (unreachable).
+  limit K RATE
+              limit test host K's link to RATE (e.g. 100mbit) both ways: a
+              tbf queue on its veth (traffic to it) and on its eth0 (traffic
+              from it). Gone with the host at down.
   down        stop every sshd (by saved PID), remove namespaces, veths and
               the bridge, delete the state folder. Idempotent.
   status      list what exists.
@@ -294,6 +299,24 @@ cmd_up() {
   cmd_status
 }
 
+# cmd_limit K RATE: a token bucket each way, as a slow switch port would be.
+cmd_limit() {
+  local k=${1:-} rate=${2:-} dir ns veth
+  [[ "$k" =~ ^[0-9]+$ ]] || usage_error "limit needs a host number K, got '$k'"
+  [[ "$rate" =~ ^[0-9]+(kbit|mbit|gbit)$ ]] \
+    || usage_error "limit needs a RATE like 100mbit (kbit, mbit, gbit), got '$rate'"
+  check_state_path
+  require_root
+  dir="$STATE/hosts/host$k"
+  [[ -f "$dir/veth" && -f "$dir/ns" ]] || die "no test host $k under $STATE"
+  veth=$(<"$dir/veth")
+  ns=$(<"$dir/ns")
+  # burst: a few full-size TSO segments; latency: the queue a switch port would hold.
+  tc qdisc replace dev "$veth" root tbf rate "$rate" burst 64kb latency 50ms
+  "$IP" netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst 64kb latency 50ms
+  log "limit: cbhost$k ($veth, $ns eth0) at $rate each way"
+}
+
 # pid_is_our_sshd PID CONFIG: the PID is still the sshd we started.
 pid_is_our_sshd() {
   local pid=$1 cfg=$2
@@ -412,6 +435,7 @@ main() {
   shift || true
   case "$cmd" in
     up) cmd_up "$@" ;;
+    limit) (($# == 2)) || usage_error "limit takes K and RATE"; cmd_limit "$@" ;;
     down) (($# == 0)) || usage_error "down takes no arguments"; cmd_down ;;
     status) (($# == 0)) || usage_error "status takes no arguments"; cmd_status ;;
     -h | --help) usage ;;

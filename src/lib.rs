@@ -9,6 +9,7 @@ pub mod cli;
 pub mod export;
 pub mod kernel;
 pub mod launch;
+pub mod net;
 pub mod output;
 pub mod progress;
 pub mod record;

@@ -1,0 +1,215 @@
+//! The `net` result as users parse it: the JSON document and the CSV (one row per ordered
+//! pair). Units are in the names: `_us` microseconds, `_mb_per_s` 10^6 bytes per second.
+
+use serde::Serialize;
+
+use super::measure::{Hosts, Measured};
+use super::options::NetOptions;
+use super::stats::{self, Link, Verdict};
+
+/// Names the document's kind, for tools that read several kinds of JSON.
+pub const SCHEMA: &str = "cluster-bench-net";
+/// Bumped when a key changes meaning or goes away (new keys may appear at any time).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole result of `cluster-bench net`.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetReport {
+    pub schema: &'static str,
+    pub schema_version: u32,
+    /// Crate version of the binary.
+    pub version: &'static str,
+    /// `--label`.
+    pub label: String,
+    /// Start of the measurement, UTC, ISO 8601.
+    pub started_at: String,
+    /// `MPI_Get_library_version`, first part.
+    pub mpi_library: String,
+    /// `git describe` of the build, when known.
+    pub git_revision: Option<String>,
+    /// MPI ranks in the job (one per host measured, the others waited).
+    pub ranks: usize,
+    /// Rounds of the tournament (pairs in a round were measured at the same time).
+    pub rounds: usize,
+    /// From the first round's start to the last one's end, seconds.
+    pub wall_s: f64,
+    /// How each pair was measured.
+    pub config: NetOptions,
+    /// The typical host's best link: what "far slower" is measured against.
+    pub reference: Reference,
+    /// One per host, in order of its lowest rank.
+    pub hosts: Vec<HostEntry>,
+    /// One per ordered pair, by (from, to).
+    pub pairs: Vec<PairEntry>,
+    /// Slow hosts, then slow links no slow host explains, as sentences naming the hosts.
+    pub flags: Vec<String>,
+}
+
+/// Reference figures (see README, "Reading the matrix").
+#[derive(Clone, Debug, Serialize)]
+pub struct Reference {
+    /// Median over hosts of their best send and best receive bandwidth, MB/s.
+    pub bandwidth_mb_per_s: f64,
+    /// Median over hosts of their lowest latency, µs.
+    pub latency_us: f64,
+    /// Flagged: bandwidth under reference / factor, or latency over reference × factor.
+    pub slow_factor: f64,
+}
+
+/// One host.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostEntry {
+    pub name: String,
+    /// Ranks on it.
+    pub ranks: usize,
+    /// The rank that measured for it.
+    pub rank: usize,
+    pub best_send_mb_per_s: f64,
+    pub best_receive_mb_per_s: f64,
+    pub best_latency_us: f64,
+    /// Even its best link sends slower than reference / factor.
+    pub slow_send: bool,
+    pub slow_receive: bool,
+    /// Even its lowest latency is over reference × factor.
+    pub slow_latency: bool,
+}
+
+/// One ordered pair: `from` sent, `to` received.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairEntry {
+    pub from: String,
+    pub to: String,
+    /// Round it was measured in (0-based).
+    pub round: usize,
+    /// Median half round-trip of the small messages, µs.
+    pub latency_us: f64,
+    /// Smallest half round-trip, µs.
+    pub latency_min_us: f64,
+    /// Timed bytes / timed seconds of the large messages, MB/s.
+    pub bandwidth_mb_per_s: f64,
+    pub bandwidth_bytes: u64,
+    pub bandwidth_s: f64,
+    pub slow_bandwidth: bool,
+    pub slow_latency: bool,
+}
+
+/// Column names of the CSV, in order.
+pub const CSV_COLUMNS: [&str; 10] = [
+    "from",
+    "to",
+    "round",
+    "latency_us",
+    "latency_min_us",
+    "bandwidth_mb_per_s",
+    "bandwidth_bytes",
+    "bandwidth_s",
+    "slow_bandwidth",
+    "slow_latency",
+];
+
+/// What the report is built from besides the measurement.
+pub struct Context<'a> {
+    pub opts: &'a NetOptions,
+    pub hosts: &'a Hosts,
+    pub ranks: usize,
+    pub started_at: String,
+    pub mpi_library: String,
+    pub git_revision: Option<String>,
+}
+
+impl NetReport {
+    pub fn new(cx: Context, m: &Measured) -> NetReport {
+        let far = cx.opts.slow_factor;
+        let n = cx.hosts.names.len();
+        let v = stats::judge(n, &m.links, far);
+        let flags = stats::flags(&cx.hosts.names, &m.links, &v, far);
+        NetReport {
+            schema: SCHEMA,
+            schema_version: SCHEMA_VERSION,
+            version: env!("CARGO_PKG_VERSION"),
+            label: cx.opts.label.clone(),
+            started_at: cx.started_at,
+            mpi_library: cx.mpi_library,
+            git_revision: cx.git_revision,
+            ranks: cx.ranks,
+            rounds: m.rounds,
+            wall_s: m.wall_s,
+            config: cx.opts.clone(),
+            reference: Reference {
+                bandwidth_mb_per_s: v.reference_mb_per_s,
+                latency_us: v.reference_latency_us,
+                slow_factor: far,
+            },
+            hosts: host_entries(cx.hosts, &v),
+            pairs: pair_entries(&cx.hosts.names, &m.links, &v),
+            flags,
+        }
+    }
+
+    /// The JSON document, pretty-printed, with a trailing newline (NaN becomes `null`).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("NetReport serialises");
+        v.push(b'\n');
+        v
+    }
+
+    /// The CSV: a header, then one row per ordered pair.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut w = csv::Writer::from_writer(vec![]);
+        w.write_record(CSV_COLUMNS).expect("in-memory write");
+        for p in &self.pairs {
+            w.write_record([
+                p.from.clone(),
+                p.to.clone(),
+                p.round.to_string(),
+                p.latency_us.to_string(),
+                p.latency_min_us.to_string(),
+                p.bandwidth_mb_per_s.to_string(),
+                p.bandwidth_bytes.to_string(),
+                p.bandwidth_s.to_string(),
+                p.slow_bandwidth.to_string(),
+                p.slow_latency.to_string(),
+            ])
+            .expect("in-memory write");
+        }
+        w.into_inner().expect("in-memory flush")
+    }
+}
+
+fn host_entries(hosts: &Hosts, v: &Verdict) -> Vec<HostEntry> {
+    (0..hosts.names.len())
+        .map(|i| {
+            let h = &v.hosts[i];
+            HostEntry {
+                name: hosts.names[i].clone(),
+                ranks: hosts.ranks[i],
+                rank: hosts.leaders[i],
+                best_send_mb_per_s: h.best_send_mb_per_s,
+                best_receive_mb_per_s: h.best_receive_mb_per_s,
+                best_latency_us: h.best_latency_us,
+                slow_send: h.slow_send,
+                slow_receive: h.slow_receive,
+                slow_latency: h.slow_latency,
+            }
+        })
+        .collect()
+}
+
+fn pair_entries(names: &[String], links: &[Link], v: &Verdict) -> Vec<PairEntry> {
+    links
+        .iter()
+        .zip(&v.links)
+        .map(|(l, &(slow_bandwidth, slow_latency))| PairEntry {
+            from: names[l.from].clone(),
+            to: names[l.to].clone(),
+            round: l.round,
+            latency_us: l.latency_us,
+            latency_min_us: l.latency_min_us,
+            bandwidth_mb_per_s: l.bandwidth_mb_per_s,
+            bandwidth_bytes: l.bandwidth_bytes,
+            bandwidth_s: l.bandwidth_s,
+            slow_bandwidth,
+            slow_latency,
+        })
+        .collect()
+}
