@@ -11,8 +11,12 @@ pub fn table(r: &NetReport) -> String {
     header(&mut s, r);
     pairs(&mut s, r);
     let names: Vec<&str> = r.hosts.iter().map(|h| h.name.as_str()).collect();
-    let bw = |i: usize, j: usize| cell(r, i, j, |p| (p.bandwidth_mb_per_s, p.slow_bandwidth));
-    let lat = |i: usize, j: usize| cell(r, i, j, |p| (p.latency_us, p.slow_latency));
+    let bw = |i: usize, j: usize| {
+        cell(r, i, j, |p| {
+            (p.measured.bandwidth_mb_per_s, p.slow_bandwidth)
+        })
+    };
+    let lat = |i: usize, j: usize| cell(r, i, j, |p| (p.measured.latency_us, p.slow_latency));
     let _ = writeln!(s, "#\n# bandwidth, MB/s: row host sends to column host");
     matrix(&mut s, &names, bw);
     let _ = writeln!(
@@ -83,10 +87,11 @@ fn pairs(s: &mut String, r: &NetReport) {
         "from", "to", "round", "latency_us", "min_us", "bandwidth_MB/s"
     );
     for p in &r.pairs {
+        let m = &p.measured;
         let _ = writeln!(
             s,
             "  {:<w$} {:<w$} {:>5} {:>12.2} {:>12.2} {:>16.2}",
-            p.from, p.to, p.round, p.latency_us, p.latency_min_us, p.bandwidth_mb_per_s
+            p.from, p.to, m.round, m.latency_us, m.latency_min_us, m.bandwidth_mb_per_s
         );
     }
 }

@@ -79,17 +79,11 @@ pub struct HostEntry {
 pub struct PairEntry {
     pub from: String,
     pub to: String,
-    /// Round it was measured in (0-based).
-    pub round: usize,
-    /// Median half round-trip of the small messages, µs.
-    pub latency_us: f64,
-    /// Smallest half round-trip, µs.
-    pub latency_min_us: f64,
-    /// Timed bytes / timed seconds of the large messages, MB/s.
-    pub bandwidth_mb_per_s: f64,
-    pub bandwidth_bytes: u64,
-    pub bandwidth_s: f64,
+    #[serde(flatten)]
+    pub measured: Link,
+    /// Bandwidth under reference / factor.
     pub slow_bandwidth: bool,
+    /// Latency over reference × factor.
     pub slow_latency: bool,
 }
 
@@ -158,15 +152,16 @@ impl NetReport {
         let mut w = csv::Writer::from_writer(vec![]);
         w.write_record(CSV_COLUMNS).expect("in-memory write");
         for p in &self.pairs {
+            let m = &p.measured;
             w.write_record([
                 p.from.clone(),
                 p.to.clone(),
-                p.round.to_string(),
-                p.latency_us.to_string(),
-                p.latency_min_us.to_string(),
-                p.bandwidth_mb_per_s.to_string(),
-                p.bandwidth_bytes.to_string(),
-                p.bandwidth_s.to_string(),
+                m.round.to_string(),
+                m.latency_us.to_string(),
+                m.latency_min_us.to_string(),
+                m.bandwidth_mb_per_s.to_string(),
+                m.bandwidth_bytes.to_string(),
+                m.bandwidth_s.to_string(),
                 p.slow_bandwidth.to_string(),
                 p.slow_latency.to_string(),
             ])
@@ -202,14 +197,102 @@ fn pair_entries(names: &[String], links: &[Link], v: &Verdict) -> Vec<PairEntry>
         .map(|(l, &(slow_bandwidth, slow_latency))| PairEntry {
             from: names[l.from].clone(),
             to: names[l.to].clone(),
-            round: l.round,
-            latency_us: l.latency_us,
-            latency_min_us: l.latency_min_us,
-            bandwidth_mb_per_s: l.bandwidth_mb_per_s,
-            bandwidth_bytes: l.bandwidth_bytes,
-            bandwidth_s: l.bandwidth_s,
+            measured: l.clone(),
             slow_bandwidth,
             slow_latency,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::options::{NetArgs, NetOptions};
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        net: NetArgs,
+    }
+
+    fn report() -> NetReport {
+        let opts: NetOptions = Wrap::parse_from(["net"]).net.validate().unwrap();
+        let names: Vec<String> = ["a", "b,\"x\"", "a", "c"].map(String::from).to_vec();
+        let hosts = Hosts::group(&names);
+        let link = |from, to, bw| Link {
+            from,
+            to,
+            latency_us: 50.0,
+            bandwidth_mb_per_s: bw,
+            ..Link::default()
+        };
+        let mut links = Vec::new();
+        for (f, t) in [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0), (2, 1)] {
+            links.push(link(f, t, if f == 1 || t == 1 { 10.0 } else { 900.0 }));
+        }
+        let m = Measured {
+            links,
+            rounds: 3,
+            wall_s: 1.5,
+        };
+        let cx = Context {
+            opts: &opts,
+            hosts: &hosts,
+            ranks: 4,
+            started_at: "2026-01-01T00:00:00Z".into(),
+            mpi_library: "Open MPI v4.1.4".into(),
+            git_revision: None,
+        };
+        NetReport::new(cx, &m)
+    }
+
+    #[test]
+    fn json_keys_are_pinned_and_pairs_name_their_hosts() {
+        let v: serde_json::Value = serde_json::from_slice(&report().to_json()).unwrap();
+        for k in [
+            "schema",
+            "schema_version",
+            "version",
+            "label",
+            "started_at",
+            "mpi_library",
+            "ranks",
+            "rounds",
+            "wall_s",
+            "config",
+            "reference",
+            "hosts",
+            "pairs",
+            "flags",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k}");
+        }
+        assert_eq!(v["schema"], SCHEMA);
+        assert_eq!(v["hosts"][0]["ranks"], 2);
+        assert_eq!(v["hosts"][2]["rank"], 3);
+        let p = &v["pairs"][2];
+        assert_eq!(
+            (p["from"].as_str(), p["to"].as_str()),
+            (Some("b,\"x\""), Some("a"))
+        );
+        assert_eq!(p["bandwidth_mb_per_s"], 10.0);
+        assert_eq!(p["slow_bandwidth"], true);
+        assert_eq!(v["hosts"][1]["slow_send"], true);
+        assert_eq!(v["flags"].as_array().unwrap().len(), 1, "{}", v["flags"]);
+    }
+
+    #[test]
+    fn csv_has_a_row_per_pair_under_the_header() {
+        let bytes = report().to_csv();
+        let mut rd = csv::Reader::from_reader(&bytes[..]);
+        assert_eq!(
+            rd.headers().unwrap().iter().collect::<Vec<_>>(),
+            CSV_COLUMNS
+        );
+        let rows: Vec<_> = rd.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 6);
+        assert_eq!(&rows[2][0], "b,\"x\"");
+        assert_eq!(&rows[2][8], "true");
+    }
 }

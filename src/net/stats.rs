@@ -9,10 +9,15 @@
 //! reference bandwidth, or whose lowest latency is more than 3× the reference latency, is
 //! flagged; so is any single link that is that far off, when no flagged end explains it.
 
-/// One ordered pair's measurement: `from` sends, `to` receives (indices into the hosts).
-#[derive(Clone, Debug, Default, PartialEq)]
+use serde::Serialize;
+
+/// One ordered pair's measurement: `from` sends, `to` receives (indices into the hosts; the
+/// JSON names the hosts instead).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Link {
+    #[serde(skip)]
     pub from: usize,
+    #[serde(skip)]
     pub to: usize,
     /// Round of the tournament it was measured in (0-based).
     pub round: usize,
