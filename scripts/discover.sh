@@ -19,6 +19,7 @@ set -euo pipefail
 SSH=${CLUSTER_BENCH_SSH:-ssh}
 IP=${CLUSTER_BENCH_IP:-ip}
 MPIRUN=${CLUSTER_BENCH_MPIRUN:-mpirun}
+MPICHVERSION=${CLUSTER_BENCH_MPICHVERSION:-mpichversion}
 
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT PROG=discover.sh
@@ -49,7 +50,7 @@ readonly JSON_MARK='"generator": "scripts/discover.sh"'
 # a non-interactive ssh shell there has it), and looks it up as mpirun's
 # daemon will. Output: key=value lines.
 # shellcheck disable=SC2016 # expanded on the remote host, on purpose
-readonly PROBE='IFS= read -r cb_bin || cb_bin=""; IFS= read -r cb_path || cb_path=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; if [ -z "$cb_bin" ]; then echo binary=skip; else if [ -n "$cb_path" ]; then PATH=$cb_path; fi; cb_at=$(command -v "$cb_bin" 2>/dev/null); if [ -n "$cb_at" ] && [ -f "$cb_at" ] && [ -x "$cb_at" ]; then echo binary=yes; echo "binary_path=$cb_at"; else echo binary=no; fi; fi'
+readonly PROBE='IFS= read -r cb_bin || cb_bin=""; IFS= read -r cb_path || cb_path=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; echo "mpich=$(mpichversion 2>/dev/null | head -n 1)"; if [ -z "$cb_bin" ]; then echo binary=skip; else if [ -n "$cb_path" ]; then PATH=$cb_path; fi; cb_at=$(command -v "$cb_bin" 2>/dev/null); if [ -n "$cb_at" ] && [ -f "$cb_at" ] && [ -x "$cb_at" ]; then echo binary=yes; echo "binary_path=$cb_at"; else echo binary=no; fi; fi'
 
 # Options (set by parse_args).
 OUT="$REPO_ROOT/hostfiles/lab.txt"
@@ -112,7 +113,9 @@ Options:
                  (mca_base_env_list, set by scripts/setup.sh); an absolute
                  path must be an executable file. 'none' skips the check
                  (e.g. before scripts/deploy.sh)
-  --format F     openmpi ('host slots=N', default) or mpich ('host:N')
+  --format F     openmpi ('host slots=N', default) or mpich ('host:N', a
+                 Hydra hostfile; hosts must have this machine's MPICH
+                 version, from mpichversion, instead of its Open MPI)
   --slots S      logical (nproc, default), physical (cores), or idle
                  (logical cores minus the 1-minute load, at least 1)
   --include-local  add this machine (by its host name, first in the file)
@@ -132,7 +135,8 @@ Exit status: 0 some host qualifies, 1 none does, 2 bad usage or target.
 Needs bash, ssh, coreutils, iproute2 and jq here; a POSIX shell there.
 
 Environment: CLUSTER_BENCH_SSH (ssh), CLUSTER_BENCH_IP (ip),
-CLUSTER_BENCH_MPIRUN (mpirun, for this machine's MPI version).
+CLUSTER_BENCH_MPIRUN (mpirun, for this machine's MPI version),
+CLUSTER_BENCH_MPICHVERSION (mpichversion, the same for --format mpich).
 
 Example:
   scripts/discover.sh -u student -o lab.txt 136.159.54.0/24
@@ -294,7 +298,8 @@ emit_facts() {
       model) model=$value ;;
       mem_kb) mem_kb=$value ;;
       load1) load1=$value ;;
-      mpi) mpi=$(mpi_version "$value") ;;
+      mpi) [[ "$FORMAT" == mpich ]] || mpi=$(mpi_version "$value") ;;
+      mpich) [[ "$FORMAT" != mpich ]] || mpi=$(mpi_version "$value") ;;
       binary) binary=$value ;;
       binary_path) binary_path=$value ;;
     esac
@@ -308,7 +313,7 @@ emit_facts() {
   if [[ -z "$hostname" || -z "$nproc" ]]; then
     status=probe-failed detail="no host name or core count"
   elif [[ -z "$mpi" ]]; then
-    status=no-mpi detail="mpirun --version gave nothing"
+    status=no-mpi detail="no MPI version ($([[ "$FORMAT" == mpich ]] && echo mpichversion || echo "mpirun --version"))"
   elif [[ -n "$LOCAL_MPI" && "$mpi" != "$LOCAL_MPI" ]]; then
     status=mpi-version-mismatch detail="'$mpi' there, '$LOCAL_MPI' here"
   elif [[ "$binary" == no ]]; then
@@ -483,7 +488,11 @@ write_hostfile() {
 check_tools() {
   command -v "$SSH" >/dev/null || die "ssh not found ($SSH); apt-get install -y openssh-client"
   command -v jq >/dev/null || die "jq not found; scripts/setup.sh installs it (apt-get install -y jq)"
-  LOCAL_MPI=$(local_mpi_version)
+  if [[ "$FORMAT" == mpich ]]; then
+    LOCAL_MPI=$(MPIRUN=$MPICHVERSION local_mpi_version)
+  else
+    LOCAL_MPI=$(local_mpi_version)
+  fi
   [[ -n "$LOCAL_MPI" ]] || log "warning: no mpirun here; MPI versions are not compared"
 }
 

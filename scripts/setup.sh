@@ -22,10 +22,12 @@ readonly APT_PACKAGES=(
   shellcheck python3 python3-venv jq curl ca-certificates
 )
 readonly PY_PACKAGES=(matplotlib numpy)
+# shellcheck source=scripts/lib/setup-extras.sh
+. "$ROOT/scripts/lib/setup-extras.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults]
+Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults] [--slurm] [--mpi mpich]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
@@ -38,6 +40,12 @@ Open MPI TCP keep-alive (a job with a host that lost power ends in seconds, not 
 and, for a ~/.local/bin install, mca_base_env_list = PATH: mpirun gives every rank its own
 PATH, so ranks on other hosts find 'cluster-bench' where it is here (a shared home, or
 scripts/deploy.sh).
+
+  --slurm      also Debian's munge, slurmctld, slurmd, slurm-client (services left off), for
+               scripts/testnet.sh up N --slurm
+  --mpi mpich  also MPICH (mpich, libmpich-dev) with Open MPI kept as mpirun/mpicc/mpiexec,
+               and cluster-bench built on it (MPICC=mpicc.mpich, in target/mpich), installed
+               beside 'cluster-bench' as 'cluster-bench-mpich'
 USAGE
 }
 
@@ -45,9 +53,10 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# install_apt_packages PKG...: the ones not installed yet.
 install_apt_packages() {
   local missing=() pkg
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
   done
   if [[ ${#missing[@]} -eq 0 ]]; then
@@ -119,45 +128,54 @@ build() {
   (cd "$ROOT" && cargo build --release --quiet)
 }
 
-# install_command: the release binary as the command cluster-bench, replaced atomically
-# (a copy under a temporary name in the same folder, renamed): a running job keeps its file.
+# install_command [BINARY NAME]: BINARY (default: the release binary) as the command NAME
+# (default: cluster-bench), replaced atomically (a copy under a temporary name in the same
+# folder, renamed): a running job keeps its file.
 install_command() {
-  local dir tmp
+  local src=${1:-$ROOT/target/release/$CB_COMMAND} name=${2:-$CB_COMMAND} dir tmp
   dir=$(cb_install_dir)
   mkdir -p -- "$dir" || die "cannot create $dir"
-  tmp=$(mktemp -- "$dir/.$CB_COMMAND.XXXXXX") || die "cannot write in $dir"
-  if ! cp -- "$ROOT/target/release/$CB_COMMAND" "$tmp" || ! chmod 0755 -- "$tmp" \
-    || ! mv -f -- "$tmp" "$dir/$CB_COMMAND"; then
+  tmp=$(mktemp -- "$dir/.$name.XXXXXX") || die "cannot write in $dir"
+  if ! cp -- "$src" "$tmp" || ! chmod 0755 -- "$tmp" \
+    || ! mv -f -- "$tmp" "$dir/$name"; then
     rm -f -- "$tmp"
-    die "cannot install $dir/$CB_COMMAND"
+    die "cannot install $dir/$name"
   fi
-  log "installed $dir/$CB_COMMAND"
-  check_command_on_path "$dir"
+  log "installed $dir/$name"
+  check_command_on_path "$dir" "$name"
 }
 
-# check_command_on_path DIR: the bare name finds the command just installed in DIR.
+# check_command_on_path DIR [NAME]: the bare name (default: cluster-bench) finds the command
+# just installed in DIR.
 check_command_on_path() {
-  local dir=$1 found
-  found=$(command -v "$CB_COMMAND" || true)
-  if [[ "$found" != "$dir/$CB_COMMAND" ]]; then
-    log "warning: '$CB_COMMAND' here runs ${found:-nothing}, not $dir/$CB_COMMAND:" \
+  local dir=$1 name=${2:-$CB_COMMAND} found
+  found=$(command -v "$name" || true)
+  if [[ "$found" != "$dir/$name" ]]; then
+    log "warning: '$name' here runs ${found:-nothing}, not $dir/$name:" \
       "put $dir first on your PATH (a new login shell does it for ~/.local/bin on Debian)"
   fi
 }
 
 main() {
-  local build=1 python=1 mca=1
+  local build=1 python=1 mca=1 slurm=0 mpich=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
       --no-build) build=0 ;;
       --no-python) python=0 ;;
       --no-mca-defaults) mca=0 ;;
+      --slurm) slurm=1 ;;
+      --mpi)
+        need_value "$@"
+        case "$2" in mpich) mpich=1 ;; openmpi) ;; *) usage_error "--mpi is openmpi or mpich, got $(quoted "$2")" ;; esac
+        shift
+        ;;
       *) usage_error "unknown option: $(quoted "$1")" ;;
     esac
     shift
   done
-  install_apt_packages
+  install_apt_packages "${APT_PACKAGES[@]}"
+  if ((slurm)); then install_slurm; fi
   install_rust
   if ((python)); then install_python_env; fi
   write_local_hostfile
@@ -166,6 +184,7 @@ main() {
     build
     install_command
   fi
+  if ((mpich)); then install_mpich "$build"; fi
 }
 
 main "$@"

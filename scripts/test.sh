@@ -35,7 +35,8 @@ lint_shell() {
 main() {
   case "${1:-}" in -h|--help) usage; exit 0 ;; esac
   step setup
-  "$ROOT/scripts/setup.sh"
+  # Slurm and MPICH too: tests/slurm.rs and tests/mpich.rs run them on the test hosts.
+  "$ROOT/scripts/setup.sh" --slurm --mpi mpich
   cd "$ROOT"
   step "cargo fmt --check"
   cargo fmt --all -- --check

@@ -23,9 +23,12 @@ readonly MAX_HOSTS=40
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
 
+# shellcheck source=scripts/lib/testnet-slurm.sh
+source "$REPO_ROOT/scripts/lib/testnet-slurm.sh"
+
 usage() {
   cat <<EOF
-Usage: scripts/testnet.sh up N [NEGATIVES...]
+Usage: scripts/testnet.sh up N [--slurm] [NEGATIVES...]
        scripts/testnet.sh limit K RATE
        scripts/testnet.sh down
        scripts/testnet.sh status
@@ -47,12 +50,16 @@ machine is ${NET}.1.
                 --negatives  all of the above
               ${NET}.200 (and every other unused address) has nothing
               at all (unreachable).
+              --slurm: also a Slurm cluster: munged and slurmctld (cbctl,
+              ${NET}.1:6827) on this machine, a slurmd in each good host
+              (node name = host name); prints the SLURM_CONF to export.
   limit K RATE
               limit test host K's link to RATE (e.g. 100mbit) both ways: a
               tbf queue on its veth (traffic to it) and on its eth0 (traffic
               from it). Gone with the host at down.
-  down        stop every sshd (by saved PID), remove namespaces, veths and
-              the bridge, delete the state folder. Idempotent.
+  down        stop the Slurm daemons and every sshd (by saved PID), remove
+              namespaces, veths and the bridge, delete the state folder.
+              Idempotent.
   status      list what exists.
 
 State folder (keys, ssh_config, sshd configs, PID files):
@@ -232,7 +239,7 @@ cmd_up() {
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_HOSTS)); then
     usage_error "up needs a host count 1..$MAX_HOSTS, got '${n}'"
   fi
-  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0
+  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0 slurm=0
   while (($#)); do
     case "$1" in
       --refused) refused=1 ;;
@@ -241,12 +248,14 @@ cmd_up() {
       --no-mpi) nompi=1 ;;
       --old-mpi) oldmpi=1 ;;
       --negatives) refused=1 badkey=1 drop=1 nompi=1 oldmpi=1 ;;
+      --slurm) slurm=1 ;;
       *) usage_error "unknown option for up: '$1'" ;;
     esac
     shift
   done
   check_state_path
   require_root
+  if ((slurm)); then slurm_require_tools; fi
   if "$IP" link show "$BRIDGE" >/dev/null 2>&1; then
     local owner="(unknown)"
     [[ -r "$OWNER_FILE" ]] && owner=$(<"$OWNER_FILE")
@@ -294,6 +303,7 @@ cmd_up() {
     [[ -f "$d/sshd_config" ]] && wait_sshd "${d##*/}"
   done
   write_ssh_config "$n"
+  if ((slurm)); then slurm_up "$n"; fi
   UP_DONE=1
   log "up: $n host(s); ssh -F $STATE/ssh_config cbhost1"
   cmd_status
@@ -376,6 +386,7 @@ cmd_down() {
   fi
   [[ -f "$STATE/.cbnet-state" ]] || die "$STATE is not a testnet state folder; not touching it"
   local dir veth
+  slurm_down
   for dir in "$STATE"/hosts/*/; do
     [[ -d "$dir" ]] || continue
     dir=${dir%/}
@@ -428,6 +439,7 @@ cmd_status() {
     fi
     printf '%-8s %-14s %-10s %s\n' "$name" "$addr" "$host" "$sshd"
   done
+  slurm_status
 }
 
 main() {

@@ -274,18 +274,34 @@ fn baseline_differs(v: &serde_json::Value, opts: &Options) -> Vec<String> {
     out
 }
 
-/// The MPI library's own version line, e.g. "Open MPI v4.1.4".
+/// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2".
 fn mpi_library() -> String {
     mpi::environment::library_version()
-        .ok()
-        .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+        .map(|v| library_line(&v))
         .unwrap_or_default()
+}
+
+/// The first line of `MPI_Get_library_version` up to its first comma, blanks collapsed
+/// (MPICH's is several tab-aligned lines; Open MPI's one line with the build details).
+fn library_line(version: &str) -> String {
+    let first = version.lines().next().unwrap_or_default();
+    let first = first.split(',').next().unwrap_or_default();
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::Parser;
+
+    #[test]
+    fn library_line_is_one_line() {
+        let ompi = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4";
+        assert_eq!(library_line(ompi), "Open MPI v4.1.4");
+        let mpich = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\n";
+        assert_eq!(library_line(mpich), "MPICH Version: 4.0.2");
+        assert_eq!(library_line(""), "");
+    }
 
     #[test]
     fn baseline_differences_are_named() {

@@ -40,10 +40,13 @@ write_atomic() {
   fi
 }
 
-# mpi_version LINE: "Open MPI 4.1.4" from mpirun's or ompi_info's first line (else LINE).
+# mpi_version LINE: "Open MPI 4.1.4" from mpirun's or ompi_info's first line, "MPICH 4.0.2"
+# from mpichversion's (else LINE).
 mpi_version() {
   if [[ "$1" =~ Open\ MPI\)?\ v?([0-9][0-9A-Za-z.+-]*) ]]; then
     echo "Open MPI ${BASH_REMATCH[1]}"
+  elif [[ "$1" =~ ^MPICH\ Version:[[:space:]]*([0-9][0-9A-Za-z.+-]*) ]]; then
+    echo "MPICH ${BASH_REMATCH[1]}"
   else
     echo "$1"
   fi
