@@ -1,7 +1,7 @@
-//! One benchmark run from validated options to exit code: checks before the work, the
-//! schedule, the report and its outputs.
+//! One benchmark run from validated options to exit code, one named step at a time: rank 0
+//! prepares and every rank learns the verdict; the schedule runs; rank 0 reports, saves and
+//! decides the exit code (and aborts the job when a rank fell silent).
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -9,111 +9,142 @@ use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
 use crate::cli::Options;
+use crate::clock::{iso8601_utc, unix_now_s};
+use crate::exit;
 use crate::export::{self, Outputs};
+use crate::host::Environment;
+use crate::launch;
 use crate::output;
-use crate::record::{RankInfo, TaskRecord};
-use crate::report::{Baseline, Environment, ReportInput, RunReport, iso8601_utc};
-use crate::schedule::{self, Outcome};
+use crate::record::UnknownStatus;
+use crate::report::{Baseline, ReportInput, RunReport};
+use crate::schedule::{self, Gathered, Outcome, Silent};
+use crate::schema::Run;
 
-/// Exit codes, shared by every rank.
-pub mod exit {
-    /// Every task solved and checked.
-    pub const OK: u8 = 0;
-    /// The run finished but a task failed its check (reported before exiting).
-    pub const CHECK_FAILED: u8 = 1;
-    /// A flag, a file or the input is wrong: the message says which.
-    pub const USAGE: u8 = 2;
-    /// Something failed at run time (I/O after the run).
-    pub const RUNTIME: u8 = 3;
-    /// `--time-limit` stopped the run before every task was done (what was done is saved).
-    pub const INCOMPLETE: u8 = 4;
-    /// A rank fell silent (its host died or was cut off); the job was aborted after saving.
-    pub const RANK_LOST: u8 = 5;
-}
-
-/// What rank 0 prepares before the work starts.
-struct Prepared {
+/// What rank 0 alone holds for the run, ready before any work starts.
+struct Rank0 {
+    /// The run's files, opened; `None` with `--no-save`.
     outputs: Option<Outputs>,
+    /// The earlier run to compare with (`--baseline`).
     baseline: Option<Baseline>,
 }
 
 /// Runs the benchmark on every rank and returns this rank's exit code.
 pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
-    let rank0 = world.rank() == 0;
-    // Rank 0 checks outputs and the baseline before anyone computes, then tells everyone.
-    let prepared = if rank0 {
-        Some(prepare(opts, world.size()))
-    } else {
-        None
+    let rank0 = match launch::agree_to_start(world, || prepare(opts, world.size())) {
+        Ok(rank0) => rank0,
+        Err(code) => return ExitCode::from(code),
     };
-    let mut verdict = match &prepared {
-        Some(Err(_)) => exit::USAGE,
-        _ => exit::OK,
-    };
-    world.process_at_rank(0).broadcast_into(&mut verdict);
-    if verdict != exit::OK {
-        if let Some(Err(e)) = prepared {
-            eprintln!("cluster-bench: error: {e:#}");
-        }
-        return ExitCode::from(verdict);
+    let outputs = rank0.as_ref().and_then(|r| r.outputs.as_ref());
+    let mut checkpoint = |g: Gathered| save_checkpoint(outputs, opts, g);
+    match (schedule::run(world, opts, &mut checkpoint), rank0) {
+        (Outcome::NotRoot, _) => ExitCode::SUCCESS, // rank 0 reports and decides
+        (Outcome::Root(g), Some(rank0)) => finish_on_root(world, opts, rank0, g),
+        (Outcome::Root(_), None) => unreachable!("rank 0 prepared before the run"),
     }
+}
 
-    let outputs = match &prepared {
-        Some(Ok(p)) => p.outputs.as_ref(),
-        _ => None,
-    };
-    let mut checkpoint = |records: &[TaskRecord], infos: &[RankInfo], wall_s: f64| {
-        if let Some(out) = outputs {
-            save_checkpoint(out, opts, records, infos, wall_s);
+/// Rank 0's checks before the run: output files open and writable, baseline readable.
+fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
+    let baseline = opts
+        .baseline
+        .as_deref()
+        .map(|p| read_baseline(p, opts))
+        .transpose()?;
+    let outputs = match &opts.out {
+        Some(dir) => {
+            let stem = export::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
+            Some(Outputs::prepare(dir, &stem)?)
         }
+        None => None,
     };
-    let outcome = schedule::run(world, opts, &mut checkpoint);
-    let (g, lost) = match outcome {
-        Outcome::Worker => return ExitCode::SUCCESS, // rank 0 reports and decides
-        Outcome::Finished(g) => (g, None),
-        Outcome::RankLost(g, silent) => (g, Some(silent)),
-    };
-    let Some(Ok(prep)) = prepared else {
-        unreachable!("rank 0 prepared successfully, or returned above");
-    };
-    let environment = Environment {
-        started_at: iso8601_utc(g.started_unix_s),
-        mpi_library: mpi_library(),
-        git_revision: git_revision(),
-        rank_info: Vec::new(),
-    };
-    let lost_host = lost
-        .as_ref()
-        .map(|s| (s, g.ranks[s.rank as usize].host.clone()));
+    Ok(Rank0 { outputs, baseline })
+}
+
+/// Reads an earlier run's JSON as the baseline, warning when it did other work.
+fn read_baseline(path: &std::path::Path, opts: &Options) -> Result<Baseline> {
+    let bytes = std::fs::read(path).with_context(|| format!("--baseline {}", path.display()))?;
+    let b = Baseline::from_json(&path.display().to_string(), &bytes, opts)?;
+    if !b.differs.is_empty() {
+        eprintln!(
+            "cluster-bench: warning: --baseline {} did other work ({}): its measured speedup \
+             compares unlike runs",
+            b.path,
+            b.differs.join(", ")
+        );
+    }
+    Ok(b)
+}
+
+/// The report of what rank 0 holds, and its JSON document.
+fn report(
+    opts: &Options,
+    g: Gathered,
+    baseline: Option<Baseline>,
+    stop_reason: Option<String>,
+) -> Result<(RunReport, Run), UnknownStatus> {
     let report = RunReport::new(ReportInput {
         opts,
         records: g.records,
         wall_s: g.wall_s,
-        rank_info: g.ranks,
-        environment,
-        baseline: prep.baseline,
-        stop_reason: lost_host
-            .as_ref()
-            .map(|(s, host)| format!("rank-lost: host {host} (rank {})", s.rank)),
-    });
-    if let Some((silent, host)) = &lost_host {
-        eprintln!(
-            "cluster-bench: error: host {host} (rank {}) has not been heard from for {:.1} s: \
-             presuming it down and aborting the job; {} of {} task records were saved",
-            silent.rank, silent.silent_s, report.task_count, opts.tasks
-        );
-    } else if !opts.json {
-        print!("{}", output::table(&report));
+        environment: Environment::collect(g.started_unix_s, g.ranks),
+        baseline,
+        stop_reason,
+    })?;
+    let doc = Run::new(&report)?;
+    Ok((report, doc))
+}
+
+/// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
+/// stop computing.
+fn save_checkpoint(outputs: Option<&Outputs>, opts: &Options, g: Gathered) {
+    let Some(out) = outputs else { return };
+    let stop = Some("in progress (checkpoint)".into());
+    let saved = report(opts, g, None, stop)
+        .map_err(anyhow::Error::from)
+        .and_then(|(_, doc)| out.checkpoint(&doc));
+    if let Err(e) = saved {
+        eprintln!("cluster-bench: warning: checkpoint not saved: {e:#}");
     }
-    if opts.json && lost_host.is_none() {
-        print!(
-            "{}",
-            String::from_utf8_lossy(&export::json::to_bytes(&report))
-        );
+}
+
+/// Rank 0 after the run: report, print, decide the exit code, save; abort the job if a rank
+/// fell silent.
+fn finish_on_root(
+    world: &SimpleCommunicator,
+    opts: &Options,
+    rank0: Rank0,
+    mut g: Gathered,
+) -> ExitCode {
+    let lost = g.lost.take().map(|s| LostRank::new(s, &g));
+    let stop = lost.as_ref().map(LostRank::stop_reason);
+    let code = match report(opts, g, rank0.baseline, stop) {
+        Ok((report, doc)) => {
+            let code = match &lost {
+                Some(lost) => lost.announce(&report, opts),
+                None => announce(&report, &doc, opts),
+            };
+            match save(rank0.outputs, &doc, opts.quiet && lost.is_none()) {
+                Ok(()) => code,
+                Err(e) => failed(e),
+            }
+        }
+        Err(e) => failed(e.into()),
+    };
+    if lost.is_some() {
+        abort_job(world, opts);
     }
-    let mut code = if lost_host.is_some() {
-        exit::RANK_LOST
-    } else if !report.checks.all_passed() {
+    ExitCode::from(code)
+}
+
+/// Prints the report (table or JSON) and returns the exit code it calls for, saying why on
+/// stderr when that is not 0.
+fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
+    if opts.json {
+        print!("{}", String::from_utf8_lossy(&export::json::to_bytes(doc)));
+    } else {
+        print!("{}", output::table(report));
+    }
+    if !report.checks.all_passed() {
         eprintln!(
             "cluster-bench: {} of {} tasks failed their check (see `tasks` in the JSON)",
             report.task_count - report.checks.passed,
@@ -129,198 +160,62 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         exit::INCOMPLETE
     } else {
         exit::OK
-    };
-    if let Some(outputs) = prep.outputs {
-        match outputs.finish(&report) {
-            Ok(path) if !opts.quiet || lost_host.is_some() => {
-                eprintln!("# saved {}", path.display())
-            }
-            Ok(_) => {}
-            Err(e) => {
-                eprintln!("cluster-bench: error: {e:#}");
-                code = exit::RUNTIME;
-            }
+    }
+}
+
+/// Writes the run's files (if any) and says where the JSON went, unless `quiet`.
+fn save(outputs: Option<Outputs>, doc: &Run, quiet: bool) -> Result<()> {
+    if let Some(outputs) = outputs {
+        let path = outputs.finish(doc)?;
+        if !quiet {
+            eprintln!("# saved {}", path.display());
         }
     }
-    if lost_host.is_some() {
-        // The silent rank can't take part in a clean shutdown: MPI_Finalize would wait for
-        // it. Abort, so mpirun (or srun) tears down every process it can still reach; but
-        // first give the launcher time to notice a dead host itself (see grace_before_abort:
-        // aborting first makes mpirun wait ~15 min for an unreachable host).
-        schedule::watch::grace_before_abort(opts.heartbeat_timeout_s);
-        world.abort(i32::from(exit::RANK_LOST));
+    Ok(())
+}
+
+/// An error after the run: says so and returns its exit code.
+fn failed(e: anyhow::Error) -> u8 {
+    eprintln!("cluster-bench: error: {e:#}");
+    exit::RUNTIME
+}
+
+/// A rank that fell silent, with its host's name.
+struct LostRank {
+    silent: Silent,
+    host: String,
+}
+
+impl LostRank {
+    fn new(silent: Silent, g: &Gathered) -> Self {
+        let host = g
+            .ranks
+            .get(silent.rank as usize)
+            .map_or_else(String::new, |i| i.host.clone());
+        LostRank { silent, host }
     }
-    ExitCode::from(code)
-}
 
-/// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
-/// stop computing.
-fn save_checkpoint(
-    out: &Outputs,
-    opts: &Options,
-    records: &[TaskRecord],
-    infos: &[RankInfo],
-    wall_s: f64,
-) {
-    let mut records = records.to_vec();
-    records.sort_unstable_by_key(|r| r.task);
-    let report = RunReport::new(ReportInput {
-        opts,
-        records,
-        wall_s,
-        rank_info: infos.to_vec(),
-        environment: Environment {
-            mpi_library: mpi_library(),
-            git_revision: git_revision(),
-            ..Environment::default()
-        },
-        baseline: None,
-        stop_reason: Some("in progress (checkpoint)".into()),
-    });
-    if let Err(e) = out.checkpoint(&report) {
-        eprintln!("cluster-bench: warning: checkpoint not saved: {e:#}");
+    /// The report's `stop_reason`.
+    fn stop_reason(&self) -> String {
+        format!("rank-lost: host {} (rank {})", self.host, self.silent.rank)
     }
-}
 
-fn git_revision() -> Option<String> {
-    Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty())
-}
-
-/// Rank 0's checks before the run: output files open and writable, baseline readable.
-fn prepare(opts: &Options, ranks: i32) -> Result<Prepared> {
-    let baseline = opts
-        .baseline
-        .as_deref()
-        .map(|p| read_baseline(p, opts))
-        .transpose()?;
-    if let Some(b) = baseline.as_ref().filter(|b| !b.differs.is_empty()) {
+    /// Says which host went silent (instead of a table: the run is not a result to read).
+    fn announce(&self, report: &RunReport, opts: &Options) -> u8 {
         eprintln!(
-            "cluster-bench: warning: --baseline {} did other work ({}): its measured speedup \
-             compares unlike runs",
-            b.path,
-            b.differs.join(", ")
+            "cluster-bench: error: host {} (rank {}) has not been heard from for {:.1} s: \
+             presuming it down and aborting the job; {} of {} task records were saved",
+            self.host, self.silent.rank, self.silent.silent_s, report.task_count, opts.tasks
         );
-    }
-    let outputs = match &opts.out {
-        Some(dir) => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64());
-            let stem = export::stem(&opts.label, &iso8601_utc(now), ranks as usize);
-            Some(Outputs::prepare(dir, &stem)?)
-        }
-        None => None,
-    };
-    Ok(Prepared { outputs, baseline })
-}
-
-/// Reads `wall_s` and `ranks` of an earlier run's JSON.
-fn read_baseline(path: &Path, opts: &Options) -> Result<Baseline> {
-    let text = std::fs::read(path).with_context(|| format!("--baseline {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("--baseline {}: not JSON", path.display()))?;
-    let wall_s = v["wall_s"].as_f64().filter(|w| *w > 0.0);
-    let ranks = v["ranks"].as_u64();
-    match (wall_s, ranks) {
-        (Some(wall_s), Some(ranks)) => Ok(Baseline {
-            path: path.display().to_string(),
-            wall_s,
-            ranks: ranks as usize,
-            differs: baseline_differs(&v, opts),
-        }),
-        _ => anyhow::bail!(
-            "--baseline {}: no positive `wall_s` and `ranks`: is it a cluster-bench JSON?",
-            path.display()
-        ),
+        exit::RANK_LOST
     }
 }
 
-/// How an earlier run's work differs from this run's: a measured speedup means something only
-/// for the same matrices, solver and a complete baseline.
-fn baseline_differs(v: &serde_json::Value, opts: &Options) -> Vec<String> {
-    let c = &v["config"];
-    let mut out = Vec::new();
-    let mut check = |name: &str, theirs: Option<String>, ours: String| {
-        if theirs.as_deref() != Some(ours.as_str()) {
-            out.push(format!(
-                "{name} {} (here {ours})",
-                theirs.unwrap_or("?".into())
-            ));
-        }
-    };
-    check(
-        "dim",
-        c["dim"].as_u64().map(|x| x.to_string()),
-        opts.dim.to_string(),
-    );
-    check(
-        "tasks",
-        c["tasks"].as_u64().map(|x| x.to_string()),
-        opts.tasks.to_string(),
-    );
-    check(
-        "seed",
-        c["seed"].as_u64().map(|x| x.to_string()),
-        opts.seed.to_string(),
-    );
-    check(
-        "kernel",
-        c["kernel"].as_str().map(str::to_string),
-        crate::cli::value_name(&opts.kernel),
-    );
-    if v["complete"] == false {
-        out.push("baseline incomplete".into());
-    }
-    out
-}
-
-/// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2".
-fn mpi_library() -> String {
-    mpi::environment::library_version()
-        .map(|v| library_line(&v))
-        .unwrap_or_default()
-}
-
-/// The first line of `MPI_Get_library_version` up to its first comma, blanks collapsed
-/// (MPICH's is several tab-aligned lines; Open MPI's one line with the build details).
-fn library_line(version: &str) -> String {
-    let first = version.lines().next().unwrap_or_default();
-    let first = first.split(',').next().unwrap_or_default();
-    first.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[test]
-    fn library_line_is_one_line() {
-        let ompi = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4";
-        assert_eq!(library_line(ompi), "Open MPI v4.1.4");
-        let mpich = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\n";
-        assert_eq!(library_line(mpich), "MPICH Version: 4.0.2");
-        assert_eq!(library_line(""), "");
-    }
-
-    #[test]
-    fn baseline_differences_are_named() {
-        let opts = crate::cli::Args::parse_from(["cluster-bench", "--dim", "30", "--tasks", "6"])
-            .validate()
-            .unwrap();
-        let same = serde_json::json!({"complete": true,
-            "config": {"dim": 30, "tasks": 6, "seed": 42, "kernel": "auto"}});
-        assert!(baseline_differs(&same, &opts).is_empty());
-        let other = serde_json::json!({"complete": false,
-            "config": {"dim": 40, "tasks": 6, "seed": 1, "kernel": "faer"}});
-        assert_eq!(
-            baseline_differs(&other, &opts),
-            vec![
-                "dim 40 (here 30)",
-                "seed 1 (here 42)",
-                "kernel faer (here auto)",
-                "baseline incomplete"
-            ]
-        );
-    }
+/// The silent rank can't take part in a clean shutdown: MPI_Finalize would wait for it. Abort,
+/// so mpirun (or srun) tears down every process it can still reach; but first give the
+/// launcher time to notice a dead host itself (see `grace_before_abort`: aborting first makes
+/// mpirun wait ~15 min for an unreachable host).
+fn abort_job(world: &SimpleCommunicator, opts: &Options) -> ! {
+    schedule::watch::grace_before_abort(opts.heartbeat_timeout_s);
+    world.abort(i32::from(exit::RANK_LOST))
 }

@@ -3,13 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use serde::Serialize;
 
 use crate::kernel::KernelKind;
 
 /// How task ids reach the ranks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
     /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
     Static,
@@ -117,8 +115,9 @@ pub const MAX_TASKS: u64 = 10_000_000;
 /// Heartbeats go out every second: a timeout below a few beats would fire on a busy host.
 pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
 
-/// Validated options: what a run needs, nothing a user can still get wrong.
-#[derive(Clone, Debug, Serialize)]
+/// Validated options: what a run needs, nothing a user can still get wrong. Not the JSON's
+/// `config` (that is `schema::Config`): a flag can be renamed without changing the output.
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Matrix size.
     pub dim: usize,
@@ -126,19 +125,23 @@ pub struct Options {
     pub tasks: u64,
     /// Seed of the run.
     pub seed: u64,
+    /// How task ids reach the ranks.
     pub schedule: Schedule,
     /// Fixed chunk size of the dynamic schedule; `None` for guided chunks.
     pub chunk: Option<u64>,
     /// Untimed warm-up tasks per rank.
     pub warmup: u64,
+    /// Eigen-solver.
     pub kernel: KernelKind,
     /// Output folder; `None` with `--no-save`.
     pub out: Option<PathBuf>,
+    /// Short name of the run, safe in file names.
     pub label: String,
-    #[serde(skip)]
+    /// Print the JSON on stdout instead of the table.
     pub json: bool,
-    #[serde(skip)]
+    /// No progress or notes on stderr.
     pub quiet: bool,
+    /// An earlier run's JSON to compare with.
     pub baseline: Option<PathBuf>,
     /// `--time-limit`, seconds.
     pub time_limit_s: Option<f64>,
@@ -202,7 +205,7 @@ impl Args {
         if self.dim > MAX_DIM {
             return Err(OptionsError::DimTooLarge(self.dim));
         }
-        check_memory(self.dim, available_memory_bytes())?;
+        check_memory(self.dim, crate::host::facts().mem_available_bytes)?;
         if self.tasks == 0 {
             return Err(OptionsError::ZeroTasks);
         }
@@ -285,20 +288,6 @@ pub fn check_memory(dim: usize, available: Option<u64>) -> Result<(), OptionsErr
     }
 }
 
-/// `MemAvailable` from /proc/meminfo, in bytes; `None` where it can't be read.
-pub fn available_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    meminfo_field_kib(&text, "MemAvailable:").map(|kib| kib * 1024)
-}
-
-/// The value in KiB of one `/proc/meminfo` field.
-pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,12 +353,5 @@ mod tests {
         assert!(matches!(e, OptionsError::NotEnoughMemory { .. }));
         assert!(e.to_string().contains("--dim 20000"));
         assert!(check_memory(20_000, None).is_ok());
-    }
-
-    #[test]
-    fn meminfo_parsing() {
-        let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
-        assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
-        assert_eq!(meminfo_field_kib(t, "Nope:"), None);
     }
 }

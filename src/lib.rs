@@ -1,12 +1,17 @@
 //! cluster-bench: a distributed eigenvalue benchmark for ad-hoc MPI clusters.
 //!
-//! Data flow: CLI → `cli::Options` → `schedule` hands task ids to ranks, each runs the
-//! `kernel` on `workload` matrices → `record::TaskRecord`s gathered on rank 0 → `report`
-//! (pure maths) → `export` (JSON, CSV) and `output` (terminal table).
+//! Data flow, one way: `cli` (flags → `Options`) → `app` (one run as named steps) →
+//! `schedule` (task ids to ranks; each rank's `runner` solves `workload` matrices with the
+//! `kernel`) → `record`s gathered on rank 0 → `report` (pure maths) → `schema` (the JSON's
+//! own types) → `export` (JSON, runs.csv) and `output` (terminal table). `host`, `clock` and
+//! `exit` hold this host's facts, wall-clock time and the exit codes.
 
 pub mod app;
 pub mod cli;
+pub mod clock;
+pub mod exit;
 pub mod export;
+pub mod host;
 pub mod kernel;
 pub mod launch;
 pub mod net;
@@ -14,5 +19,7 @@ pub mod output;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod runner;
 pub mod schedule;
+pub mod schema;
 pub mod workload;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cluster_bench::cli::{Args, Job};
-use cluster_bench::{app, launch, net};
+use cluster_bench::{app, exit, launch, net};
 
 fn main() -> ExitCode {
     // Parse and validate before MPI_Init: every rank gets the same flags, so every rank
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
     };
     let Some(universe) = mpi::initialize() else {
         eprintln!("cluster-bench: error: MPI was already initialised");
-        return ExitCode::from(app::exit::RUNTIME);
+        return ExitCode::from(exit::RUNTIME);
     };
     launch::abort_on_panic();
     let code = match &job {

@@ -40,28 +40,28 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(w, "#");
     let _ = writeln!(
         w,
-        "# {:>6} {:>6} {:>9} {:>10} {:>11} {:>11} {:>9} {:>10} {:>10}",
+        "# {:>6} {:>6} {:>9} {:>10} {:>11} {:>11} {:>12} {:>15} {:>10}",
         "ranks",
         "hosts",
         "tasks",
         "wall_s",
         "tasks/s",
         "busy_s",
-        "speedup",
-        "efficiency",
+        "busy_speedup",
+        "busy_efficiency",
         "imbalance"
     );
     let _ = writeln!(
         w,
-        "  {:>6} {:>6} {:>9} {:>10.3} {:>11.1} {:>11.3} {:>9.2} {:>10.3} {:>10.3}",
+        "  {:>6} {:>6} {:>9} {:>10.3} {:>11.1} {:>11.3} {:>12.2} {:>15.3} {:>10.3}",
         r.ranks,
         r.hosts.len(),
         r.task_count,
         r.wall_s,
         r.tasks_per_s,
         r.busy_s,
-        r.speedup,
-        r.efficiency,
+        r.busy_speedup,
+        r.busy_efficiency,
         r.imbalance
     );
     if let (Some(b), Some(s), Some(e)) = (&r.baseline, r.measured_speedup, r.measured_efficiency) {

@@ -1,7 +1,7 @@
 //! What a rank measures and sends to rank 0: one `TaskRecord` per task, one `RankInfo` per rank.
 
 use mpi::traits::Equivalence;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Outcome of one task, as a small integer so the record stays a plain MPI datatype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,15 +18,18 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub fn from_code(code: u8) -> Self {
+    /// The status of a wire code; `None` for a code this build does not know.
+    pub fn from_code(code: u8) -> Option<Self> {
         match code {
-            0 => TaskStatus::Ok,
-            1 => TaskStatus::CheckFailed,
-            2 => TaskStatus::NoConvergence,
-            _ => TaskStatus::NonFinite,
+            0 => Some(TaskStatus::Ok),
+            1 => Some(TaskStatus::CheckFailed),
+            2 => Some(TaskStatus::NoConvergence),
+            3 => Some(TaskStatus::NonFinite),
+            _ => None,
         }
     }
 
+    /// The status as the JSON spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             TaskStatus::Ok => "ok",
@@ -37,18 +40,29 @@ impl TaskStatus {
     }
 }
 
-/// One task's measurement, sent over MPI as a derived datatype.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Equivalence, Serialize)]
+/// A task status code no `TaskStatus` has: a record from another build, or a corrupted one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "task {task} came back with status code {code}, which this build does not know (is every \
+     host running the same cluster-bench?)"
+)]
+pub struct UnknownStatus {
+    /// The task.
+    pub task: u64,
+    /// Its status code.
+    pub code: u8,
+}
+
+/// One task's measurement as it travels over MPI (a derived datatype): plain numbers only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Equivalence)]
 pub struct TaskRecord {
     /// Task index (0-based).
     pub task: u64,
     /// Rank that computed it.
     pub rank: i32,
-    /// `TaskStatus` code.
-    #[serde(serialize_with = "status_name")]
+    /// `TaskStatus` code (see [`TaskRecord::status`]).
     pub status: u8,
     /// 1 when the fallback solver produced the eigenvalues.
-    #[serde(serialize_with = "as_bool")]
     pub fallback: u8,
     /// Start of the task, seconds after the rank left the pre-run barrier.
     pub start_s: f64,
@@ -62,12 +76,14 @@ pub struct TaskRecord {
     pub trace: f64,
 }
 
-fn status_name<S: Serializer>(code: &u8, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(TaskStatus::from_code(*code).as_str())
-}
-
-fn as_bool<S: Serializer>(v: &u8, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_bool(*v != 0)
+impl TaskRecord {
+    /// The decoded status; an unknown code is an error, never a guess.
+    pub fn status(&self) -> Result<TaskStatus, UnknownStatus> {
+        TaskStatus::from_code(self.status).ok_or(UnknownStatus {
+            task: self.task,
+            code: self.status,
+        })
+    }
 }
 
 /// Facts about the host a rank runs on, gathered once per run.
@@ -88,53 +104,23 @@ pub struct RankInfo {
 }
 
 impl RankInfo {
-    /// Reads this process's host facts; what can't be read is left empty rather than failing a run.
+    /// This process's rank and its host's facts.
     pub fn local(rank: i32) -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let h = crate::host::facts();
         RankInfo {
             rank,
-            host: hostname(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
-            mem_total_bytes: crate::cli::meminfo_field_kib(&meminfo, "MemTotal:").unwrap_or(0)
-                * 1024,
+            host: h.name.clone(),
+            cores: h.cores,
+            cpu_model: h.cpu_model.clone(),
+            mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),
         }
     }
 }
 
-/// The first `model name` line of /proc/cpuinfo.
-pub fn cpu_model(cpuinfo: &str) -> Option<String> {
-    cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, v)| v.trim().to_string())
-}
-
-/// This machine's host name (the UTS name, which test hosts in namespaces set per host).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates when it fits.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_model_is_read_from_cpuinfo() {
-        let t = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n";
-        assert_eq!(cpu_model(t).as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(cpu_model("processor: 0\n"), None);
-    }
 
     #[test]
     fn status_codes_round_trip() {
@@ -144,8 +130,15 @@ mod tests {
             TaskStatus::NoConvergence,
             TaskStatus::NonFinite,
         ] {
-            assert_eq!(TaskStatus::from_code(s as u8), s);
+            assert_eq!(TaskStatus::from_code(s as u8), Some(s));
         }
+        assert_eq!(TaskStatus::from_code(4), None);
+        let r = TaskRecord {
+            task: 7,
+            status: 200,
+            ..TaskRecord::default()
+        };
+        assert_eq!(r.status(), Err(UnknownStatus { task: 7, code: 200 }));
     }
 
     /// Each field against a source other than the one `local` reads.

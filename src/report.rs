@@ -1,21 +1,17 @@
-//! `RunReport`: the run's figures (speedup, efficiency, imbalance, per host), pure maths over
+//! `RunReport`: the run's figures (busy speedup and efficiency, imbalance, per host), pure maths over
 //! the gathered records. Nothing here does I/O or MPI.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::Deserialize;
 
-use crate::cli::Options;
-use crate::record::{RankInfo, TaskRecord, TaskStatus};
+use crate::cli::{Options, value_name};
+use crate::host::Environment;
+use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
 
-/// Everything known about one run; serialised as the run's JSON document.
-///
-/// Top-level keys `checksum`, `wall_s`, `tasks_per_s`, `speedup`, `efficiency`, `ranks`,
-/// `hosts` and `tasks` are a stable interface for scripts.
-#[derive(Clone, Debug, Serialize)]
+/// Everything known about one run (`schema::Run` is what the JSON makes of it).
+#[derive(Clone, Debug)]
 pub struct RunReport {
-    /// Always "cluster-bench".
-    pub tool: &'static str,
     /// Crate version of the binary.
     pub version: &'static str,
     /// `--label`.
@@ -32,11 +28,11 @@ pub struct RunReport {
     pub tasks_per_s: f64,
     /// Σ of the per-task solve times over all ranks, seconds.
     pub busy_s: f64,
-    /// Speedup estimate busy_s / wall_s. Cannot see per-task slow-down (oversubscription, a busy
-    /// neighbour); `measured_speedup` can.
-    pub speedup: f64,
-    /// speedup / ranks.
-    pub efficiency: f64,
+    /// busy_s / wall_s: how many ranks were busy on average. Cannot see per-task slow-down
+    /// (oversubscription, a busy neighbour); `measured_speedup` can.
+    pub busy_speedup: f64,
+    /// busy_speedup / ranks.
+    pub busy_efficiency: f64,
     /// Load imbalance: max over ranks of busy seconds / mean over ranks (1 = perfect).
     pub imbalance: f64,
     /// wall_s(baseline) / wall_s, when `--baseline` was given.
@@ -59,12 +55,12 @@ pub struct RunReport {
     pub config: Options,
     /// Where and with what it ran.
     pub environment: Environment,
-    /// Every task's record, in task order.
+    /// Every task's record, in task order; every status code is known (`new` checks).
     pub tasks: Vec<TaskRecord>,
 }
 
 /// The run a measured speedup is relative to.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Baseline {
     /// Path of the baseline JSON.
     pub path: String,
@@ -77,8 +73,87 @@ pub struct Baseline {
     pub differs: Vec<String>,
 }
 
+/// Why an earlier run's JSON can't be a baseline.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    #[error("--baseline {0}: not a cluster-bench JSON ({1})")]
+    NotJson(String, serde_json::Error),
+    #[error("--baseline {0}: no positive `wall_s` and `ranks`: is it a cluster-bench JSON?")]
+    NotARun(String),
+}
+
+/// What a baseline reads of an earlier run's JSON: keys every schema version has.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BaselineDoc {
+    /// Its timed part, seconds.
+    wall_s: Option<f64>,
+    /// Its MPI ranks.
+    ranks: Option<usize>,
+    /// False when it stopped before every task was done.
+    complete: Option<bool>,
+    /// Its work.
+    config: BaselineWork,
+}
+
+/// The work of the baseline run: a measured speedup means something only for the same
+/// matrices and solver.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct BaselineWork {
+    dim: Option<u64>,
+    tasks: Option<u64>,
+    seed: Option<u64>,
+    kernel: Option<String>,
+}
+
+impl Baseline {
+    /// An earlier run's JSON `bytes` (from `path`) as the baseline of a run with `opts`.
+    pub fn from_json(path: &str, bytes: &[u8], opts: &Options) -> Result<Self, BaselineError> {
+        let doc: BaselineDoc = serde_json::from_slice(bytes)
+            .map_err(|e| BaselineError::NotJson(path.to_string(), e))?;
+        match (doc.wall_s.filter(|w| *w > 0.0), doc.ranks) {
+            (Some(wall_s), Some(ranks)) => Ok(Baseline {
+                path: path.to_string(),
+                wall_s,
+                ranks,
+                differs: doc.differs(opts),
+            }),
+            _ => Err(BaselineError::NotARun(path.to_string())),
+        }
+    }
+}
+
+impl BaselineDoc {
+    /// How the baseline's work differs from this run's, one phrase per difference.
+    fn differs(&self, opts: &Options) -> Vec<String> {
+        let c = &self.config;
+        let ours = [
+            ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
+            (
+                "tasks",
+                opts.tasks.to_string(),
+                c.tasks.map(|x| x.to_string()),
+            ),
+            ("seed", opts.seed.to_string(), c.seed.map(|x| x.to_string())),
+            ("kernel", value_name(&opts.kernel), c.kernel.clone()),
+        ];
+        let mut out: Vec<String> = ours
+            .into_iter()
+            .filter(|(_, here, theirs)| theirs.as_deref() != Some(here.as_str()))
+            .map(|(name, here, theirs)| {
+                format!("{name} {} (here {here})", theirs.as_deref().unwrap_or("?"))
+            })
+            .collect();
+        if self.complete == Some(false) {
+            out.push("baseline incomplete".into());
+        }
+        out
+    }
+}
+
 /// Counts of task outcomes.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Checks {
     /// Tasks whose Σλ matched tr A.
     pub passed: u64,
@@ -100,7 +175,7 @@ impl Checks {
 }
 
 /// One host's share of the run (like Parallel Python's `print_stats`).
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HostSummary {
     /// Host name.
     pub name: String,
@@ -121,7 +196,7 @@ pub struct HostSummary {
 }
 
 /// One rank's share of the run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RankSummary {
     /// MPI rank.
     pub rank: i32,
@@ -133,55 +208,41 @@ pub struct RankSummary {
     pub busy_s: f64,
 }
 
-/// Where and with what the run happened.
-#[derive(Clone, Debug, Serialize, Default)]
-pub struct Environment {
-    /// Start of the timed part, UTC, ISO 8601.
-    pub started_at: String,
-    /// `MPI_Get_library_version`, first line.
-    pub mpi_library: String,
-    /// `git describe` of the source the binary was built from, when known.
-    pub git_revision: Option<String>,
-    /// Every rank's host facts.
-    pub rank_info: Vec<RankInfo>,
-}
-
 /// Inputs of the report that are not the records themselves.
 pub struct ReportInput<'a> {
     pub opts: &'a Options,
     pub records: Vec<TaskRecord>,
     pub wall_s: f64,
-    pub rank_info: Vec<RankInfo>,
     pub environment: Environment,
     pub baseline: Option<Baseline>,
     pub stop_reason: Option<String>,
 }
 
 impl RunReport {
-    pub fn new(input: ReportInput<'_>) -> Self {
+    /// The figures of a run; fails on a task status code this build does not know.
+    pub fn new(input: ReportInput<'_>) -> Result<Self, UnknownStatus> {
         let ReportInput {
             opts,
             records,
             wall_s,
-            rank_info,
-            mut environment,
+            environment,
             baseline,
             stop_reason,
         } = input;
+        let checks = checks(&records)?;
+        let rank_info = &environment.rank_info;
         let ranks = rank_info.len();
-        let per_rank = per_rank(&records, &rank_info);
-        let hosts = per_host(&per_rank, &rank_info, wall_s);
+        let per_rank = per_rank(&records, rank_info);
+        let hosts = per_host(&per_rank, rank_info, wall_s);
         let busy_s: f64 = per_rank.iter().map(|r| r.busy_s).sum();
         let task_count = records.len() as u64;
-        let speedup = ratio(busy_s, wall_s);
+        let busy_speedup = ratio(busy_s, wall_s);
         let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
         let measured_efficiency = baseline
             .as_ref()
             .zip(measured_speedup)
             .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
-        environment.rank_info = rank_info;
-        RunReport {
-            tool: "cluster-bench",
+        Ok(RunReport {
             version: env!("CARGO_PKG_VERSION"),
             label: opts.label.clone(),
             complete: task_count == opts.tasks,
@@ -191,21 +252,21 @@ impl RunReport {
             wall_s,
             tasks_per_s: ratio(task_count as f64, wall_s),
             busy_s,
-            speedup,
-            efficiency: speedup / ranks.max(1) as f64,
+            busy_speedup,
+            busy_efficiency: busy_speedup / ranks.max(1) as f64,
             imbalance: imbalance(&per_rank),
             measured_speedup,
             measured_efficiency,
             baseline,
             ranks,
             task_count,
-            checks: checks(&records),
+            checks,
             hosts,
             per_rank,
             config: opts.clone(),
             environment,
             tasks: records,
-        }
+        })
     }
 }
 
@@ -221,10 +282,11 @@ pub fn checksum(records: &[TaskRecord]) -> f64 {
     records.iter().map(|r| r.eig_sum_re).sum()
 }
 
-pub fn checks(records: &[TaskRecord]) -> Checks {
+/// Counts of each task outcome; an unknown status code is an error, not a guess.
+pub fn checks(records: &[TaskRecord]) -> Result<Checks, UnknownStatus> {
     let mut c = Checks::default();
     for r in records {
-        match TaskStatus::from_code(r.status) {
+        match r.status()? {
             TaskStatus::Ok => c.passed += 1,
             TaskStatus::CheckFailed => c.failed += 1,
             TaskStatus::NoConvergence => c.no_convergence += 1,
@@ -232,7 +294,7 @@ pub fn checks(records: &[TaskRecord]) -> Checks {
         }
         c.fallbacks += u64::from(r.fallback);
     }
-    c
+    Ok(c)
 }
 
 pub fn per_rank(records: &[TaskRecord], info: &[RankInfo]) -> Vec<RankSummary> {
@@ -293,31 +355,10 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
         .collect()
 }
 
-/// Unix seconds → `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate: days to civil date by
-/// Howard Hinnant's algorithm.
-pub fn iso8601_utc(unix_s: f64) -> String {
-    let secs = unix_s.max(0.0) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn rec(task: u64, rank: i32, seconds: f64, sum: f64) -> TaskRecord {
         TaskRecord {
@@ -392,7 +433,7 @@ mod tests {
         r[2].status = TaskStatus::NoConvergence as u8;
         r[3].status = TaskStatus::NonFinite as u8;
         r[4].fallback = 1;
-        let c = checks(&r);
+        let c = checks(&r).unwrap();
         assert_eq!(
             c,
             Checks {
@@ -404,16 +445,46 @@ mod tests {
             }
         );
         assert!(!c.all_passed());
+        r[2].status = 9;
+        assert_eq!(checks(&r), Err(UnknownStatus { task: 0, code: 9 }));
     }
 
     #[test]
-    fn iso_dates() {
-        assert_eq!(iso8601_utc(0.0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601_utc(951_782_400.0), "2000-02-29T00:00:00Z");
+    fn baseline_differences_are_named() {
+        let opts = crate::cli::Args::parse_from(["cluster-bench", "--dim", "30", "--tasks", "6"])
+            .validate()
+            .unwrap();
+        let same = br#"{"wall_s": 2.0, "ranks": 1, "complete": true,
+            "config": {"dim": 30, "tasks": 6, "seed": 42, "kernel": "auto"}}"#;
+        let b = Baseline::from_json("b.json", same, &opts).unwrap();
+        assert_eq!((b.wall_s, b.ranks, b.differs.len()), (2.0, 1, 0));
+        let other = br#"{"wall_s": 2.0, "ranks": 1, "complete": false,
+            "config": {"dim": 40, "tasks": 6, "seed": 1, "kernel": "faer"}}"#;
         assert_eq!(
-            iso8601_utc(1_795_651_200.0 + 3661.0),
-            "2026-11-26T01:01:01Z"
+            Baseline::from_json("b.json", other, &opts).unwrap().differs,
+            vec![
+                "dim 40 (here 30)",
+                "seed 1 (here 42)",
+                "kernel faer (here auto)",
+                "baseline incomplete"
+            ]
         );
+    }
+
+    #[test]
+    fn a_foreign_json_is_no_baseline() {
+        let opts = crate::cli::Args::parse_from(["cluster-bench"])
+            .validate()
+            .unwrap();
+        for bad in [
+            &b"{\"hello\": 1}"[..],
+            b"{\"wall_s\": 0, \"ranks\": 2}",
+            b"[1]",
+            b"{",
+        ] {
+            let e = Baseline::from_json("x.json", bad, &opts).unwrap_err();
+            assert!(e.to_string().starts_with("--baseline x.json: "), "{e}");
+        }
     }
 
     #[test]

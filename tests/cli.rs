@@ -29,7 +29,7 @@ fn zero_and_out_of_range_sizes() {
 fn more_memory_than_the_host_has_is_refused_before_allocating() {
     // 20,000² doubles × 3 = 9.6 GB: refused only where less is available, so ask for the
     // check directly with the host's real figure.
-    let avail = cluster_bench::cli::available_memory_bytes().unwrap();
+    let avail = cluster_bench::host::facts().mem_available_bytes.unwrap();
     let need = cluster_bench::cli::bytes_per_rank(20_000);
     if need > avail {
         assert_usage_error(&["--dim", "20000"], "available memory");
@@ -69,6 +69,27 @@ fn unwritable_out_is_refused_before_the_run_and_writes_nothing() {
         ],
         "--out",
     );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_runs_csv_with_other_columns_is_refused_before_the_run_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("runs.csv");
+    // The header of version 0.1, whose speedup/efficiency are busy_speedup/busy_efficiency now.
+    let old = b"started_at,label,ranks,hosts,tasks,dim,schedule,kernel,seed,wall_s,tasks_per_s,\
+busy_s,speedup,efficiency\n2026-11-26T01:02:03Z,run,1,1,3,5,static,auto,42,1,3,1,1,1\n";
+    std::fs::write(&csv, old).unwrap();
+    let out = dir.path().to_str().unwrap();
+    assert_usage_error(
+        &["--tasks", "3", "--dim", "5", "--out", out],
+        &format!("{} has other columns", csv.display()),
+    );
+    assert_usage_error(
+        &["--tasks", "3", "--dim", "5", "--out", out],
+        "move it aside or choose another --out",
+    );
+    assert_eq!(std::fs::read(&csv).unwrap(), old);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 

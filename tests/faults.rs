@@ -1,6 +1,6 @@
 //! Faults on one machine, with the real mpirun: a rank that stops answering, a rank that is
 //! killed, a rank that panics, the time limit, and concurrent runs sharing `results/`.
-//! (Hosts that die on a real network are tested in tests/cluster.rs on the test hosts.)
+//! (Hosts that die on a real network are tested in tests/cluster_faults.rs on the test hosts.)
 
 mod common;
 
@@ -11,7 +11,7 @@ use common::{
     BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr, stdout,
 };
 
-/// The job must end this soon after a fault (the bound).
+/// The job must end this soon after a fault.
 const FAULT_BOUND: Duration = Duration::from_secs(30);
 
 fn spawn(np: usize, args: &[&str], env: &[(&str, &str)]) -> Child {
@@ -103,7 +103,12 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().to_str().unwrap();
         // An earlier result that must not change by a byte.
-        std::fs::write(dir.path().join("runs.csv"), b"earlier,row\n").unwrap();
+        let earlier = [
+            cluster_bench::export::csv::header(),
+            b"earlier,row\n".to_vec(),
+        ]
+        .concat();
+        std::fs::write(dir.path().join("runs.csv"), &earlier).unwrap();
         let mut args = LONG.to_vec();
         args.extend([
             "--schedule",
@@ -130,7 +135,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         assert!(took < FAULT_BOUND);
         assert!(!pid_running(victim), "the silent rank was left behind");
         let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
-        assert!(csv.starts_with("earlier,row\n"), "{csv}");
+        assert!(csv.as_bytes().starts_with(&earlier), "{csv}");
         assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1, "{schedule}: {docs:?}");
@@ -158,7 +163,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
 }
 
 fn common_hostname() -> String {
-    cluster_bench::record::hostname()
+    cluster_bench::host::hostname()
 }
 
 #[test]

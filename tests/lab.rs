@@ -5,15 +5,17 @@
 //! The environment holds only the test hosts' ssh config and, as root, Open MPI's root consent.
 //! Needs root and network namespaces (CI runs as root); skipped elsewhere.
 
+mod common;
 mod testnet;
 
+use common::{repo, run, text};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use testnet::{SUBNET, Testnet, assert_all_gone, nproc, processes_named, run, script, text};
+use testnet::{SUBNET, Testnet, assert_all_gone, nproc, processes_named, script};
 
 /// The folder scripts/setup.sh installs the command into (scripts/lib/install.sh).
 fn install_dir() -> PathBuf {
@@ -106,7 +108,7 @@ fn discover_then_bare_mpirun_runs_the_installed_command_everywhere() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    assert!(!dir.path().starts_with(testnet::repo()), "{:?}", dir.path());
+    assert!(!dir.path().starts_with(repo()), "{:?}", dir.path());
 
     let out = run(clean_command(script("discover.sh"), &net)
         .current_dir(dir.path())

@@ -1,9 +1,10 @@
-//! One row per run for `runs.csv`: fixed, documented columns (see README, "runs.csv").
+//! One row per run for `runs.csv`, from the run's `schema::Run`: fixed, documented columns
+//! (README, "Outputs"); the names are the JSON's.
 
-use crate::cli::value_name;
-use crate::report::RunReport;
+use crate::schema::Run;
 
-/// Column names of `runs.csv`, in order. Append-only: new columns go at the end.
+/// Column names of `runs.csv`, in order. A file with another header is refused, never
+/// appended to (see `export::Outputs::prepare`).
 pub const COLUMNS: [&str; 24] = [
     "started_at",
     "label",
@@ -17,8 +18,8 @@ pub const COLUMNS: [&str; 24] = [
     "wall_s",
     "tasks_per_s",
     "busy_s",
-    "speedup",
-    "efficiency",
+    "busy_speedup",
+    "busy_efficiency",
     "imbalance",
     "measured_speedup",
     "checksum",
@@ -39,7 +40,7 @@ pub fn header() -> Vec<u8> {
 }
 
 /// One run's row, with newline; `json_file` is the run's JSON file name (empty if none).
-pub fn row(r: &RunReport, json_file: &str) -> Vec<u8> {
+pub fn row(r: &Run, json_file: &str) -> Vec<u8> {
     let failed = r.checks.failed + r.checks.no_convergence + r.checks.non_finite;
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     let fields: [String; 24] = [
@@ -49,14 +50,14 @@ pub fn row(r: &RunReport, json_file: &str) -> Vec<u8> {
         r.hosts.len().to_string(),
         r.task_count.to_string(),
         r.config.dim.to_string(),
-        value_name(&r.config.schedule),
-        value_name(&r.config.kernel),
+        r.config.schedule.clone(),
+        r.config.kernel.clone(),
         r.config.seed.to_string(),
         r.wall_s.to_string(),
         r.tasks_per_s.to_string(),
         r.busy_s.to_string(),
-        r.speedup.to_string(),
-        r.efficiency.to_string(),
+        r.busy_speedup.to_string(),
+        r.busy_efficiency.to_string(),
         r.imbalance.to_string(),
         opt(r.measured_speedup),
         // Full precision: the checksum is compared bit for bit across runs.

@@ -1,4 +1,4 @@
-//! Writing results: exporters turn a `RunReport` into bytes; this module puts bytes on disk
+//! Writing results: exporters turn a `schema::Run` into bytes; this module puts bytes on disk
 //! atomically, never clobbering an earlier file and never following a planted symlink.
 
 pub mod csv;
@@ -7,12 +7,12 @@ pub mod json;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::report::RunReport;
+use crate::schema::Run;
 
 /// Name of the table every run appends one row to.
 pub const RUNS_CSV: &str = "runs.csv";
@@ -30,13 +30,18 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Creates `dir` if needed, opens `runs.csv` for appending and a temporary JSON file.
+    /// Creates `dir` if needed, opens `runs.csv` for appending (refusing one whose header is
+    /// not today's columns) and a temporary JSON file.
     pub fn prepare(dir: &Path, stem: &str) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
         let csv_path = dir.join(RUNS_CSV);
-        let csv = open_nofollow(&csv_path, OpenOptions::new().append(true).create(true))
-            .with_context(|| format!("--out: cannot open {} for appending", csv_path.display()))?;
+        let csv = open_nofollow(
+            &csv_path,
+            OpenOptions::new().read(true).append(true).create(true),
+        )
+        .with_context(|| format!("--out: cannot open {} for appending", csv_path.display()))?;
+        check_header(&csv, &csv_path)?;
         let tmp_path = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
         // create_new is O_EXCL: it fails on any existing path, a symlink included.
         let tmp = open_nofollow(&tmp_path, OpenOptions::new().write(true).create_new(true))
@@ -55,9 +60,9 @@ impl Outputs {
         self.dir.join(format!("{}.partial.json", self.stem))
     }
 
-    /// Replaces the run's checkpoint with `report` (marked incomplete), atomically: a reader
+    /// Replaces the run's checkpoint with `run` (marked incomplete), atomically: a reader
     /// sees the previous checkpoint or this one, never half of one.
-    pub fn checkpoint(&self, report: &RunReport) -> Result<()> {
+    pub fn checkpoint(&self, run: &Run) -> Result<()> {
         let tmp = self
             .dir
             .join(format!(".{}.partial.{}.tmp", self.stem, std::process::id()));
@@ -66,7 +71,7 @@ impl Outputs {
             OpenOptions::new().write(true).create(true).truncate(true),
         )
         .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(&json::to_bytes(report))?;
+        f.write_all(&json::to_bytes(run))?;
         f.sync_all()?;
         // rename(2) replaces a planted symlink itself, never the file it points to.
         std::fs::rename(&tmp, self.partial_path())
@@ -75,9 +80,9 @@ impl Outputs {
 
     /// Writes the JSON under a new name (`STEM.json`, else `STEM-2.json`, …) and appends the
     /// CSV row. Returns the JSON's path.
-    pub fn finish(mut self, report: &RunReport) -> Result<PathBuf> {
+    pub fn finish(mut self, run: &Run) -> Result<PathBuf> {
         let mut tmp = self.tmp.take().expect("finish is called once");
-        tmp.write_all(&json::to_bytes(report))
+        tmp.write_all(&json::to_bytes(run))
             .and_then(|()| tmp.sync_all())
             .with_context(|| format!("writing {}", self.tmp_path.display()))?;
         drop(tmp);
@@ -86,11 +91,10 @@ impl Outputs {
         // The complete record supersedes the checkpoint.
         let _ = std::fs::remove_file(self.partial_path());
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        append_row(
-            &mut self.csv,
-            &csv::row(report, name.as_deref().unwrap_or("")),
-        )
-        .with_context(|| format!("appending to {}", self.dir.join(RUNS_CSV).display()))?;
+        let csv_path = self.dir.join(RUNS_CSV);
+        let row = csv::row(run, name.as_deref().unwrap_or(""));
+        append_row(&mut self.csv, &csv_path, &row)
+            .with_context(|| format!("appending to {}", csv_path.display()))?;
         Ok(path)
     }
 }
@@ -133,13 +137,33 @@ pub fn link_new_name(tmp: &Path, dir: &Path, stem: &str, ext: &str) -> Result<Pa
 
 /// Appends one CSV row under an exclusive lock, with the header first if the file is empty;
 /// one write(2) on an O_APPEND file, so concurrent runs interleave whole rows, never bytes.
-pub fn append_row(csv: &mut File, row: &[u8]) -> Result<()> {
+/// The header is checked again under the lock: another version may have started the file.
+pub fn append_row(csv: &mut File, path: &Path, row: &[u8]) -> Result<()> {
     let _lock = Flock::exclusive(csv)?;
+    check_header(csv, path)?;
     let empty = csv.seek(SeekFrom::End(0))? == 0;
     let mut bytes = if empty { csv::header() } else { Vec::new() };
     bytes.extend_from_slice(row);
     csv.write_all(&bytes)?;
     csv.sync_data()?;
+    Ok(())
+}
+
+/// Refuses a non-empty `runs.csv` whose first line is not today's header: rows under another
+/// header would be misread, and replacing the file would lose earlier runs.
+fn check_header(csv: &File, path: &Path) -> Result<()> {
+    let want = csv::header();
+    let len = csv.metadata()?.len();
+    let mut got = vec![0u8; want.len().min(len as usize)];
+    csv.read_exact_at(&mut got, 0)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if len > 0 && got != want {
+        bail!(
+            "{} has other columns than this version writes (the JSON names were adopted in \
+             schema version 2): move it aside or choose another --out",
+            path.display()
+        );
+    }
     Ok(())
 }
 
@@ -176,46 +200,9 @@ pub fn stem(label: &str, started_at_iso: &str, ranks: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::Args;
-    use crate::record::{RankInfo, TaskRecord};
-    use crate::report::{Environment, ReportInput};
-    use clap::Parser;
 
-    fn report() -> RunReport {
-        let opts = Args::parse_from(["cluster-bench", "--tasks", "2"])
-            .validate()
-            .unwrap();
-        let rec = |task, rank| TaskRecord {
-            task,
-            rank,
-            seconds: 0.5,
-            eig_sum_re: 0.1,
-            ..TaskRecord::default()
-        };
-        RunReport::new(ReportInput {
-            opts: &opts,
-            records: vec![rec(0, 0), rec(1, 1)],
-            wall_s: 0.5,
-            rank_info: vec![
-                RankInfo {
-                    rank: 0,
-                    host: "h,\"1\"".into(),
-                    ..RankInfo::default()
-                },
-                RankInfo {
-                    rank: 1,
-                    host: "h2".into(),
-                    ..RankInfo::default()
-                },
-            ],
-            environment: Environment {
-                started_at: "2026-11-26T01:02:03Z".into(),
-                mpi_library: "Open MPI v4.1.4, package: x".into(),
-                ..Environment::default()
-            },
-            baseline: None,
-            stop_reason: None,
-        })
+    fn report() -> Run {
+        crate::schema::sample()
     }
 
     #[test]
@@ -231,29 +218,17 @@ mod tests {
         assert_eq!(get("hosts"), "2");
         assert_eq!(get("mpi_library"), "Open MPI v4.1.4, package: x");
         assert_eq!(get("checksum").parse::<f64>().unwrap(), r.checksum);
-        assert_eq!(get("speedup"), "2");
+        assert_eq!(get("busy_speedup"), "2");
+        assert_eq!(get("busy_efficiency"), "1");
         assert_eq!(get("json_file"), "x.json");
     }
 
     #[test]
-    fn json_has_the_stable_top_level_keys() {
-        let v: serde_json::Value = serde_json::from_slice(&json::to_bytes(&report())).unwrap();
-        for k in [
-            "checksum",
-            "wall_s",
-            "tasks_per_s",
-            "speedup",
-            "efficiency",
-            "ranks",
-            "hosts",
-            "tasks",
-        ] {
-            assert!(v.get(k).is_some(), "missing {k}");
-        }
-        assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
-        assert_eq!(v["hosts"][1]["tasks"], 1);
-        assert_eq!(v["tasks"][1]["status"], "ok");
-        assert_eq!(v["tasks"][1]["fallback"], false);
+    fn json_bytes_are_the_document_with_a_newline() {
+        let bytes = json::to_bytes(&report());
+        assert!(bytes.ends_with(b"}\n"));
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v, serde_json::to_value(report()).unwrap());
     }
 
     #[test]
@@ -306,6 +281,33 @@ mod tests {
             .unwrap();
         assert_eq!(p.file_name().unwrap(), "s-2.json");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn a_runs_csv_with_other_columns_is_refused_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RUNS_CSV);
+        let old = b"started_at,label,speedup\n2026,run,1.9\n";
+        std::fs::write(&path, old).unwrap();
+        let err = format!("{:#}", Outputs::prepare(dir.path(), "s").unwrap_err());
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        assert!(
+            err.contains("move it aside or choose another --out"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), old);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no file added"
+        );
+        // Today's header alone is accepted, and rows follow it.
+        std::fs::write(&path, csv::header()).unwrap();
+        Outputs::prepare(dir.path(), "s")
+            .unwrap()
+            .finish(&report())
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 
     #[test]

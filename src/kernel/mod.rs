@@ -13,14 +13,12 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::{MatRef, Par};
 use nalgebra::DMatrix;
-use serde::Serialize;
 
 /// A complex eigenvalue (nalgebra's, which is `num_complex::Complex<f64>`, the same type faer uses).
 pub type C64 = nalgebra::Complex<f64>;
 
 /// Which eigen-solver computes a task's eigenvalues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelKind {
     /// The fastest correct solver for the size ([`AUTO_HQR_MAX_DIM`] decides).
     Auto,

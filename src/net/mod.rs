@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::app::exit;
+use crate::clock::unix_now_s;
+use crate::exit;
+use crate::host::{self, Environment};
+use crate::launch;
 use measure::Hosts;
 pub use options::{NetArgs, NetOptions, NetOptionsError};
 use schema::{Context, NetReport};
@@ -24,19 +27,12 @@ pub fn run(world: &SimpleCommunicator, opts: &NetOptions) -> ExitCode {
     let rank0 = world.rank() == 0;
     // Rank 0 opens its output files first, so an unwritable --out fails before any traffic.
     let started_unix_s = unix_now_s();
-    let prepared = rank0.then(|| save::NetOutputs::prepare(opts, started_unix_s));
-    let mut verdict = match &prepared {
-        Some(Err(_)) => exit::USAGE,
-        _ => exit::OK,
-    };
-    world.process_at_rank(0).broadcast_into(&mut verdict);
-    if verdict != exit::OK {
-        if let Some(Err(e)) = prepared {
-            eprintln!("cluster-bench: error: {e:#}");
-        }
-        return ExitCode::from(verdict);
-    }
-    let names = measure::host_names(world, &crate::record::hostname());
+    let outputs =
+        match launch::agree_to_start(world, || save::NetOutputs::prepare(opts, started_unix_s)) {
+            Ok(prepared) => prepared.flatten(),
+            Err(code) => return ExitCode::from(code),
+        };
+    let names = measure::host_names(world, &host::facts().name);
     let hosts = Hosts::group(&names);
     if hosts.names.len() < 2 {
         if rank0 {
@@ -52,9 +48,7 @@ pub fn run(world: &SimpleCommunicator, opts: &NetOptions) -> ExitCode {
             opts,
             hosts: &hosts,
             ranks: names.len(),
-            started_at: crate::report::iso8601_utc(started_unix_s),
-            mpi_library: mpi_library(),
-            git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
+            environment: Environment::collect(started_unix_s, Vec::new()),
         },
         &measured,
     );
@@ -63,7 +57,7 @@ pub fn run(world: &SimpleCommunicator, opts: &NetOptions) -> ExitCode {
     } else {
         print!("{}", output::table(&report));
     }
-    if let Some(Ok(Some(out))) = prepared {
+    if let Some(out) = outputs {
         match out.finish(&report) {
             Ok(path) if !opts.quiet => eprintln!("# saved {} and .csv", path.display()),
             Ok(_) => {}
@@ -87,18 +81,4 @@ fn say_no_pairs(hosts: &Hosts, ranks: usize) {
         "cluster-bench net: nothing measured, nothing saved: net measures the links between \
          hosts; start ranks on two or more hosts (mpirun --hostfile FILE cluster-bench net)"
     );
-}
-
-fn unix_now_s() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-/// The MPI library's own version line up to its first comma, e.g. "Open MPI v4.1.4".
-fn mpi_library() -> String {
-    mpi::environment::library_version()
-        .ok()
-        .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
-        .unwrap_or_default()
 }

@@ -39,7 +39,7 @@ impl NetOutputs {
         };
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
-        let iso = crate::report::iso8601_utc(started_unix_s);
+        let iso = crate::clock::iso8601_utc(started_unix_s);
         let compact: String = iso.chars().filter(|c| !matches!(c, '-' | ':')).collect();
         let stem = format!("{}-{compact}", opts.label);
         let temp = |ext: &str| -> Result<Temp> {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::measure::{Hosts, Measured};
 use super::options::NetOptions;
 use super::stats::{self, Link, Verdict};
+use crate::host::Environment;
 
 /// Names the document's kind, for tools that read several kinds of JSON.
 pub const SCHEMA: &str = "cluster-bench-net";
@@ -106,9 +107,8 @@ pub struct Context<'a> {
     pub opts: &'a NetOptions,
     pub hosts: &'a Hosts,
     pub ranks: usize,
-    pub started_at: String,
-    pub mpi_library: String,
-    pub git_revision: Option<String>,
+    /// Start, MPI library and build (its `rank_info` is not used).
+    pub environment: Environment,
 }
 
 impl NetReport {
@@ -122,9 +122,9 @@ impl NetReport {
             schema_version: SCHEMA_VERSION,
             version: env!("CARGO_PKG_VERSION"),
             label: cx.opts.label.clone(),
-            started_at: cx.started_at,
-            mpi_library: cx.mpi_library,
-            git_revision: cx.git_revision,
+            started_at: cx.environment.started_at,
+            mpi_library: cx.environment.mpi_library,
+            git_revision: cx.environment.git_revision,
             ranks: cx.ranks,
             rounds: m.rounds,
             wall_s: m.wall_s,
@@ -240,9 +240,11 @@ mod tests {
             opts: &opts,
             hosts: &hosts,
             ranks: 4,
-            started_at: "2026-01-01T00:00:00Z".into(),
-            mpi_library: "Open MPI v4.1.4".into(),
-            git_revision: None,
+            environment: Environment {
+                started_at: "2026-01-01T00:00:00Z".into(),
+                mpi_library: "Open MPI v4.1.4".into(),
+                ..Environment::default()
+            },
         };
         NetReport::new(cx, &m)
     }

@@ -11,12 +11,11 @@ use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use super::Computer;
-use super::Lost;
-use super::watch::{Beacon, Limits, Monitor};
-use crate::cli::Options;
+use super::watch::{Beacon, Monitor, Silent};
+use super::{Checkpoint, Context, Outcome};
 use crate::progress::Progress;
 use crate::record::TaskRecord;
+use crate::runner::TaskRunner;
 
 /// Worker → rank 0: "here are my records, send more work".
 const TAG_REQUEST: i32 = 1;
@@ -104,32 +103,20 @@ impl Dispatcher {
     }
 }
 
-/// Runs the dynamic schedule; rank 0 returns every record, or what it has when a rank falls
+/// Runs the dynamic schedule; rank 0 ends with every record, or what it has when a rank falls
 /// silent.
-pub fn run(
-    world: &SimpleCommunicator,
-    beats: &SimpleCommunicator,
-    opts: &Options,
-    computer: &mut Computer,
-    limits: Limits,
-    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
-) -> Result<Option<Vec<TaskRecord>>, Lost> {
-    if world.rank() == 0 {
-        master(world, beats, opts, computer, limits, checkpoint).map(Some)
+pub fn run(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) -> Outcome {
+    if ctx.is_root() {
+        master(ctx, runner, checkpoint)
     } else {
-        worker(world, beats, computer, limits);
-        Ok(None)
+        worker(ctx, runner);
+        Outcome::NotRoot
     }
 }
 
-fn master(
-    world: &SimpleCommunicator,
-    beats: &SimpleCommunicator,
-    opts: &Options,
-    computer: &mut Computer,
-    limits: Limits,
-    checkpoint: &mut dyn FnMut(&[TaskRecord], f64),
-) -> Result<Vec<TaskRecord>, Lost> {
+/// Rank 0: hands out chunks between its own tasks, saves checkpoints, watches for silence.
+fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) -> Outcome {
+    let (world, opts) = (ctx.world, ctx.opts);
     let size = world.size() as usize;
     let mut m = Master {
         pool: Dispatcher::new(opts.tasks, size, opts.chunk),
@@ -138,41 +125,22 @@ fn master(
         answered: vec![0; size],
         finished: 0,
     };
-    m.pool.set_task_time(computer.last_warm_up_s());
-    let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
-    let mut monitor = Monitor::new(beats, limits);
-    let workers = size - 1;
-    // Answer every worker's first requests before computing anything: they were sent right
-    // after the barrier, so this waits microseconds, where starting a task first would leave
-    // every worker idle for a whole task.
-    let mut first = 0;
-    while first < workers as u64 * IN_FLIGHT {
-        match world
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG_REQUEST)
-        {
-            Some(probed) => {
-                m.serve(world, &mut monitor, probed);
-                first += 1;
-            }
-            None => {
-                if let Err(silent) = monitor.poll() {
-                    return Err(Lost::new(silent, m.records));
-                }
-            }
-        }
+    m.pool.set_task_time(runner.last_warm_up_s());
+    let mut monitor = Monitor::new(ctx.beats, ctx.limits);
+    if let Err(silent) = m.answer_first_requests(world, &mut monitor) {
+        return ctx.lost(silent, m.records);
     }
+    let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
     let mut progress = Progress::new(!opts.quiet, opts.tasks);
-    let t0 = mpi::time();
-    let mut next_checkpoint = t0 + opts.checkpoint_every_s;
+    let mut next_checkpoint = mpi::time() + opts.checkpoint_every_s;
     loop {
         progress.update(m.records.len() as u64, false);
         let now = mpi::time();
-        if limits.expired(now) {
+        if ctx.limits.expired(now) {
             m.pool.close();
         }
         if now >= next_checkpoint {
-            checkpoint(&m.records, now - t0);
+            checkpoint(ctx.gathered(m.records.clone(), None));
             let took = mpi::time() - now;
             next_checkpoint = mpi::time() + opts.checkpoint_every_s.max(CHECKPOINT_SPACING * took);
         }
@@ -183,16 +151,16 @@ fn master(
             m.serve(world, &mut monitor, probed);
         }
         if let Err(silent) = monitor.poll() {
-            return Err(Lost::new(silent, m.records));
+            return ctx.lost(silent, m.records);
         }
         if let Some(task) = m.pool.take_one() {
             // One task at a time, so requests wait at most one task's time.
-            let rec = computer.run(task);
+            let rec = runner.run(task);
             monitor.task_took(rec.seconds);
             own = (own.0 + 1, own.1 + rec.seconds);
             m.pool.set_task_time(own.1 / own.0 as f64);
             m.records.push(rec);
-        } else if m.finished < workers {
+        } else if m.finished < size - 1 {
             // Nothing left to compute here: wait for requests without spinning on the core
             // a worker may need.
             std::thread::sleep(std::time::Duration::from_micros(50));
@@ -200,8 +168,8 @@ fn master(
             progress.finish();
             // Drain the workers' last words so no message is left unreceived at finalize.
             return match monitor.wait_all_done(0) {
-                Ok(_) => Ok(m.records),
-                Err(silent) => Err(Lost::new(silent, m.records)),
+                Ok(_) => ctx.finished(m.records),
+                Err(silent) => ctx.lost(silent, m.records),
             };
         }
     }
@@ -220,6 +188,30 @@ struct Master {
 }
 
 impl Master {
+    /// Answers every worker's first requests before rank 0 computes anything: they were sent
+    /// right after the barrier, so this waits microseconds, where starting a task first would
+    /// leave every worker idle for a whole task.
+    fn answer_first_requests(
+        &mut self,
+        world: &SimpleCommunicator,
+        monitor: &mut Monitor,
+    ) -> Result<(), Silent> {
+        let mut first = 0;
+        while first < (world.size() as u64 - 1) * IN_FLIGHT {
+            match world
+                .any_process()
+                .immediate_matched_probe_with_tag(TAG_REQUEST)
+            {
+                Some(probed) => {
+                    self.serve(world, monitor, probed);
+                    first += 1;
+                }
+                None => monitor.poll()?,
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps the records a request carries and answers it with the next chunk (or "none left");
     /// a request also tells the monitor its sender is alive.
     fn serve(
@@ -245,14 +237,12 @@ impl Master {
     }
 }
 
-fn worker(
-    world: &SimpleCommunicator,
-    beats: &SimpleCommunicator,
-    computer: &mut Computer,
-    limits: Limits,
-) {
+/// Every other rank: keeps `IN_FLIGHT` requests out, computes each chunk it gets, and sends
+/// its records with the next request.
+fn worker(ctx: &Context, runner: &mut TaskRunner) {
+    let (world, limits) = (ctx.world, ctx.limits);
     let root = world.process_at_rank(0);
-    let mut beacon = Beacon::new(beats);
+    let mut beacon = Beacon::new(ctx.beats);
     let none: [TaskRecord; 0] = [];
     for _ in 0..IN_FLIGHT {
         root.send_with_tag(&none[..], TAG_REQUEST);
@@ -270,7 +260,7 @@ fn worker(
             if limits.expired(mpi::time()) {
                 break; // rank 0 stops handing out work at the same deadline
             }
-            done.push(computer.run(t));
+            done.push(runner.run(t));
             beacon.tick();
         }
         root.send_with_tag(&done[..], TAG_REQUEST);

@@ -21,16 +21,18 @@ pub const BEAT_EVERY_S: f64 = 1.0;
 /// A rank silent for this many times its longest task is also presumed dead.
 const SLOWEST_TASKS: f64 = 4.0;
 
-/// The run's deadline and heartbeat settings, identical on every rank.
+/// The time limit and the heartbeat timeout. Each rank holds the deadline on its own clock,
+/// counted from the same barrier, so all stop starting tasks at about the same moment.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// `mpi::time()` after which no new task starts (`--time-limit`), if any.
+    /// This rank's `mpi::time()` after which no new task starts (`--time-limit`), if any.
     pub deadline: Option<f64>,
     /// Seconds of silence after which rank 0 presumes a rank dead (`--heartbeat-timeout`).
     pub silence_s: f64,
 }
 
 impl Limits {
+    /// True once the time limit has passed at `now` (`mpi::time()`, seconds).
     pub fn expired(&self, now: f64) -> bool {
         self.deadline.is_some_and(|d| now >= d)
     }
@@ -72,7 +74,7 @@ impl<'a> Beacon<'a> {
     }
 }
 
-/// A rank presumed dead, or a deadline hit, as seen by rank 0.
+/// A rank presumed dead, as seen by rank 0: silent for longer than the heartbeat timeout.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Silent {
     /// The silent rank.

@@ -1,0 +1,153 @@
+//! Where a run happens: this host's facts (name, cores, CPU model, memory) from the kernel and
+//! /proc, read once per process so flag validation and the report see the same figures; and
+//! the run's `Environment` (every rank's host, the MPI library, the build).
+
+use std::sync::OnceLock;
+
+use crate::clock::iso8601_utc;
+use crate::record::RankInfo;
+
+/// This host as the kernel describes it; what can't be read is left empty rather than failing
+/// a run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostFacts {
+    /// Host name (`gethostname`: the UTS name, which test hosts in namespaces set per host).
+    pub name: String,
+    /// Logical cores this process may use.
+    pub cores: usize,
+    /// CPU model from /proc/cpuinfo ("" when unknown).
+    pub cpu_model: String,
+    /// Total memory of the host, bytes (0 when unknown).
+    pub mem_total_bytes: u64,
+    /// Memory available to new allocations when the facts were read, bytes; `None` when unknown.
+    pub mem_available_bytes: Option<u64>,
+}
+
+/// This host's facts, read at the first call.
+pub fn facts() -> &'static HostFacts {
+    static FACTS: OnceLock<HostFacts> = OnceLock::new();
+    FACTS.get_or_init(HostFacts::read)
+}
+
+impl HostFacts {
+    /// Reads the facts now (use [`facts`] for the process-wide copy).
+    pub fn read() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let bytes = |field| meminfo_field_kib(&meminfo, field).map(|kib| kib * 1024);
+        HostFacts {
+            name: hostname(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
+            mem_total_bytes: bytes("MemTotal:").unwrap_or(0),
+            mem_available_bytes: bytes("MemAvailable:"),
+        }
+    }
+}
+
+/// Where and with what a run happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Environment {
+    /// Start of the timed part, UTC, ISO 8601.
+    pub started_at: String,
+    /// `MPI_Get_library_version`, first line up to a comma (e.g. "Open MPI v4.1.4").
+    pub mpi_library: String,
+    /// `git describe` of the source the binary was built from, when known.
+    pub git_revision: Option<String>,
+    /// Every rank's host facts, in rank order.
+    pub rank_info: Vec<RankInfo>,
+}
+
+impl Environment {
+    /// The environment of a run whose timed part started at `started_unix_s` (Unix seconds)
+    /// on ranks `rank_info`.
+    pub fn collect(started_unix_s: f64, rank_info: Vec<RankInfo>) -> Self {
+        Environment {
+            started_at: iso8601_utc(started_unix_s),
+            mpi_library: mpi_library(),
+            git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
+            rank_info,
+        }
+    }
+}
+
+/// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2".
+fn mpi_library() -> String {
+    mpi::environment::library_version()
+        .map(|v| library_line(&v))
+        .unwrap_or_default()
+}
+
+/// The first line of `MPI_Get_library_version` up to its first comma, blanks collapsed
+/// (MPICH's is several tab-aligned lines; Open MPI's one line with the build details).
+fn library_line(version: &str) -> String {
+    let first = version.lines().next().unwrap_or_default();
+    let first = first.split(',').next().unwrap_or_default();
+    first.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The value in KiB of one `/proc/meminfo` field.
+pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The first `model name` line of /proc/cpuinfo.
+pub fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// This machine's host name (the UTS name).
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates when it fits.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_line_is_one_line() {
+        let ompi = "Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4, repo rev: v4.1.4";
+        assert_eq!(library_line(ompi), "Open MPI v4.1.4");
+        let mpich = "MPICH Version:\t4.0.2\nMPICH Release date:\tThu Apr  7 12:34:45 CDT 2022\n";
+        assert_eq!(library_line(mpich), "MPICH Version: 4.0.2");
+        assert_eq!(library_line(""), "");
+    }
+
+    #[test]
+    fn meminfo_parsing() {
+        let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
+        assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
+        assert_eq!(meminfo_field_kib(t, "Nope:"), None);
+    }
+
+    #[test]
+    fn cpu_model_is_read_from_cpuinfo() {
+        let t = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n";
+        assert_eq!(cpu_model(t).as_deref(), Some("AMD EPYC 7B13"));
+        assert_eq!(cpu_model("processor: 0\n"), None);
+    }
+
+    #[test]
+    fn this_host_has_a_name_cores_and_memory() {
+        let h = facts();
+        assert!(!h.name.is_empty());
+        assert!(h.cores >= 1);
+        assert!(h.mem_total_bytes > 0, "/proc/meminfo: {h:?}");
+        assert!(std::ptr::eq(h, facts()), "read once");
+    }
+}

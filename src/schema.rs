@@ -1,0 +1,529 @@
+//! The run's JSON as users parse it: plain `Serialize` types that ARE the output schema, built
+//! from a `RunReport`. Internal types and flag names can change without changing a key here;
+//! a key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins the keys).
+
+use serde::Serialize;
+
+use crate::cli::{Options, value_name};
+use crate::host::Environment as RunEnvironment;
+use crate::record::{RankInfo, TaskRecord, UnknownStatus};
+use crate::report::{self, RunReport};
+
+/// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
+/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither).
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    /// Always "cluster-bench".
+    pub tool: &'static str,
+    /// Version of these keys, `SCHEMA_VERSION` (a count; absent before version 2).
+    pub schema_version: u32,
+    /// Version of the binary (Cargo package version).
+    pub version: &'static str,
+    /// `--label`: a short name of the run.
+    pub label: String,
+    /// False when the run stopped before every task was done (the figures cover what was done).
+    pub complete: bool,
+    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)", or
+    /// "in progress (checkpoint)" in a `.partial.json`; `null` when complete.
+    pub stop_reason: Option<String>,
+    /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
+    /// ranks, hosts or schedule.
+    pub checksum: f64,
+    /// Timed part on rank 0, seconds: from the barrier before distribution to the end of the
+    /// gather.
+    pub wall_s: f64,
+    /// Tasks completed per second of `wall_s`, 1/s.
+    pub tasks_per_s: f64,
+    /// Σ of the per-task solve times over all ranks, seconds.
+    pub busy_s: f64,
+    /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
+    /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
+    pub busy_speedup: f64,
+    /// busy_speedup / ranks (dimensionless, 1 = every rank busy all the time).
+    pub busy_efficiency: f64,
+    /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
+    pub imbalance: f64,
+    /// wall_s of the baseline / wall_s (dimensionless), with `--baseline`.
+    pub measured_speedup: Option<f64>,
+    /// measured_speedup / (ranks / baseline ranks) (dimensionless), with `--baseline`.
+    pub measured_efficiency: Option<f64>,
+    /// The run measured against, with `--baseline`.
+    pub baseline: Option<Baseline>,
+    /// MPI ranks (count).
+    pub ranks: usize,
+    /// Tasks completed (count).
+    pub task_count: u64,
+    /// Outcome counts of the per-task checks.
+    pub checks: Checks,
+    /// Per-host figures, in order of first rank.
+    pub hosts: Vec<Host>,
+    /// Per-rank figures, in rank order.
+    pub per_rank: Vec<Rank>,
+    /// The run's settings.
+    pub config: Config,
+    /// Where and with what it ran.
+    pub environment: Environment,
+    /// Every completed task, in task order.
+    pub tasks: Vec<Task>,
+}
+
+/// The run's settings, as flags name them.
+#[derive(Clone, Debug, Serialize)]
+pub struct Config {
+    /// `--dim`: each task is a dim×dim matrix (count of rows).
+    pub dim: usize,
+    /// `--tasks`: tasks asked for (count).
+    pub tasks: u64,
+    /// `--seed`: task i's matrix depends on (seed, i) only.
+    pub seed: u64,
+    /// `--schedule`: "static" or "dynamic".
+    pub schedule: String,
+    /// `--chunk`: tasks per request in the dynamic schedule (count); `null` for guided chunks.
+    pub chunk: Option<u64>,
+    /// `--warmup`: untimed warm-up tasks per rank (count).
+    pub warmup: u64,
+    /// `--kernel`: "auto", "hqr", "faer" or "nalgebra".
+    pub kernel: String,
+    /// `--out`: output folder; `null` with `--no-save`.
+    pub out: Option<String>,
+    /// `--label`.
+    pub label: String,
+    /// `--baseline`: path of the earlier run's JSON.
+    pub baseline: Option<String>,
+    /// `--time-limit`, seconds.
+    pub time_limit_s: Option<f64>,
+    /// `--heartbeat-timeout`, seconds.
+    pub heartbeat_timeout_s: f64,
+    /// `--checkpoint-every`, seconds.
+    pub checkpoint_every_s: f64,
+}
+
+/// The run a measured speedup is relative to.
+#[derive(Clone, Debug, Serialize)]
+pub struct Baseline {
+    /// Path of its JSON.
+    pub path: String,
+    /// Its wall_s, seconds.
+    pub wall_s: f64,
+    /// Its MPI ranks (count).
+    pub ranks: usize,
+    /// What of its work differs from this run's ("dim 40 (here 30)", "baseline incomplete");
+    /// empty when like for like.
+    pub differs: Vec<String>,
+}
+
+/// Outcome counts of the per-task checks (each a count of tasks).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Checks {
+    /// Σλ matched tr A within the tolerance.
+    pub passed: u64,
+    /// Σλ did not match tr A.
+    pub failed: u64,
+    /// No solver converged.
+    pub no_convergence: u64,
+    /// The matrix had a NaN or infinite entry.
+    pub non_finite: u64,
+    /// Solved by the fallback solver (also counted above by their outcome).
+    pub fallbacks: u64,
+}
+
+/// One host's share of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Host {
+    /// Host name as its kernel reports it.
+    pub name: String,
+    /// MPI ranks on it (count).
+    pub ranks: usize,
+    /// Tasks computed on it (count).
+    pub tasks: u64,
+    /// Σ of its task times, seconds.
+    pub busy_s: f64,
+    /// busy_s / tasks, milliseconds.
+    pub mean_ms_per_task: f64,
+    /// Its tasks per second of the run's wall_s, 1/s.
+    pub tasks_per_s: f64,
+    /// Logical cores (count).
+    pub cores: usize,
+    /// CPU model from /proc/cpuinfo.
+    pub cpu_model: String,
+}
+
+/// One rank's share of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Rank {
+    /// MPI rank.
+    pub rank: i32,
+    /// Its host's name.
+    pub host: String,
+    /// Tasks it computed (count).
+    pub tasks: u64,
+    /// Σ of its task times, seconds.
+    pub busy_s: f64,
+}
+
+/// Where and with what the run happened.
+#[derive(Clone, Debug, Serialize)]
+pub struct Environment {
+    /// Start of the timed part, UTC, ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`).
+    pub started_at: String,
+    /// The MPI library's version line, e.g. "Open MPI v4.1.4".
+    pub mpi_library: String,
+    /// `git describe` of the source the binary was built from, when known.
+    pub git_revision: Option<String>,
+    /// Every rank's host facts, in rank order.
+    pub rank_info: Vec<RankHost>,
+}
+
+/// One rank's host facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct RankHost {
+    /// MPI rank.
+    pub rank: i32,
+    /// Host name as its kernel reports it.
+    pub host: String,
+    /// Logical cores the rank may use (count).
+    pub cores: usize,
+    /// CPU model from /proc/cpuinfo.
+    pub cpu_model: String,
+    /// Total memory of the host, bytes.
+    pub mem_total_bytes: u64,
+    /// Process id on that host.
+    pub pid: u32,
+}
+
+/// One task's measurement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Task {
+    /// Task index, 0-based: its matrix depends on (seed, task) only.
+    pub task: u64,
+    /// MPI rank that computed it.
+    pub rank: i32,
+    /// "ok", "check-failed", "no-convergence" or "non-finite".
+    pub status: &'static str,
+    /// True when the fallback solver produced the eigenvalues.
+    pub fallback: bool,
+    /// Start of the task, seconds after its rank left the pre-run barrier.
+    pub start_s: f64,
+    /// Time to compute its eigenvalues, seconds.
+    pub seconds: f64,
+    /// Re Σλ (what the checksum adds up); `null` when no eigenvalues were computed.
+    pub eig_sum_re: f64,
+    /// Im Σλ (zero up to rounding for a real matrix); `null` when none were computed.
+    pub eig_sum_im: f64,
+    /// tr A, the check's reference.
+    pub trace: f64,
+}
+
+impl Run {
+    /// The document of `r`; fails on a task status code this build does not know.
+    pub fn new(r: &RunReport) -> Result<Self, UnknownStatus> {
+        Ok(Run {
+            tool: "cluster-bench",
+            schema_version: SCHEMA_VERSION,
+            version: r.version,
+            label: r.label.clone(),
+            complete: r.complete,
+            stop_reason: r.stop_reason.clone(),
+            checksum: r.checksum,
+            wall_s: r.wall_s,
+            tasks_per_s: r.tasks_per_s,
+            busy_s: r.busy_s,
+            busy_speedup: r.busy_speedup,
+            busy_efficiency: r.busy_efficiency,
+            imbalance: r.imbalance,
+            measured_speedup: r.measured_speedup,
+            measured_efficiency: r.measured_efficiency,
+            baseline: r.baseline.as_ref().map(Baseline::from),
+            ranks: r.ranks,
+            task_count: r.task_count,
+            checks: Checks::from(&r.checks),
+            hosts: r.hosts.iter().map(Host::from).collect(),
+            per_rank: r.per_rank.iter().map(Rank::from).collect(),
+            config: Config::from(&r.config),
+            environment: Environment::from(&r.environment),
+            tasks: r.tasks.iter().map(Task::new).collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl From<&Options> for Config {
+    fn from(o: &Options) -> Self {
+        let path = |p: &std::path::Path| p.display().to_string();
+        Config {
+            dim: o.dim,
+            tasks: o.tasks,
+            seed: o.seed,
+            schedule: value_name(&o.schedule),
+            chunk: o.chunk,
+            warmup: o.warmup,
+            kernel: value_name(&o.kernel),
+            out: o.out.as_deref().map(path),
+            label: o.label.clone(),
+            baseline: o.baseline.as_deref().map(path),
+            time_limit_s: o.time_limit_s,
+            heartbeat_timeout_s: o.heartbeat_timeout_s,
+            checkpoint_every_s: o.checkpoint_every_s,
+        }
+    }
+}
+
+impl From<&report::Baseline> for Baseline {
+    fn from(b: &report::Baseline) -> Self {
+        Baseline {
+            path: b.path.clone(),
+            wall_s: b.wall_s,
+            ranks: b.ranks,
+            differs: b.differs.clone(),
+        }
+    }
+}
+
+impl From<&report::Checks> for Checks {
+    fn from(c: &report::Checks) -> Self {
+        Checks {
+            passed: c.passed,
+            failed: c.failed,
+            no_convergence: c.no_convergence,
+            non_finite: c.non_finite,
+            fallbacks: c.fallbacks,
+        }
+    }
+}
+
+impl From<&report::HostSummary> for Host {
+    fn from(h: &report::HostSummary) -> Self {
+        Host {
+            name: h.name.clone(),
+            ranks: h.ranks,
+            tasks: h.tasks,
+            busy_s: h.busy_s,
+            mean_ms_per_task: h.mean_ms_per_task,
+            tasks_per_s: h.tasks_per_s,
+            cores: h.cores,
+            cpu_model: h.cpu_model.clone(),
+        }
+    }
+}
+
+impl From<&report::RankSummary> for Rank {
+    fn from(r: &report::RankSummary) -> Self {
+        Rank {
+            rank: r.rank,
+            host: r.host.clone(),
+            tasks: r.tasks,
+            busy_s: r.busy_s,
+        }
+    }
+}
+
+impl From<&RunEnvironment> for Environment {
+    fn from(e: &RunEnvironment) -> Self {
+        Environment {
+            started_at: e.started_at.clone(),
+            mpi_library: e.mpi_library.clone(),
+            git_revision: e.git_revision.clone(),
+            rank_info: e.rank_info.iter().map(RankHost::from).collect(),
+        }
+    }
+}
+
+impl From<&RankInfo> for RankHost {
+    fn from(i: &RankInfo) -> Self {
+        RankHost {
+            rank: i.rank,
+            host: i.host.clone(),
+            cores: i.cores,
+            cpu_model: i.cpu_model.clone(),
+            mem_total_bytes: i.mem_total_bytes,
+            pid: i.pid,
+        }
+    }
+}
+
+impl Task {
+    /// The row of one wire record; an unknown status code is an error, never a guess.
+    pub fn new(r: &TaskRecord) -> Result<Self, UnknownStatus> {
+        Ok(Task {
+            task: r.task,
+            rank: r.rank,
+            status: r.status()?.as_str(),
+            fallback: r.fallback != 0,
+            start_s: r.start_s,
+            seconds: r.seconds,
+            eig_sum_re: r.eig_sum_re,
+            eig_sum_im: r.eig_sum_im,
+            trace: r.trace,
+        })
+    }
+}
+
+/// A small run of two tasks on two hosts, for tests of the schema and its exporters.
+#[cfg(test)]
+pub(crate) fn sample() -> Run {
+    use crate::report::ReportInput;
+    use clap::Parser;
+    let opts = crate::cli::Args::parse_from(["cluster-bench", "--tasks", "2"])
+        .validate()
+        .unwrap();
+    let rec = |task, rank| TaskRecord {
+        task,
+        rank,
+        seconds: 0.5,
+        eig_sum_re: 0.1,
+        ..TaskRecord::default()
+    };
+    let info = |rank, host: &str| RankInfo {
+        rank,
+        host: host.into(),
+        ..RankInfo::default()
+    };
+    let report = RunReport::new(ReportInput {
+        opts: &opts,
+        records: vec![rec(0, 0), rec(1, 1)],
+        wall_s: 0.5,
+        environment: RunEnvironment {
+            started_at: "2026-11-26T01:02:03Z".into(),
+            mpi_library: "Open MPI v4.1.4, package: x".into(),
+            rank_info: vec![info(0, "h,\"1\""), info(1, "h2")],
+            ..RunEnvironment::default()
+        },
+        baseline: None,
+        stop_reason: None,
+    })
+    .unwrap();
+    Run::new(&report).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn keys(v: &Value) -> Vec<&str> {
+        let mut k: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        k.sort_unstable();
+        k
+    }
+
+    fn sorted(mut k: Vec<&str>) -> Vec<&str> {
+        k.sort_unstable();
+        k
+    }
+
+    /// The keys scripts rely on: changing one of these is a new schema version.
+    #[test]
+    fn the_stable_keys_are_pinned() {
+        let v = serde_json::to_value(sample()).unwrap();
+        let top = vec![
+            "tool",
+            "schema_version",
+            "version",
+            "label",
+            "complete",
+            "stop_reason",
+            "checksum",
+            "wall_s",
+            "tasks_per_s",
+            "busy_s",
+            "busy_speedup",
+            "busy_efficiency",
+            "imbalance",
+            "measured_speedup",
+            "measured_efficiency",
+            "baseline",
+            "ranks",
+            "task_count",
+            "checks",
+            "hosts",
+            "per_rank",
+            "config",
+            "environment",
+            "tasks",
+        ];
+        assert_eq!(keys(&v), sorted(top));
+        let config = vec![
+            "dim",
+            "tasks",
+            "seed",
+            "schedule",
+            "chunk",
+            "warmup",
+            "kernel",
+            "out",
+            "label",
+            "baseline",
+            "time_limit_s",
+            "heartbeat_timeout_s",
+            "checkpoint_every_s",
+        ];
+        assert_eq!(keys(&v["config"]), sorted(config));
+        let host = vec![
+            "name",
+            "ranks",
+            "tasks",
+            "busy_s",
+            "mean_ms_per_task",
+            "tasks_per_s",
+            "cores",
+            "cpu_model",
+        ];
+        assert_eq!(keys(&v["hosts"][0]), sorted(host));
+        assert_eq!(
+            keys(&v["per_rank"][0]),
+            sorted(vec!["rank", "host", "tasks", "busy_s"])
+        );
+        let task = vec![
+            "task",
+            "rank",
+            "status",
+            "fallback",
+            "start_s",
+            "seconds",
+            "eig_sum_re",
+            "eig_sum_im",
+            "trace",
+        ];
+        assert_eq!(keys(&v["tasks"][0]), sorted(task));
+        let checks = vec![
+            "passed",
+            "failed",
+            "no_convergence",
+            "non_finite",
+            "fallbacks",
+        ];
+        assert_eq!(keys(&v["checks"]), sorted(checks));
+        let env = vec!["started_at", "mpi_library", "git_revision", "rank_info"];
+        assert_eq!(keys(&v["environment"]), sorted(env));
+    }
+
+    #[test]
+    fn values_are_plain_json() {
+        let v = serde_json::to_value(sample()).unwrap();
+        assert_eq!(v["tool"], "cluster-bench");
+        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["busy_speedup"], 2.0);
+        assert_eq!(v["config"]["schedule"], "static");
+        assert_eq!(v["config"]["kernel"], "auto");
+        assert_eq!(v["config"]["out"], "results");
+        assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
+        assert_eq!(v["hosts"][1]["tasks"], 1);
+        assert_eq!(v["tasks"][1]["status"], "ok");
+        assert_eq!(v["tasks"][1]["fallback"], false);
+    }
+
+    #[test]
+    fn an_unknown_status_code_is_an_error() {
+        let r = TaskRecord {
+            task: 3,
+            status: 42,
+            ..TaskRecord::default()
+        };
+        assert_eq!(
+            Task::new(&r).unwrap_err(),
+            UnknownStatus { task: 3, code: 42 }
+        );
+    }
+}
