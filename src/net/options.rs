@@ -163,25 +163,26 @@ impl NetArgs {
     }
 }
 
+/// `net ARGS…` parsed and validated, for unit tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub fn parse(args: &[&str]) -> Result<NetOptions, NetOptionsError> {
     use clap::Parser;
-
     #[derive(Parser)]
     struct Wrap {
         #[command(flatten)]
         net: NetArgs,
     }
+    let mut v = vec!["net"];
+    v.extend_from_slice(args);
+    Wrap::try_parse_from(v)
+        .expect("clap accepts")
+        .net
+        .validate()
+}
 
-    fn parse(args: &[&str]) -> Result<NetOptions, NetOptionsError> {
-        let mut v = vec!["net"];
-        v.extend_from_slice(args);
-        Wrap::try_parse_from(v)
-            .expect("clap accepts")
-            .net
-            .validate()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn defaults_validate() {

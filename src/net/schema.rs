@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::measure::{Hosts, Measured};
 use super::options::NetOptions;
-use super::stats::{self, Link, Verdict};
+use super::stats::{self, HostVerdict, Link, Verdict};
 use crate::host::Environment;
 
 /// Names the document's kind, for tools that read several kinds of JSON.
@@ -57,7 +57,7 @@ pub struct Reference {
     pub slow_factor: f64,
 }
 
-/// One host.
+/// One host: its best links and whether even those are far off (see `stats`).
 #[derive(Clone, Debug, Serialize)]
 pub struct HostEntry {
     pub name: String,
@@ -65,14 +65,8 @@ pub struct HostEntry {
     pub ranks: usize,
     /// The rank that measured for it.
     pub rank: usize,
-    pub best_send_mb_per_s: f64,
-    pub best_receive_mb_per_s: f64,
-    pub best_latency_us: f64,
-    /// Even its best link sends slower than reference / factor.
-    pub slow_send: bool,
-    pub slow_receive: bool,
-    /// Even its lowest latency is over reference × factor.
-    pub slow_latency: bool,
+    #[serde(flatten)]
+    pub judged: HostVerdict,
 }
 
 /// One ordered pair: `from` sent, `to` received.
@@ -173,19 +167,11 @@ impl NetReport {
 
 fn host_entries(hosts: &Hosts, v: &Verdict) -> Vec<HostEntry> {
     (0..hosts.names.len())
-        .map(|i| {
-            let h = &v.hosts[i];
-            HostEntry {
-                name: hosts.names[i].clone(),
-                ranks: hosts.ranks[i],
-                rank: hosts.leaders[i],
-                best_send_mb_per_s: h.best_send_mb_per_s,
-                best_receive_mb_per_s: h.best_receive_mb_per_s,
-                best_latency_us: h.best_latency_us,
-                slow_send: h.slow_send,
-                slow_receive: h.slow_receive,
-                slow_latency: h.slow_latency,
-            }
+        .map(|i| HostEntry {
+            name: hosts.names[i].clone(),
+            ranks: hosts.ranks[i],
+            rank: hosts.leaders[i],
+            judged: v.hosts[i].clone(),
         })
         .collect()
 }
@@ -207,17 +193,9 @@ fn pair_entries(names: &[String], links: &[Link], v: &Verdict) -> Vec<PairEntry>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::options::{NetArgs, NetOptions};
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        net: NetArgs,
-    }
 
     fn report() -> NetReport {
-        let opts: NetOptions = Wrap::parse_from(["net"]).net.validate().unwrap();
+        let opts = crate::net::options::parse(&[]).unwrap();
         let names: Vec<String> = ["a", "b,\"x\"", "a", "c"].map(String::from).to_vec();
         let hosts = Hosts::group(&names);
         let link = |from, to, bw| Link {

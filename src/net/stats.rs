@@ -34,7 +34,7 @@ pub struct Link {
 }
 
 /// A host's best links and whether they are far off the typical host's.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct HostVerdict {
     /// Fastest bandwidth of a link this host sends on, MB/s.
     pub best_send_mb_per_s: f64,
@@ -42,8 +42,11 @@ pub struct HostVerdict {
     pub best_receive_mb_per_s: f64,
     /// Lowest latency of a link to or from this host, µs.
     pub best_latency_us: f64,
+    /// Even its best link sends at under reference / factor.
     pub slow_send: bool,
+    /// Even its best link receives at under reference / factor.
     pub slow_receive: bool,
+    /// Even its lowest latency is over reference × factor.
     pub slow_latency: bool,
 }
 
