@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod exit;
 pub mod export;
+pub mod heterogeneity;
 pub mod host;
 pub mod kernel;
 pub mod launch;

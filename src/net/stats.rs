@@ -11,6 +11,8 @@
 
 use serde::Serialize;
 
+pub use crate::heterogeneity::median;
+
 /// One ordered pair's measurement: `from` sends, `to` receives (indices into the hosts; the
 /// JSON names the hosts instead).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -67,21 +69,6 @@ pub struct Verdict {
     pub hosts: Vec<HostVerdict>,
     /// Per link, in the order of the links given: (slow bandwidth, slow latency).
     pub links: Vec<(bool, bool)>,
-}
-
-/// Median of finite values; `None` for none.
-pub fn median(xs: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    })
 }
 
 /// Judges `links` among `n` hosts with the factor `far` (> 1).
@@ -205,14 +192,6 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (1..=n).map(|k| format!("h{k}")).collect()
-    }
-
-    #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
-        assert_eq!(median(&[f64::NAN, 5.0]), Some(5.0));
-        assert_eq!(median(&[]), None);
     }
 
     #[test]
