@@ -88,8 +88,12 @@ impl Dispatcher {
     /// Guided chunk for `rank`: its share of what is left in proportion to its speed among all
     /// ranks' (so a slow host's chunk takes as long as a fast one's), divided by `share`, and at
     /// most `CHUNK_TARGET_S` of its own work (so records reach rank 0 steadily). Single tasks
-    /// until a task time is known.
+    /// until the rank's own pace is known: a guess from the others' could hand a slow host a
+    /// chunk it would still be computing long after everybody else has finished.
     fn guided(&self, rank: usize) -> u64 {
+        if self.seen.get(rank).is_none_or(|s| s.0 == 0) {
+            return 1;
+        }
         let Some(paces) = self.paces() else {
             return 1;
         };
@@ -305,7 +309,7 @@ mod tests {
     #[test]
     fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
         let mut d = Dispatcher::new(1000, 4, None);
-        d.observe(0, 1, 1e-9); // tiny tasks: the time cap does not bind
+        d.observe(1, 1, 1e-9); // tiny tasks: the time cap does not bind
         let mut sizes = vec![];
         loop {
             let c = d.take_chunk(1);
@@ -323,14 +327,15 @@ mod tests {
     #[test]
     fn guided_chunks_are_capped_to_about_half_a_second_of_work() {
         let mut d = Dispatcher::new(1_000_000, 2, None);
+        d.observe(0, 1, 0.01);
         assert_eq!(
             d.take_chunk(1).count,
             1,
-            "no task time known yet: single tasks"
+            "rank 1's own task time not known yet: single tasks"
         );
-        d.observe(0, 1, 0.01);
+        d.observe(1, 1, 0.01);
         assert_eq!(d.take_chunk(1).count, 50);
-        d.observe(0, 1, 0.0); // ignored
+        d.observe(1, 1, 0.0); // ignored
         assert_eq!(d.take_chunk(1).count, 50);
     }
 
