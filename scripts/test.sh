@@ -27,7 +27,10 @@ lint_shell() {
   fi
   local f shell_files=()
   for f in "${files[@]}"; do
-    head -n1 "$ROOT/$f" | grep -q 'sh' && shell_files+=("$f")
+    # A shell script by its first line: a shebang naming sh or bash, or a shellcheck
+    # directive (the sourced scripts/lib files); "sh" anywhere else is not enough.
+    head -n1 "$ROOT/$f" | grep -Eq '^#!.*[/ ](ba)?sh([[:space:]]|$)|^# shellcheck shell=' \
+      && shell_files+=("$f")
   done
   (cd "$ROOT" && shellcheck -x "${shell_files[@]}")
 }
