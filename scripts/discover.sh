@@ -88,8 +88,8 @@ Probe machines over SSH (keys only, in parallel) and write an MPI hostfile of
 the ones that can run cluster-bench, plus an inventory JSON of every target.
 
 Targets:
-  136.159.54.0/24          CIDR (network and broadcast addresses skipped)
-  136.159.54.30-39         range in the last octet
+  192.0.2.0/24          CIDR (network and broadcast addresses skipped)
+  192.0.2.30-39         range in the last octet
   10.0.0.5-10.0.0.40       range of full addresses
   lab-pc07, lab-pc07.cs.x  host names (and ~/.ssh/config aliases)
   @FILE                    one target per line, '#' comments
@@ -139,7 +139,7 @@ CLUSTER_BENCH_MPIRUN (mpirun, for this machine's MPI version),
 CLUSTER_BENCH_MPICHVERSION (mpichversion, the same for --format mpich).
 
 Example:
-  scripts/discover.sh -u student -o lab.txt 136.159.54.0/24
+  scripts/discover.sh -u student -o lab.txt 192.0.2.0/24
   mpirun --hostfile lab.txt cluster-bench
 USAGE
 }

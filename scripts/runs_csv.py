@@ -106,8 +106,11 @@ def usable(runs):
 
 
 def same_work(r):
-    """Runs with equal keys computed the same matrices: the measured-speedup baseline matches."""
-    return (r["dim"], r["tasks"], r["schedule"], r["kernel"], r["seed"])
+    """Runs with equal keys did the same work (the same matrices, or the same planned waits of
+    the sleep workload): the measured-speedup baseline matches. Files without the workload
+    columns hold eigenvalue runs only."""
+    return (r["dim"], r["tasks"], r["schedule"], r["kernel"], r["seed"],
+            r.get("workload", "eig"), r.get("task_ms", ""))
 
 
 def measured_speedups(runs):

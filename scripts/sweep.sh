@@ -11,6 +11,8 @@ readonly ROOT PROG=sweep.sh
 . "$ROOT/scripts/lib/hostfile.sh"
 # shellcheck source=scripts/lib/install.sh
 . "$ROOT/scripts/lib/install.sh"
+# shellcheck source=scripts/lib/study.sh
+. "$ROOT/scripts/lib/study.sh"
 MPIRUN=${MPIRUN:-mpirun}
 CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
 PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
@@ -89,21 +91,6 @@ rank_counts() {
   echo "$max"
 }
 
-# make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
-make_study_dir() {
-  local root=$1 name=$2 dir k=1
-  mkdir -p -- "$root"
-  dir="$root/$name"
-  until mkdir -- "$dir" 2>/dev/null; do
-    [[ -d "$root" && -w "$root" ]] || die "cannot create a folder in $root"
-    k=$((k + 1))
-    [[ $k -le 999 ]] || die "too many studies named $name in $root"
-    dir="$root/$name-$k"
-  done
-  mkdir -- "$dir/runs"
-  printf '%s\n' "$dir"
-}
-
 # fmt_secs S: whole seconds as H:MM:SS or M:SS.
 fmt_secs() {
   local s=$1
@@ -112,25 +99,6 @@ fmt_secs() {
   else
     printf '%d:%02d' $((s / 60)) $((s % 60))
   fi
-}
-
-# now_ms: wall clock in milliseconds.
-now_ms() {
-  local t=${EPOCHREALTIME/[.,]/}
-  echo $((t / 1000))
-}
-
-# loadavg: this machine's 1, 5 and 15 minute load averages (other work skews the timings).
-loadavg() {
-  local a b c _
-  read -r a b c _ </proc/loadavg 2>/dev/null || { echo '?'; return; }
-  echo "$a $b $c"
-}
-
-load1() {
-  local a _
-  read -r a _ </proc/loadavg 2>/dev/null || { echo ''; return; }
-  echo "$a"
 }
 
 # run_point STUDY MODE SCHEDULE P REPEAT TASKS: one mpirun; appends a manifest row.
@@ -218,12 +186,6 @@ analyse() {
   local study=$1
   "$PYTHON" "$ROOT/scripts/scaling.py" "$study" || die "analysis failed (scripts/scaling.py $study)"
   "$PYTHON" "$ROOT/scripts/plot.py" "$study" >/dev/null || die "plots failed (scripts/plot.py $study)"
-}
-
-check_tools() {
-  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
-  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
-  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
 }
 
 main() {

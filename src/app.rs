@@ -1,7 +1,9 @@
 //! One benchmark run from validated options to exit code, one named step at a time: rank 0
-//! prepares and every rank learns the verdict; the schedule runs; rank 0 reports, saves and
-//! decides the exit code (and aborts the job when a rank fell silent).
+//! prepares (and reads what a resumed run already has) and every rank learns the verdict; the
+//! schedule runs while rank 0 journals; rank 0 reports, saves and decides the exit code (and
+//! ends the job when a rank fell silent or a signal came).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -11,14 +13,17 @@ use mpi::traits::*;
 use crate::cli::Options;
 use crate::clock::{iso8601_utc, unix_now_s};
 use crate::exit;
+use crate::export::journal::Contents;
 use crate::export::{self, Outputs};
 use crate::host::Environment;
+use crate::interrupt;
 use crate::launch;
 use crate::output;
-use crate::record::UnknownStatus;
-use crate::report::{Baseline, ReportInput, RunReport};
-use crate::schedule::{self, Gathered, Outcome, Silent};
-use crate::schema::Run;
+use crate::record::{RankInfo, TaskRecord, UnknownStatus};
+use crate::report::{Baseline, Earlier, ReportInput, RunReport};
+use crate::resume;
+use crate::schedule::{self, Gathered, Outcome, Silent, Snapshot, Stop};
+use crate::schema::{Attempt, Run};
 
 /// What rank 0 alone holds for the run, ready before any work starts.
 struct Rank0 {
@@ -26,25 +31,47 @@ struct Rank0 {
     outputs: Option<Outputs>,
     /// The earlier run to compare with (`--baseline`).
     baseline: Option<Baseline>,
+    /// What the interrupted run had (`--resume`); empty otherwise.
+    earlier: Contents,
 }
 
 /// Runs the benchmark on every rank and returns this rank's exit code.
 pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
-    let rank0 = match launch::agree_to_start(world, || prepare(opts, world.size())) {
+    if let Err(e) = interrupt::install() {
+        eprintln!("cluster-bench: warning: cannot catch SIGINT/SIGTERM: {e}");
+    }
+    let mut rank0 = match launch::agree_to_start(world, || prepare(opts, world.size())) {
         Ok(rank0) => rank0,
         Err(code) => return ExitCode::from(code),
     };
-    let outputs = rank0.as_ref().and_then(|r| r.outputs.as_ref());
-    let mut checkpoint = |g: Gathered| save_checkpoint(outputs, opts, g);
-    match (schedule::run(world, opts, &mut checkpoint), rank0) {
+    let beats = world.duplicate();
+    let resume = rank0.as_ref().and_then(|r| {
+        let resumed = opts.resume.is_some();
+        resumed.then(|| resume::missing(&r.earlier.records, opts.tasks))
+    });
+    let outcome = {
+        let mut outputs = rank0.as_mut().and_then(|r| r.outputs.as_mut());
+        let mut checkpoint = |s: &Snapshot| save_checkpoint(outputs.as_deref_mut(), s);
+        schedule::run(world, &beats, opts, resume, &mut checkpoint)
+    };
+    match (outcome, rank0) {
         (Outcome::NotRoot, _) => ExitCode::SUCCESS, // rank 0 reports and decides
-        (Outcome::Root(g), Some(rank0)) => finish_on_root(world, opts, rank0, g),
+        (Outcome::Root(g), Some(rank0)) => finish_on_root(world, &beats, opts, rank0, g),
         (Outcome::Root(_), None) => unreachable!("rank 0 prepared before the run"),
     }
 }
 
-/// Rank 0's checks before the run: output files open and writable, baseline readable.
+/// Rank 0's checks before the run: the run to resume, output files open and writable,
+/// baseline readable.
 fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
+    let earlier = match &opts.resume {
+        Some(path) => resume::load(path, opts)?,
+        None => Contents {
+            work: resume::work(opts),
+            attempts: Vec::new(),
+            records: Vec::new(),
+        },
+    };
     let baseline = opts
         .baseline
         .as_deref()
@@ -53,11 +80,15 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
     let outputs = match &opts.out {
         Some(dir) => {
             let stem = export::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
-            Some(Outputs::prepare(dir, &stem)?)
+            Some(Outputs::prepare(dir, &stem, &resume::work(opts), &earlier)?)
         }
         None => None,
     };
-    Ok(Rank0 { outputs, baseline })
+    Ok(Rank0 {
+        outputs,
+        baseline,
+        earlier,
+    })
 }
 
 /// Reads an earlier run's JSON as the baseline, warning when it did other work.
@@ -75,65 +106,139 @@ fn read_baseline(path: &std::path::Path, opts: &Options) -> Result<Baseline> {
     Ok(b)
 }
 
-/// The report of what rank 0 holds, and its JSON document.
-fn report(
-    opts: &Options,
-    g: Gathered,
-    baseline: Option<Baseline>,
-    stop_reason: Option<String>,
-) -> Result<(RunReport, Run), UnknownStatus> {
-    let report = RunReport::new(ReportInput {
-        opts,
-        records: g.records,
-        wall_s: g.wall_s,
-        environment: Environment::collect(g.started_unix_s, g.ranks),
-        baseline,
-        stop_reason,
-    })?;
-    let doc = Run::new(&report)?;
-    Ok((report, doc))
+/// This launch as `attempts` lists it; `stop_reason` is `None` while it runs.
+fn launch(ranks: &[RankInfo], started_unix_s: f64, done: usize, wall_s: f64) -> Attempt {
+    let mut hosts: Vec<String> = Vec::new();
+    for r in ranks {
+        if !hosts.contains(&r.host) {
+            hosts.push(r.host.clone());
+        }
+    }
+    Attempt {
+        started_at: iso8601_utc(started_unix_s),
+        hosts,
+        ranks: ranks.len(),
+        tasks_done: done as u64,
+        wall_s,
+        stop_reason: None,
+    }
 }
 
-/// Writes the records so far as `STEM.partial.json`; a failure is a warning, not a reason to
-/// stop computing.
-fn save_checkpoint(outputs: Option<&Outputs>, opts: &Options, g: Gathered) {
+/// Appends the records received since the last checkpoint to the journal; a failure is a
+/// warning, not a reason to stop computing.
+fn save_checkpoint(outputs: Option<&mut Outputs>, s: &Snapshot) {
     let Some(out) = outputs else { return };
-    let stop = Some("in progress (checkpoint)".into());
-    let saved = report(opts, g, None, stop)
-        .map_err(anyhow::Error::from)
-        .and_then(|(_, doc)| out.checkpoint(&doc));
-    if let Err(e) = saved {
+    let now = launch(s.ranks, s.started_unix_s, s.records.len(), s.wall_s);
+    if let Err(e) = out.checkpoint(&now, s.records, s.wall_s) {
         eprintln!("cluster-bench: warning: checkpoint not saved: {e:#}");
     }
 }
 
-/// Rank 0 after the run: report, print, decide the exit code, save; abort the job if a rank
-/// fell silent.
+/// How the run ended, as `stop_reason` and the announcement need it.
+enum Ending {
+    Finished,
+    Lost(LostRank),
+    Interrupted(i32),
+}
+
+impl Ending {
+    fn new(stop: Option<Stop>, ranks: &[RankInfo]) -> Self {
+        match stop {
+            None => Ending::Finished,
+            Some(Stop::Lost(s)) => Ending::Lost(LostRank::new(s, ranks)),
+            Some(Stop::Signal(sig)) => Ending::Interrupted(sig),
+        }
+    }
+
+    /// `stop_reason`, given how many of `tasks` are done in all.
+    fn stop_reason(&self, done: u64, tasks: u64) -> Option<String> {
+        match self {
+            Ending::Finished => (done < tasks).then(|| "time-limit".into()),
+            Ending::Lost(l) => Some(l.stop_reason()),
+            Ending::Interrupted(sig) => Some(format!("interrupted ({})", interrupt::name(*sig))),
+        }
+    }
+}
+
+/// Rank 0 after the run: journal the last records, report, print, decide the exit code, save;
+/// end the job if a rank fell silent or a signal came.
 fn finish_on_root(
     world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
     opts: &Options,
-    rank0: Rank0,
+    mut rank0: Rank0,
     mut g: Gathered,
 ) -> ExitCode {
-    let lost = g.lost.take().map(|s| LostRank::new(s, &g));
-    let stop = lost.as_ref().map(LostRank::stop_reason);
-    let code = match report(opts, g, rank0.baseline, stop) {
+    let ending = Ending::new(g.stop.take(), &g.ranks);
+    let done = (rank0.earlier.records.len() + g.records.len()) as u64;
+    let mut now = launch(&g.ranks, g.started_unix_s, g.records.len(), g.wall_s);
+    now.stop_reason = ending.stop_reason(done, opts.tasks);
+    // First what a kill a second from now must not lose: mpirun's SIGKILL follows its SIGTERM.
+    if let Some(out) = rank0.outputs.as_mut()
+        && let Err(e) = out.close_journal(&now, &g.records)
+    {
+        eprintln!("cluster-bench: warning: journal not completed: {e:#}");
+    }
+    let code = match report(opts, g, &mut rank0, now) {
         Ok((report, doc)) => {
-            let code = match &lost {
-                Some(lost) => lost.announce(&report, opts),
-                None => announce(&report, &doc, opts),
+            let code = match &ending {
+                Ending::Finished => announce(&report, &doc, opts),
+                Ending::Lost(lost) => lost.announce(&report, opts),
+                Ending::Interrupted(sig) => interrupted(*sig, &report, opts),
             };
-            match save(rank0.outputs, &doc, opts.quiet && lost.is_none()) {
+            let quiet = opts.quiet && matches!(ending, Ending::Finished);
+            match save(rank0.outputs, &doc, quiet) {
                 Ok(()) => code,
                 Err(e) => failed(e),
             }
         }
         Err(e) => failed(e.into()),
     };
-    if lost.is_some() {
-        abort_job(world, opts);
+    match ending {
+        Ending::Finished => ExitCode::from(code),
+        Ending::Lost(lost) => abort_job(world, beats, opts, lost.silent.rank),
+        Ending::Interrupted(_) => leave_now(code),
     }
-    ExitCode::from(code)
+}
+
+/// The report of everything the run holds (earlier launches' records and this one's), and its
+/// JSON document with every launch in `attempts`.
+fn report(
+    opts: &Options,
+    g: Gathered,
+    rank0: &mut Rank0,
+    now: Attempt,
+) -> Result<(RunReport, Run), UnknownStatus> {
+    let earlier = &mut rank0.earlier;
+    let stop_reason = now.stop_reason.clone();
+    let report = RunReport::new(ReportInput {
+        opts,
+        records: sorted(g.records),
+        wall_s: g.wall_s,
+        environment: Environment::collect(g.started_unix_s, g.ranks),
+        baseline: rank0.baseline.take(),
+        stop_reason,
+        dispatch: g.dispatch,
+        earlier: Earlier {
+            records: std::mem::take(&mut earlier.records),
+            wall_s: earlier.attempts.iter().map(|a| a.wall_s).sum(),
+            rank_s: earlier
+                .attempts
+                .iter()
+                .map(|a| a.ranks as f64 * a.wall_s)
+                .sum(),
+        },
+    })?;
+    let mut doc = Run::new(&report)?;
+    doc.attempts = std::mem::take(&mut earlier.attempts);
+    doc.attempts.push(now);
+    doc.tasks_file = rank0.outputs.as_ref().map(Outputs::journal_name);
+    Ok((report, doc))
+}
+
+fn sorted(mut records: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    records.sort_unstable_by_key(|r| r.task);
+    records
 }
 
 /// Prints the report (table or JSON) and returns the exit code it calls for, saying why on
@@ -163,6 +268,18 @@ fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
     }
 }
 
+/// Says what a signal left (instead of a table: the run is not a result to read).
+fn interrupted(sig: i32, report: &RunReport, opts: &Options) -> u8 {
+    eprintln!(
+        "cluster-bench: interrupted by {}: {} of {} tasks done and saved; --resume with the \
+         saved JSON (or the journal) runs only the rest",
+        interrupt::name(sig),
+        report.task_count,
+        opts.tasks
+    );
+    exit::INTERRUPTED
+}
+
 /// Writes the run's files (if any) and says where the JSON went, unless `quiet`.
 fn save(outputs: Option<Outputs>, doc: &Run, quiet: bool) -> Result<()> {
     if let Some(outputs) = outputs {
@@ -187,9 +304,8 @@ struct LostRank {
 }
 
 impl LostRank {
-    fn new(silent: Silent, g: &Gathered) -> Self {
-        let host = g
-            .ranks
+    fn new(silent: Silent, ranks: &[RankInfo]) -> Self {
+        let host = ranks
             .get(silent.rank as usize)
             .map_or_else(String::new, |i| i.host.clone());
         LostRank { silent, host }
@@ -215,7 +331,20 @@ impl LostRank {
 /// so mpirun (or srun) tears down every process it can still reach; but first give the
 /// launcher time to notice a dead host itself (see `grace_before_abort`: aborting first makes
 /// mpirun wait ~15 min for an unreachable host).
-fn abort_job(world: &SimpleCommunicator, opts: &Options) -> ! {
-    schedule::watch::grace_before_abort(opts.heartbeat_timeout_s);
+fn abort_job(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    opts: &Options,
+    lost: i32,
+) -> ! {
+    schedule::watch::grace_before_abort(world, beats, lost, opts.heartbeat_timeout_s);
     world.abort(i32::from(exit::RANK_LOST))
+}
+
+/// After a signal: the launcher is ending the job (mpirun SIGKILLs a second after its
+/// SIGTERM), and MPI_Finalize would wait for workers that are gone or still computing. The
+/// results are on disk: exit now.
+fn leave_now(code: u8) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(i32::from(code))
 }

@@ -5,14 +5,25 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::kernel::KernelKind;
+use crate::workload::Workload;
 
 /// How task ids reach the ranks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Schedule {
-    /// Rank 0 scatters contiguous blocks of task ids once (MPI_Scatterv); no messages during the run.
+    /// Each rank computes a fixed contiguous block of task ids; records reach rank 0 with heartbeats.
     Static,
     /// Ranks ask rank 0 for the next chunk as they finish, so fast and slow hosts all stay busy.
     Dynamic,
+}
+
+/// What each task does (the flag's values; `Workload` carries the task time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkloadKind {
+    /// Eigenvalues of a seeded random d×d matrix: the benchmark.
+    Eig,
+    /// Wait a seeded time around --task-ms instead of computing: emulates a cluster whose
+    /// ranks each own a core with many oversubscribed ranks on few cores.
+    Sleep,
 }
 
 /// Distributed eigenvalue benchmark: every rank computes the eigenvalues of seeded random
@@ -54,6 +65,14 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = KernelKind::Auto)]
     pub kernel: KernelKind,
 
+    /// What each task does: eigenvalues, or a seeded wait (ignores --dim and --kernel).
+    #[arg(long, value_enum, default_value_t = WorkloadKind::Eig)]
+    pub workload: WorkloadKind,
+
+    /// Sleep workload: mean task time in milliseconds (each task waits uniformly within ±20 %).
+    #[arg(long, value_name = "MS")]
+    pub task_ms: Option<f64>,
+
     /// Folder for the run's JSON and the appended runs.csv.
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
@@ -87,10 +106,15 @@ pub struct Args {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub heartbeat_timeout: f64,
 
-    /// Dynamic schedule: save the records so far to LABEL-….partial.json this often, so a
-    /// job killed outright keeps its completed work.
+    /// Append the records rank 0 received to the run's journal (LABEL-….tasks.csv.gz) this
+    /// often, so a job killed outright keeps its completed work.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub checkpoint_every: f64,
+
+    /// Complete an interrupted run: its JSON (with "complete": false) or its journal
+    /// (….tasks.csv.gz). Only the missing tasks run; the result holds every task once.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
 }
 
 /// What else cluster-bench can do.
@@ -111,6 +135,11 @@ pub enum Job {
 pub const MAX_DIM: usize = 20_000;
 /// Largest accepted task count: rank 0 holds 8 bytes of id and 56 bytes of record per task.
 pub const MAX_TASKS: u64 = 10_000_000;
+
+/// Longest accepted `--task-ms`: an hour.
+pub const MAX_TASK_MS: f64 = 3_600_000.0;
+/// `--task-ms` of the sleep workload when none is given.
+pub const DEFAULT_TASK_MS: f64 = 10.0;
 
 /// Heartbeats go out every second: a timeout below a few beats would fire on a busy host.
 pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
@@ -133,6 +162,8 @@ pub struct Options {
     pub warmup: u64,
     /// Eigen-solver.
     pub kernel: KernelKind,
+    /// What each task does.
+    pub workload: Workload,
     /// Output folder; `None` with `--no-save`.
     pub out: Option<PathBuf>,
     /// Short name of the run, safe in file names.
@@ -149,6 +180,8 @@ pub struct Options {
     pub heartbeat_timeout_s: f64,
     /// `--checkpoint-every`, seconds.
     pub checkpoint_every_s: f64,
+    /// `--resume`: an interrupted run's JSON or journal.
+    pub resume: Option<PathBuf>,
 }
 
 /// A flag value a user can fix; the message names the flag.
@@ -174,6 +207,12 @@ pub enum OptionsError {
     ZeroChunk,
     #[error("--chunk only applies to --schedule dynamic")]
     ChunkWithStatic,
+    #[error(
+        "--task-ms must be a number of milliseconds above 0 and at most {MAX_TASK_MS} (got {0})"
+    )]
+    BadTaskMs(f64),
+    #[error("--task-ms only applies to --workload sleep")]
+    TaskMsWithEig,
     #[error("--time-limit must be a positive number of seconds (got {0})")]
     BadTimeLimit(f64),
     #[error("--heartbeat-timeout must be at least {MIN_HEARTBEAT_TIMEOUT_S} seconds (got {0})")]
@@ -217,6 +256,7 @@ impl Args {
             (Some(_), Schedule::Static) => return Err(OptionsError::ChunkWithStatic),
             _ => {}
         }
+        let workload = workload(self.workload, self.task_ms)?;
         if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(OptionsError::BadTimeLimit(t));
         }
@@ -238,6 +278,7 @@ impl Args {
             chunk: self.chunk,
             warmup: self.warmup,
             kernel: self.kernel,
+            workload,
             out: (!self.no_save).then_some(self.out),
             label: self.label,
             json: self.json,
@@ -246,7 +287,24 @@ impl Args {
             time_limit_s: self.time_limit,
             heartbeat_timeout_s: self.heartbeat_timeout,
             checkpoint_every_s: self.checkpoint_every,
+            resume: self.resume,
         })
+    }
+}
+
+/// `--workload` and `--task-ms` as one value; a task time must be positive, finite and sane.
+fn workload(kind: WorkloadKind, task_ms: Option<f64>) -> Result<Workload, OptionsError> {
+    match (kind, task_ms) {
+        (WorkloadKind::Eig, None) => Ok(Workload::Eig),
+        (WorkloadKind::Eig, Some(_)) => Err(OptionsError::TaskMsWithEig),
+        (WorkloadKind::Sleep, ms) => {
+            let ms = ms.unwrap_or(DEFAULT_TASK_MS);
+            if ms.is_finite() && ms > 0.0 && ms <= MAX_TASK_MS {
+                Ok(Workload::Sleep { mean_ms: ms })
+            } else {
+                Err(OptionsError::BadTaskMs(ms))
+            }
+        }
     }
 }
 
@@ -336,6 +394,25 @@ mod tests {
         );
         let e = parse(&["--heartbeat-timeout", "1"]).unwrap_err();
         assert!(e.to_string().contains("--heartbeat-timeout"));
+    }
+
+    #[test]
+    fn the_sleep_workload_takes_a_sane_task_time() {
+        assert_eq!(parse(&[]).unwrap().workload, Workload::Eig);
+        let w = |a: &[&str]| parse(a).map(|o| o.workload);
+        assert_eq!(
+            w(&["--workload", "sleep"]),
+            Ok(Workload::Sleep { mean_ms: 10.0 })
+        );
+        assert_eq!(
+            w(&["--workload", "sleep", "--task-ms", "0.5"]),
+            Ok(Workload::Sleep { mean_ms: 0.5 })
+        );
+        for bad in ["0", "-1", "NaN", "inf", "3600001"] {
+            let e = w(&["--workload", "sleep", &format!("--task-ms={bad}")]).unwrap_err();
+            assert!(e.to_string().contains("--task-ms"), "{bad}: {e}");
+        }
+        assert_eq!(w(&["--task-ms", "5"]), Err(OptionsError::TaskMsWithEig));
     }
 
     #[test]

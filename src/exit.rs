@@ -12,3 +12,8 @@ pub const RUNTIME: u8 = 3;
 pub const INCOMPLETE: u8 = 4;
 /// A rank fell silent (its host died or was cut off); the job was aborted after saving.
 pub const RANK_LOST: u8 = 5;
+/// SIGINT or SIGTERM (Ctrl-C on mpirun, `scancel`, a Slurm time limit) stopped the run; what
+/// was done is saved (`--resume` completes it).
+pub const INTERRUPTED: u8 = 6;
+/// A worker's rank 0 fell silent (its host died or was cut off): the worker exited by itself.
+pub const ROOT_LOST: u8 = 7;

@@ -4,22 +4,34 @@ use std::fmt::Write;
 
 use crate::cli::value_name;
 use crate::report::RunReport;
+use crate::workload::{SLEEP_SPREAD, Workload};
 
 /// The report as text for stdout.
 pub fn table(r: &RunReport) -> String {
     let c = &r.config;
     let mut s = String::new();
     let w = &mut s;
-    let _ = writeln!(
-        w,
-        "# cluster-bench v{}: eigenvalues of {} random {}x{} matrices (seed {}, kernel {})",
-        r.version,
-        c.tasks,
-        c.dim,
-        c.dim,
-        c.seed,
-        value_name(&c.kernel)
-    );
+    let _ = match c.workload {
+        Workload::Eig => writeln!(
+            w,
+            "# cluster-bench v{}: eigenvalues of {} random {}x{} matrices (seed {}, kernel {})",
+            r.version,
+            c.tasks,
+            c.dim,
+            c.dim,
+            c.seed,
+            value_name(&c.kernel)
+        ),
+        Workload::Sleep { mean_ms } => writeln!(
+            w,
+            "# cluster-bench v{}: sleep workload, {} tasks of {} ms ± {:.0} % (seed {})",
+            r.version,
+            c.tasks,
+            mean_ms,
+            SLEEP_SPREAD * 100.0,
+            c.seed
+        ),
+    };
     let _ = writeln!(
         w,
         "# schedule {}, {} ranks on {} host(s), {}",

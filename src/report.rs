@@ -9,6 +9,7 @@ use crate::cli::{Options, value_name};
 use crate::heterogeneity::{self, HostFigures, Ideal};
 use crate::host::Environment;
 use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
+use crate::schedule::Dispatch;
 
 /// Everything known about one run (`schema::Run` is what the JSON makes of it).
 #[derive(Clone, Debug)]
@@ -67,6 +68,8 @@ pub struct RunReport {
     pub environment: Environment,
     /// Every task's record, in task order; every status code is known (`new` checks).
     pub tasks: Vec<TaskRecord>,
+    /// Rank 0's time as dispatcher (dynamic schedule).
+    pub dispatch: Option<Dispatch>,
 }
 
 /// The run a measured speedup is relative to.
@@ -115,6 +118,9 @@ struct BaselineWork {
     tasks: Option<u64>,
     seed: Option<u64>,
     kernel: Option<String>,
+    /// Absent before the sleep workload existed: such runs computed eigenvalues.
+    workload: Option<String>,
+    task_ms: Option<f64>,
 }
 
 impl Baseline {
@@ -138,16 +144,24 @@ impl BaselineDoc {
     /// How the baseline's work differs from this run's, one phrase per difference.
     fn differs(&self, opts: &Options) -> Vec<String> {
         let c = &self.config;
-        let ours = [
-            ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
+        let theirs = c.workload.clone().unwrap_or_else(|| "eig".into());
+        let mut ours = vec![
+            ("workload", opts.workload.name().to_string(), Some(theirs)),
             (
                 "tasks",
                 opts.tasks.to_string(),
                 c.tasks.map(|x| x.to_string()),
             ),
             ("seed", opts.seed.to_string(), c.seed.map(|x| x.to_string())),
-            ("kernel", value_name(&opts.kernel), c.kernel.clone()),
         ];
+        // What makes a task's time: the matrix and solver, or the planned wait.
+        match opts.workload.task_ms() {
+            None => ours.extend([
+                ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
+                ("kernel", value_name(&opts.kernel), c.kernel.clone()),
+            ]),
+            Some(ms) => ours.push(("task_ms", ms.to_string(), c.task_ms.map(|x| x.to_string()))),
+        }
         let mut out: Vec<String> = ours
             .into_iter()
             .filter(|(_, here, theirs)| theirs.as_deref() != Some(here.as_str()))
@@ -233,11 +247,31 @@ pub struct RankSummary {
 /// Inputs of the report that are not the records themselves.
 pub struct ReportInput<'a> {
     pub opts: &'a Options,
+    /// This launch's records, sorted by task.
     pub records: Vec<TaskRecord>,
+    /// This launch's timed part, seconds.
     pub wall_s: f64,
     pub environment: Environment,
     pub baseline: Option<Baseline>,
     pub stop_reason: Option<String>,
+    /// What earlier launches of a resumed run did (empty otherwise).
+    pub earlier: Earlier,
+    pub dispatch: Option<Dispatch>,
+}
+
+/// The earlier launches of a resumed run. The report's run-wide figures cover every launch:
+/// wall_s is the sum of their timed parts (the time between launches is nobody's), busy_s the
+/// sum over every task, busy_speedup = busy_s / wall_s, busy_efficiency = busy_s / the
+/// rank-seconds of every launch. The per-rank and per-host figures are this launch's (rank
+/// numbers name this launch's processes); `attempts` in the JSON lists each launch.
+#[derive(Clone, Debug, Default)]
+pub struct Earlier {
+    /// Their records, sorted by task, none of a task this launch computed.
+    pub records: Vec<TaskRecord>,
+    /// Σ of their timed parts, seconds.
+    pub wall_s: f64,
+    /// Σ of ranks × timed part, rank-seconds.
+    pub rank_s: f64,
 }
 
 impl RunReport {
@@ -250,18 +284,23 @@ impl RunReport {
             environment,
             baseline,
             stop_reason,
+            dispatch,
+            earlier,
         } = input;
-        let checks = checks(&records)?;
         let rank_info = &environment.rank_info;
         let ranks = rank_info.len();
         let per_rank = per_rank(&records, rank_info);
         let mut hosts = per_host(&per_rank, rank_info, wall_s);
         judge_hosts(&mut hosts, &records, rank_info);
-        let busy_s: f64 = per_rank.iter().map(|r| r.busy_s).sum();
-        let task_count = records.len() as u64;
-        let tasks_per_s = ratio(task_count as f64, wall_s);
+        // This attempt's own pace: a resumed run's earlier attempts ran elsewhere or earlier.
         let own: Vec<(u64, f64)> = per_rank.iter().map(|r| (r.tasks, r.busy_s)).collect();
-        let ideal = Ideal::new(tasks_per_s, &own);
+        let ideal = Ideal::new(ratio(records.len() as f64, wall_s), &own);
+        let records = merged(earlier.records, records);
+        let checks = checks(&records)?;
+        let busy_s: f64 = records.iter().map(|r| r.seconds).sum();
+        let task_count = records.len() as u64;
+        let rank_s = earlier.rank_s + ranks as f64 * wall_s;
+        let wall_s = earlier.wall_s + wall_s;
         let busy_speedup = ratio(busy_s, wall_s);
         let measured_speedup = baseline.as_ref().map(|b| ratio(b.wall_s, wall_s));
         let measured_efficiency = baseline
@@ -276,10 +315,10 @@ impl RunReport {
                 .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),
             checksum: checksum(&records),
             wall_s,
-            tasks_per_s,
+            tasks_per_s: ratio(task_count as f64, wall_s),
             busy_s,
             busy_speedup,
-            busy_efficiency: busy_speedup / ranks.max(1) as f64,
+            busy_efficiency: ratio(busy_s, rank_s),
             imbalance: imbalance(&per_rank),
             ideal_tasks_per_s: ideal.tasks_per_s,
             heterogeneous_efficiency: ideal.heterogeneous_efficiency,
@@ -298,8 +337,19 @@ impl RunReport {
             config: opts.clone(),
             environment,
             tasks: records,
+            dispatch,
         })
     }
+}
+
+/// Two lists of records sorted by task, as one.
+fn merged(mut a: Vec<TaskRecord>, b: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    if a.is_empty() {
+        return b;
+    }
+    a.extend(b);
+    a.sort_unstable_by_key(|r| r.task);
+    a
 }
 
 /// a / b, or 0 when b is not positive (a run too short to time).
@@ -512,6 +562,8 @@ mod tests {
             },
             baseline: None,
             stop_reason: None,
+            dispatch: None,
+            earlier: Earlier::default(),
         })
         .unwrap();
         // 100 tasks/s achieved; own rates 100 + 25; the fastest rank alone would do 2 × 100.
@@ -587,11 +639,35 @@ mod tests {
         assert_eq!(
             Baseline::from_json("b.json", other, &opts).unwrap().differs,
             vec![
-                "dim 40 (here 30)",
                 "seed 1 (here 42)",
+                "dim 40 (here 30)",
                 "kernel faer (here auto)",
                 "baseline incomplete"
             ]
+        );
+    }
+
+    #[test]
+    fn a_sleep_baseline_compares_workload_and_task_time() {
+        let opts = crate::cli::Args::parse_from([
+            "cluster-bench",
+            "--workload",
+            "sleep",
+            "--task-ms",
+            "10",
+            "--tasks",
+            "6",
+        ])
+        .validate()
+        .unwrap();
+        let diffs = |json: &[u8]| Baseline::from_json("b.json", json, &opts).unwrap().differs;
+        let same = br#"{"wall_s": 2.0, "ranks": 1, "config": {"dim": 99, "tasks": 6,
+            "seed": 42, "kernel": "faer", "workload": "sleep", "task_ms": 10.0}}"#;
+        assert!(diffs(same).is_empty(), "dim and kernel play no part");
+        let eig = br#"{"wall_s": 2.0, "ranks": 1, "config": {"tasks": 6, "seed": 42}}"#;
+        assert_eq!(
+            diffs(eig),
+            vec!["workload eig (here sleep)", "task_ms ? (here 10)"]
         );
     }
 

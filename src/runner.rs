@@ -1,12 +1,15 @@
 //! One rank's task execution: builds task i's matrix, solves and checks it, and times only the
-//! solve. Knows nothing of other ranks; the schedule decides which tasks it runs.
+//! solve (or, in the sleep workload, waits task i's seeded time and checks the wait). Knows
+//! nothing of other ranks; the schedule decides which tasks it runs.
+
+use std::time::Instant;
 
 use nalgebra::DMatrix;
 
 use crate::cli::Options;
 use crate::kernel::{KernelError, Solver, check_trace};
 use crate::record::{TaskRecord, TaskStatus};
-use crate::workload::{WARMUP_STREAM, fill_matrix};
+use crate::workload::{WARMUP_STREAM, Workload, fill_matrix, sleep_duration};
 
 /// Environment variable naming a task whose rank then panics: lets the tests prove that a
 /// panicking rank aborts the job instead of leaving the others blocked.
@@ -25,6 +28,7 @@ pub struct TaskRunner {
     matrix: DMatrix<f64>,
     seed: u64,
     dim: usize,
+    workload: Workload,
     rank: i32,
     /// `mpi::time()` when the rank left the pre-run barrier.
     t0: f64,
@@ -38,11 +42,16 @@ pub struct TaskRunner {
 
 impl TaskRunner {
     pub fn new(opts: &Options, rank: i32) -> Self {
+        let dim = match opts.workload {
+            Workload::Eig => opts.dim,
+            Workload::Sleep { .. } => 0, // no matrix to hold
+        };
         TaskRunner {
             solver: Solver::new(opts.kernel),
-            matrix: DMatrix::zeros(opts.dim, opts.dim),
+            matrix: DMatrix::zeros(dim, dim),
             seed: opts.seed,
-            dim: opts.dim,
+            dim,
+            workload: opts.workload,
             rank,
             t0: 0.0,
             warm_up_task_s: 0.0,
@@ -53,7 +62,12 @@ impl TaskRunner {
 
     /// Runs `n` untimed tasks from a stream no real task uses, so caches, page faults and the
     /// solver's scratch space are warm when timing starts.
+    /// A waiting rank has nothing to warm: its first guess of a task's time is the mean.
     pub fn warm_up(&mut self, n: u64) {
+        if let Workload::Sleep { mean_ms } = self.workload {
+            self.warm_up_task_s = mean_ms * 1e-3;
+            return;
+        }
         let mut took = 0.0;
         for i in 0..n {
             fill_matrix(self.seed ^ WARMUP_STREAM, i, self.dim, &mut self.matrix);
@@ -77,11 +91,52 @@ impl TaskRunner {
         self.t0
     }
 
-    /// Builds and solves task `task`, timing only the solve.
+    /// Runs task `task` of the workload.
     pub fn run(&mut self, task: u64) -> TaskRecord {
         if self.panic_at == Some(task) {
             panic!("{PANIC_AT_TASK_ENV}: injected panic at task {task}");
         }
+        match self.workload {
+            Workload::Eig => self.solve(task),
+            Workload::Sleep { mean_ms } => self.wait(task, mean_ms),
+        }
+    }
+
+    /// Sleeps task `task`'s seeded duration. Its record carries the planned duration, seconds,
+    /// as `eig_sum_re` (what the checksum adds) and as `trace` (the reference); the check
+    /// passes when both are the plan and the measured wait is not shorter than planned.
+    fn wait(&mut self, task: u64, mean_ms: f64) -> TaskRecord {
+        let plan = sleep_duration(self.seed, task, mean_ms);
+        let start = mpi::time();
+        let clock = Instant::now();
+        std::thread::sleep(plan);
+        let took = clock.elapsed();
+        let planned_s = plan.as_secs_f64();
+        let reported = planned_s
+            + if self.corrupt_at == Some(task) {
+                1.0
+            } else {
+                0.0
+            };
+        let ok = took >= plan && reported == planned_s;
+        TaskRecord {
+            task,
+            rank: self.rank,
+            start_s: start - self.t0,
+            seconds: took.as_secs_f64(),
+            eig_sum_re: reported,
+            trace: planned_s,
+            status: if ok {
+                TaskStatus::Ok
+            } else {
+                TaskStatus::CheckFailed
+            } as u8,
+            ..TaskRecord::default()
+        }
+    }
+
+    /// Builds and solves task `task`, timing only the solve.
+    fn solve(&mut self, task: u64) -> TaskRecord {
         fill_matrix(self.seed, task, self.dim, &mut self.matrix);
         let start = mpi::time();
         let result = self.solver.eigenvalues(&self.matrix);

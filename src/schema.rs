@@ -2,12 +2,13 @@
 //! from a `RunReport`. Internal types and flag names can change without changing a key here;
 //! a key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins the keys).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{Options, value_name};
 use crate::host::Environment as RunEnvironment;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
 use crate::report::{self, RunReport};
+use crate::schedule;
 
 /// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
 /// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither).
@@ -26,14 +27,15 @@ pub struct Run {
     pub label: String,
     /// False when the run stopped before every task was done (the figures cover what was done).
     pub complete: bool,
-    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)", or
-    /// "in progress (checkpoint)" in a `.partial.json`; `null` when complete.
+    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)",
+    /// "interrupted (SIGINT)" or "interrupted (SIGTERM)"; `null` when complete.
     pub stop_reason: Option<String>,
     /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
-    /// ranks, hosts or schedule.
+    /// ranks, hosts or schedule. In the sleep workload: Σ of the planned waits, seconds (the
+    /// wall time one rank would need).
     pub checksum: f64,
-    /// Timed part on rank 0, seconds: from the barrier before distribution to the end of the
-    /// gather.
+    /// Timed part on rank 0, seconds: from the barrier before distribution until every rank
+    /// was done; for a resumed run, the sum over `attempts` (time between launches excluded).
     pub wall_s: f64,
     /// Tasks completed per second of `wall_s`, 1/s.
     pub tasks_per_s: f64,
@@ -42,7 +44,8 @@ pub struct Run {
     /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
     /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
     pub busy_speedup: f64,
-    /// busy_speedup / ranks (dimensionless, 1 = every rank busy all the time).
+    /// busy_s / (ranks × wall_s) (dimensionless, 1 = every rank busy all the time); for a
+    /// resumed run, busy_s over the rank-seconds of every attempt (Σ ranks × wall_s).
     pub busy_efficiency: f64,
     /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
     pub imbalance: f64,
@@ -77,8 +80,48 @@ pub struct Run {
     pub config: Config,
     /// Where and with what it ran.
     pub environment: Environment,
+    /// Every launch that computed part of this result, oldest first: one for a run that was
+    /// never resumed.
+    pub attempts: Vec<Attempt>,
+    /// The per-task journal next to this JSON (`STEM.tasks.csv.gz`), `null` without one.
+    pub tasks_file: Option<String>,
     /// Every completed task, in task order.
     pub tasks: Vec<Task>,
+    /// Rank 0's time as dispatcher in the dynamic schedule; `null` in the static one.
+    pub dispatch: Option<Dispatch>,
+}
+
+/// Where rank 0's time went as the dynamic schedule's dispatcher (between its own tasks).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Dispatch {
+    /// Work requests answered (count).
+    pub requests: u64,
+    /// Seconds spent probing for requests, receiving their records and sending chunks.
+    pub serve_s: f64,
+    /// Seconds spent draining heartbeats and checking for silent ranks.
+    pub poll_s: f64,
+    /// (serve_s + poll_s) / requests, seconds: rank 0's service time per request.
+    pub service_s_per_request: f64,
+    /// (serve_s + poll_s) / wall_s (dimensionless): the share of the run rank 0 spent
+    /// dispatching; near 1 it is the bottleneck.
+    pub busy_fraction: f64,
+}
+
+/// One launch of a run (`--resume` adds launches to an interrupted one).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Start of its timed part, UTC, ISO 8601.
+    pub started_at: String,
+    /// Its hosts, in order of first rank.
+    pub hosts: Vec<String>,
+    /// Its MPI ranks (count).
+    pub ranks: usize,
+    /// Tasks it completed that the result holds (count).
+    pub tasks_done: u64,
+    /// Its timed part, seconds.
+    pub wall_s: f64,
+    /// Why it stopped before the run was complete; `null` when it completed the run.
+    pub stop_reason: Option<String>,
 }
 
 /// The run's settings, as flags name them.
@@ -98,6 +141,11 @@ pub struct Config {
     pub warmup: u64,
     /// `--kernel`: "auto", "hqr", "faer" or "nalgebra".
     pub kernel: String,
+    /// `--workload`: "eig" (eigenvalues of seeded matrices) or "sleep" (each task waits a seeded
+    /// time, uniform within ±20 % of `task_ms`; `dim` and `kernel` then play no part).
+    pub workload: String,
+    /// `--task-ms`: the sleep workload's mean task time, milliseconds; `null` for "eig".
+    pub task_ms: Option<f64>,
     /// `--out`: output folder; `null` with `--no-save`.
     pub out: Option<String>,
     /// `--label`.
@@ -110,6 +158,8 @@ pub struct Config {
     pub heartbeat_timeout_s: f64,
     /// `--checkpoint-every`, seconds.
     pub checkpoint_every_s: f64,
+    /// `--resume`: path of the interrupted result this run completed.
+    pub resume: Option<String>,
 }
 
 /// The run a measured speedup is relative to.
@@ -234,11 +284,13 @@ pub struct Task {
     pub start_s: f64,
     /// Time to compute its eigenvalues, seconds.
     pub seconds: f64,
-    /// Re Σλ (what the checksum adds up); `null` when no eigenvalues were computed.
+    /// Re Σλ (what the checksum adds up); `null` when no eigenvalues were computed. In the
+    /// sleep workload: the task's planned wait, seconds.
     pub eig_sum_re: f64,
     /// Im Σλ (zero up to rounding for a real matrix); `null` when none were computed.
     pub eig_sum_im: f64,
-    /// tr A, the check's reference.
+    /// tr A, the check's reference. In the sleep workload: the planned wait, seconds, which
+    /// `seconds` (the measured wait) must not undercut.
     pub trace: f64,
 }
 
@@ -273,7 +325,10 @@ impl Run {
             per_rank: r.per_rank.iter().map(Rank::from).collect(),
             config: Config::from(&r.config),
             environment: Environment::from(&r.environment),
+            attempts: Vec::new(),
+            tasks_file: None,
             tasks: r.tasks.iter().map(Task::new).collect::<Result<_, _>>()?,
+            dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
         })
     }
 }
@@ -289,12 +344,29 @@ impl From<&Options> for Config {
             chunk: o.chunk,
             warmup: o.warmup,
             kernel: value_name(&o.kernel),
+            workload: o.workload.name().into(),
+            task_ms: o.workload.task_ms(),
             out: o.out.as_deref().map(path),
             label: o.label.clone(),
             baseline: o.baseline.as_deref().map(path),
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
             checkpoint_every_s: o.checkpoint_every_s,
+            resume: o.resume.as_deref().map(path),
+        }
+    }
+}
+
+impl Dispatch {
+    fn new(d: &schedule::Dispatch, wall_s: f64) -> Self {
+        let spent = d.serve_s + d.poll_s;
+        let per = |n: f64| if n > 0.0 { spent / n } else { 0.0 };
+        Dispatch {
+            requests: d.requests,
+            serve_s: d.serve_s,
+            poll_s: d.poll_s,
+            service_s_per_request: per(d.requests as f64),
+            busy_fraction: per(wall_s),
         }
     }
 }
@@ -428,6 +500,8 @@ pub(crate) fn sample() -> Run {
         },
         baseline: None,
         stop_reason: None,
+        dispatch: None,
+        earlier: Default::default(),
     })
     .unwrap();
     Run::new(&report).unwrap()
@@ -481,7 +555,10 @@ mod tests {
             "per_rank",
             "config",
             "environment",
+            "attempts",
+            "tasks_file",
             "tasks",
+            "dispatch",
         ];
         assert_eq!(keys(&v), sorted(top));
         let config = vec![
@@ -492,12 +569,15 @@ mod tests {
             "chunk",
             "warmup",
             "kernel",
+            "workload",
+            "task_ms",
             "out",
             "label",
             "baseline",
             "time_limit_s",
             "heartbeat_timeout_s",
             "checkpoint_every_s",
+            "resume",
         ];
         assert_eq!(keys(&v["config"]), sorted(config));
         let host = vec![
@@ -558,11 +638,27 @@ mod tests {
         assert_eq!(v["busy_speedup"], 2.0);
         assert_eq!(v["config"]["schedule"], "static");
         assert_eq!(v["config"]["kernel"], "auto");
+        assert_eq!(v["config"]["workload"], "eig");
+        assert_eq!(v["config"]["task_ms"], Value::Null);
         assert_eq!(v["config"]["out"], "results");
         assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
         assert_eq!(v["hosts"][1]["tasks"], 1);
         assert_eq!(v["tasks"][1]["status"], "ok");
         assert_eq!(v["tasks"][1]["fallback"], false);
+    }
+
+    #[test]
+    fn dispatch_figures_are_per_request_and_per_wall_second() {
+        let d = schedule::Dispatch {
+            requests: 4,
+            serve_s: 0.3,
+            poll_s: 0.1,
+        };
+        let v = Dispatch::new(&d, 2.0);
+        assert!((v.service_s_per_request - 0.1).abs() < 1e-15);
+        assert!((v.busy_fraction - 0.2).abs() < 1e-15);
+        let none = Dispatch::new(&schedule::Dispatch::default(), 0.0);
+        assert_eq!((none.service_s_per_request, none.busy_fraction), (0.0, 0.0));
     }
 
     #[test]

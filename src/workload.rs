@@ -1,4 +1,7 @@
-//! The tasks of a run: task `i` is a seeded d×d matrix with entries uniform in [0, 1). Nothing MPI here.
+//! The tasks of a run: task `i` is a seeded d×d matrix with entries uniform in [0, 1) (`eig`),
+//! or a seeded time to wait (`sleep`, which emulates a rank per core). Nothing MPI here.
+
+use std::time::Duration;
 
 use nalgebra::DMatrix;
 use rand::{RngExt, SeedableRng};
@@ -37,9 +40,93 @@ pub fn matrix(seed: u64, task: u64, d: usize) -> DMatrix<f64> {
     m
 }
 
+/// What each task does.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Workload {
+    /// Eigenvalues of task i's seeded matrix: the benchmark.
+    Eig,
+    /// Wait task i's seeded duration (see `sleep_duration`), computing nothing: hundreds of
+    /// oversubscribed ranks then behave like a cluster whose ranks each own a core.
+    Sleep {
+        /// Mean task time, milliseconds.
+        mean_ms: f64,
+    },
+}
+
+impl Workload {
+    /// The `--workload` value that makes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Eig => "eig",
+            Workload::Sleep { .. } => "sleep",
+        }
+    }
+
+    /// The sleep workload's mean task time, milliseconds (`--task-ms`); `None` for eig.
+    pub fn task_ms(self) -> Option<f64> {
+        match self {
+            Workload::Eig => None,
+            Workload::Sleep { mean_ms } => Some(mean_ms),
+        }
+    }
+}
+
+/// Half-width of the sleep workload's spread, as a fraction of the mean: durations are uniform
+/// in [(1 − s)·mean, (1 + s)·mean]. Tasks that differ give the dynamic schedule something to
+/// balance; ±20 % keeps static blocks of a few dozen tasks within a few percent of each other.
+pub const SLEEP_SPREAD: f64 = 0.2;
+
+/// Task `task`'s wait in the sleep workload: mean × (1 + s·(2u − 1)) with u uniform in [0, 1)
+/// from the top 53 bits of `task_seed(seed, task)`, rounded to whole nanoseconds. Depends on
+/// (seed, task, mean) only, so every rank and host plans the same wait.
+pub fn sleep_duration(seed: u64, task: u64, mean_ms: f64) -> Duration {
+    let u = (task_seed(seed, task) >> 11) as f64 / (1u64 << 53) as f64;
+    let factor = 1.0 + SLEEP_SPREAD * (2.0 * u - 1.0);
+    Duration::from_nanos((mean_ms * 1e6 * factor).round() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn secs(seed: u64, task: u64, mean_ms: f64) -> f64 {
+        sleep_duration(seed, task, mean_ms).as_secs_f64()
+    }
+
+    #[test]
+    fn sleep_durations_stay_within_the_spread() {
+        for task in 0..100_000 {
+            let s = secs(3, task, 10.0);
+            assert!((0.008..=0.012).contains(&s), "task {task}: {s} s");
+        }
+    }
+
+    /// 10⁵ uniform draws of half-width 0.2 (σ = 0.2/√3 ≈ 0.115 of the mean): the sample mean's
+    /// standard error is 3.7e-4 of the mean, the sample σ's about 2.6e-4; allow 5 of each.
+    #[test]
+    fn sleep_durations_average_to_the_mean_and_fill_the_range() {
+        let n = 100_000;
+        let x: Vec<f64> = (0..n).map(|t| secs(42, t, 1.0) * 1e3).collect();
+        let mean = x.iter().sum::<f64>() / n as f64;
+        let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        assert!((mean - 1.0).abs() < 1.9e-3, "mean {mean} ms");
+        let sd_want = SLEEP_SPREAD / 3f64.sqrt();
+        assert!((var.sqrt() - sd_want).abs() < 1.3e-3, "sd {}", var.sqrt());
+        let (lo, hi) = x
+            .iter()
+            .fold((f64::MAX, 0f64), |(l, h), &v| (l.min(v), h.max(v)));
+        assert!(lo < 0.801 && hi > 1.199, "range {lo}..{hi}");
+    }
+
+    #[test]
+    fn sleep_durations_depend_on_seed_and_task_only() {
+        assert_eq!(sleep_duration(7, 3, 10.0), sleep_duration(7, 3, 10.0));
+        assert_ne!(sleep_duration(7, 3, 10.0), sleep_duration(7, 4, 10.0));
+        assert_ne!(sleep_duration(7, 3, 10.0), sleep_duration(8, 3, 10.0));
+        // The same draw scales with the mean (up to rounding to whole nanoseconds).
+        let (a, b) = (secs(7, 3, 1.0), secs(7, 3, 100.0));
+        assert!((b / a - 100.0).abs() < 1e-4, "{a} vs {b}");
+    }
 
     #[test]
     fn same_seed_and_task_give_the_same_matrix() {

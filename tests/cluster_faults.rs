@@ -3,8 +3,11 @@
 //! (case A) or loses its link so that nothing answers and no TCP reset ever comes, as when a
 //! machine loses power (case B). Each time the job must end within 30 s of the fault with a
 //! non-zero exit and a message naming cbhost3; nothing of the job may be left on the
-//! surviving hosts or on this machine; earlier results keep every byte; in the dynamic
-//! schedule the completed records are kept in a JSON marked incomplete.
+//! surviving hosts or on this machine; earlier results keep every byte; the completed records
+//! of every surviving host are kept in a JSON marked incomplete and in the run's journal.
+//! `scripts/run.sh --retries 1` finishes such a run without the lost host (host 2 killed, or
+//! its link cut), with the undisturbed checksum; when rank 0's host dies, the workers on the
+//! other hosts exit by themselves.
 //!
 //! mpirun runs with the `oob_tcp_keepalive_*` settings docs/faults.md recommends: without them,
 //! Open MPI 4.1's mpirun waits ~15 min for an unreachable host's orted (see
@@ -103,6 +106,16 @@ fn job_leftovers(net: &Testnet, out_dir: &Path) -> Vec<(u32, String, String)> {
         .collect()
 }
 
+/// The records of the run's journal in `dir`.
+fn journal(dir: &Path) -> Vec<cluster_bench::record::TaskRecord> {
+    let found = fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
+    let path = found
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with(".tasks.csv.gz"))
+        .unwrap_or_else(|| panic!("no journal in {dir:?}"));
+    cluster_bench::export::journal::read(&path).unwrap().records
+}
+
 /// PIDs of live processes in a namespace, with their command names.
 fn netns_pids(ns: &str) -> Vec<(u32, String)> {
     let out = run(Command::new("ip").args(["netns", "pids", ns]));
@@ -149,11 +162,11 @@ fn wait_for_ranks(child: &mut Child, per_host: usize) {
     }
 }
 
-fn inject(fault: Fault) {
+fn inject(fault: Fault, ns: &str) {
     match fault {
         Fault::KillAll => {
             // Everything that host runs, the sshd listener included, dies at once.
-            let victims = netns_pids(DEAD_NS);
+            let victims = netns_pids(ns);
             assert!(!victims.is_empty());
             for (pid, _) in &victims {
                 // SAFETY: kill(2) of a process inside a namespace this test made.
@@ -163,7 +176,7 @@ fn inject(fault: Fault) {
         Fault::LinkDown => {
             // The namespace's side of its veth goes down: its peer loses carrier, the bridge
             // drops every frame for it, and the host can send nothing: no FIN, no RST.
-            let out = run(Command::new("ip").args(["-n", DEAD_NS, "link", "set", "eth0", "down"]));
+            let out = run(Command::new("ip").args(["-n", ns, "link", "set", "eth0", "down"]));
             assert!(out.status.success(), "link down: {}", text(&out.stderr));
         }
     }
@@ -235,7 +248,7 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     // Mid-run: long enough for completed tasks (and, dynamic, a checkpoint) to exist.
     std::thread::sleep(Duration::from_secs(4));
     assert!(child.try_wait().unwrap().is_none(), "the run ended early");
-    inject(fault);
+    inject(fault, DEAD_NS);
     let (o, took) = finish_within(child, FAULT_BOUND, &net, &out_dir);
     let err = text(&o.stderr);
     println!(
@@ -295,22 +308,29 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     for (name, doc) in &docs {
         assert_eq!(doc["complete"], false, "{name} not marked incomplete");
     }
-    if schedule == "dynamic" {
-        // Completed work is kept: the final JSON, or else the last checkpoint.
-        let (name, doc) = docs
+    // Completed work is kept, from every surviving host (records stream to rank 0 in both
+    // schedules): in the JSON rank 0 writes when the job is torn down (link down: always; a
+    // killed host: unless Open MPI's TCP transport, seeing the dead peer first, killed rank 0
+    // at once), and else in the journal, appended every second here.
+    let ranks: BTreeSet<i32> = match docs.first() {
+        Some((_, doc)) => doc["tasks"]
+            .as_array()
+            .unwrap()
             .iter()
-            .find(|(n, _)| !n.ends_with(".partial.json"))
-            .or_else(|| docs.first())
-            .unwrap_or_else(|| panic!("no JSON kept in {out_dir:?}"));
-        let tasks = doc["tasks"].as_array().unwrap();
-        let ranks: BTreeSet<i64> = tasks.iter().map(|t| t["rank"].as_i64().unwrap()).collect();
-        println!("{name}: {} records from ranks {ranks:?}", tasks.len());
-        assert!(!tasks.is_empty(), "{name}: no record kept");
-        assert!(
-            ranks.len() >= 2,
-            "{name}: records of one rank only: {ranks:?}"
-        );
+            .map(|t| t["rank"].as_i64().unwrap() as i32)
+            .collect(),
+        None => journal(&out_dir).iter().map(|r| r.rank).collect(),
+    };
+    println!(
+        "kept: JSON {:?}, journal {} records, from ranks {ranks:?}",
+        docs.first().map(|d| &d.0),
+        common::journal_records(&out_dir)
+    );
+    if matches!(fault, Fault::LinkDown) {
+        assert!(!docs.is_empty(), "no JSON kept in {out_dir:?}");
     }
+    assert!(ranks.len() >= 4, "records of ranks {ranks:?} only");
+    assert_eq!(common::temporary_files(&out_dir), Vec::<String>::new());
 
     let pids = net.sshd_pids();
     let out = net.down();
@@ -337,4 +357,203 @@ fn host_killed_dynamic() {
 #[test]
 fn host_killed_static() {
     host_dies("static", Fault::KillAll);
+}
+
+// ------------------------------------------------ finishing without the lost host: run.sh
+
+/// The work of the runs that must complete: ~6 s on the 6 ranks sharing this machine's 2 cores.
+const FINITE: [&str; 6] = ["--dim", "60", "--tasks", "30000", "--seed", "3"];
+const FINITE_TASKS: u64 = 30_000;
+/// The host that dies in the run.sh tests (rank 0 is on cbhost1).
+const HOST2: &str = "cbhost2";
+const HOST2_NS: &str = "cbnet-host2";
+
+/// The checksum of FINITE from one process, computed once per test binary.
+fn reference() -> f64 {
+    static REF: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *REF.get_or_init(|| {
+        let args = [&FINITE[..], &["--json", "--no-save", "--quiet"]].concat();
+        common::json(&common::bench(&args))["checksum"]
+            .as_f64()
+            .unwrap()
+    })
+}
+
+/// `scripts/run.sh --retries 1` with host 2 of 3 failing mid-run: the run completes on the
+/// other two with the undisturbed checksum, every task once, in two attempts.
+fn run_sh_finishes_without(schedule: &str, fault: Fault) {
+    let reference = reference();
+    let Some(mut net) = Testnet::up(3, &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("results");
+    let hostfile = dir.path().join("hosts.txt");
+    let hosts = "cbhost1 slots=2\ncbhost2 slots=2\ncbhost3 slots=2\n";
+    fs::write(&hostfile, hosts).unwrap();
+    let mut cmd = Command::new(testnet::script("run.sh"));
+    with_keepalive(&mut cmd, &net)
+        .env("CLUSTER_BENCH_COMMAND", common::BIN)
+        .args(["--no-setup", "--retries", "1", "--hostfile"])
+        .arg(&hostfile)
+        .arg("-F")
+        .arg(net.ssh_config())
+        .arg("--")
+        .args(FINITE)
+        .args(["--heartbeat-timeout", "5", "--checkpoint-every", "1"])
+        .args(["--schedule", schedule, "--quiet", "--out"])
+        .arg(&out_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run.sh starts");
+    wait_for_ranks(&mut child, 2);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+    inject(fault, HOST2_NS);
+    let (o, took) = common::finish_within(child, Duration::from_secs(150));
+    let err = text(&o.stderr);
+    println!("run.sh {schedule} {fault:?}: ended {took:.1?} after the fault\n{err}");
+    assert!(
+        o.status.success(),
+        "{schedule} {fault:?}: {:?}\n{err}",
+        o.status
+    );
+    let last: Vec<&str> = err.lines().rev().take(2).collect();
+    assert_eq!(
+        last,
+        ["run.sh: run complete", "run.sh: lost hosts: cbhost2"]
+    );
+
+    let docs = json_files(&out_dir);
+    let (_, done) = docs
+        .iter()
+        .find(|(_, v)| v["complete"] == true)
+        .unwrap_or_else(|| panic!("no complete JSON among {docs:?}"));
+    common::assert_whole_run(done, reference, FINITE_TASKS, schedule);
+    let attempts = done["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    let names = |a: &serde_json::Value| -> Vec<String> {
+        let h = a["hosts"].as_array().unwrap();
+        h.iter().map(|h| h.as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names(&attempts[0]), ["cbhost1", "cbhost2", "cbhost3"]);
+    assert_eq!(names(&attempts[1]), ["cbhost1", "cbhost3"]);
+    let sum: u64 = attempts
+        .iter()
+        .map(|a| a["tasks_done"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, FINITE_TASKS, "no task counted twice");
+    // The first attempt kept the work of the host that died (ranks 2 and 3), streamed to
+    // rank 0 before the fault: only its last second or so was recomputed.
+    let first = docs
+        .iter()
+        .find(|(_, v)| v["complete"] == false)
+        .map(|(_, v)| v["tasks"].as_array().unwrap().clone());
+    if let Some(tasks) = first {
+        let from_dead = tasks
+            .iter()
+            .filter(|t| matches!(t["rank"].as_i64(), Some(2 | 3)))
+            .count();
+        println!(
+            "first attempt kept {} records, {from_dead} of them from {HOST2}",
+            tasks.len()
+        );
+        assert!(from_dead > 0, "nothing of {HOST2}'s work was kept");
+    }
+    assert_eq!(common::temporary_files(&out_dir), Vec::<String>::new());
+    let _ = net.down();
+}
+
+#[test]
+fn run_sh_retries_after_a_killed_host_static() {
+    run_sh_finishes_without("static", Fault::KillAll);
+}
+
+#[test]
+fn run_sh_retries_after_a_killed_host_dynamic() {
+    run_sh_finishes_without("dynamic", Fault::KillAll);
+}
+
+#[test]
+fn run_sh_retries_after_a_cut_link_static() {
+    run_sh_finishes_without("static", Fault::LinkDown);
+}
+
+#[test]
+fn run_sh_retries_after_a_cut_link_dynamic() {
+    run_sh_finishes_without("dynamic", Fault::LinkDown);
+}
+
+// ------------------------------------------------ rank 0's host dies
+
+/// Rank 0's host goes silent (link down, then every process killed, so no reset ever leaves
+/// it) while mpirun, on this machine, has no keep-alive and would wait for it for many
+/// minutes: the workers on the other hosts notice rank 0's silence and exit by themselves.
+#[test]
+fn workers_exit_when_rank_0_s_host_dies() {
+    let Some(mut net) = Testnet::up(3, &[]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("results");
+    let hostfile = dir.path().join("hosts.txt");
+    let hosts = "cbhost1 slots=2\ncbhost2 slots=2\ncbhost3 slots=2\n";
+    fs::write(&hostfile, hosts).unwrap();
+    let mut cmd = Command::new("mpirun");
+    on_testnet(&mut cmd, &net)
+        .arg("--hostfile")
+        .arg(&hostfile)
+        .args(TWO_RANKS_ON_3_HOSTS)
+        .args([
+            "--dim",
+            "60",
+            "--tasks",
+            "1000000",
+            "--heartbeat-timeout",
+            "5",
+        ])
+        .args(["--quiet", "--out"])
+        .arg(&out_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("mpirun starts");
+    wait_for_ranks(&mut child, 2);
+    std::thread::sleep(Duration::from_secs(2));
+    inject(Fault::LinkDown, "cbnet-host1");
+    inject(Fault::KillAll, "cbnet-host1");
+    let start = Instant::now();
+    let workers = || -> Vec<(u32, String)> {
+        ["cbnet-host2", "cbnet-host3"]
+            .iter()
+            .flat_map(|ns| netns_pids(ns))
+            .filter(|(_, c)| c == "cluster-bench")
+            .collect()
+    };
+    while !workers().is_empty() && start.elapsed() < FAULT_BOUND {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let gone_after = start.elapsed();
+    let left = workers();
+    let forest = ps_forest();
+    // mpirun (started by this test) may still wait for the dead host: end it and its ssh
+    // sessions (which hold its output pipes open) before reading its output.
+    let _ = child.kill();
+    for (pid, name, _) in job_leftovers(&net, &out_dir) {
+        if name == "ssh" {
+            // SAFETY: kill(2) of an ssh session to this test's hosts.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = text(&o.stderr);
+    println!("rank 0's host died: workers gone {gone_after:.1?} after it\n{err}");
+    assert!(
+        left.is_empty(),
+        "workers still running: {left:?}\n{forest}\n{err}"
+    );
+    assert!(gone_after < FAULT_BOUND);
+    assert!(err.contains("rank 0 has not been heard from"), "{err}");
+    let _ = net.down();
 }

@@ -1,5 +1,6 @@
 //! Faults on one machine, with the real mpirun: a rank that stops answering, a rank that is
-//! killed, a rank that panics, the time limit, and concurrent runs sharing `results/`.
+//! killed, a rank that panics, the time limit, Ctrl-C and `--resume`, and concurrent runs
+//! sharing `results/`.
 //! (Hosts that die on a real network are tested in tests/cluster_faults.rs on the test hosts.)
 
 mod common;
@@ -8,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    BIN, MPI_LOCK, finish_within, json_files, mpi_env, mpirun, pid_running, stderr, stdout,
+    BIN, MPI_LOCK, bench, finish_within, journal_records, json, json_files, mpi_env, mpirun,
+    pid_running, stderr, stdout, temporary_files,
 };
 
 /// The job must end this soon after a fault.
@@ -80,17 +82,6 @@ fn pid_of_rank(ppid: u32, n: usize, rank: u32) -> u32 {
 fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: plain kill(2) on a pid this test started (through mpirun).
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
-}
-
-/// Names of the temporary files (`.STEM….tmp`) left in `dir`: a run that ends, even by a fault
-/// it detects, removes its own.
-fn temporary_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp"))
-        .collect()
 }
 
 /// Long enough to be mid-run when the fault comes (seconds on this 2-core machine).
@@ -167,33 +158,177 @@ fn common_hostname() -> String {
 }
 
 #[test]
-fn a_killed_rank_ends_the_job_and_the_checkpoint_keeps_completed_work() {
-    let _guard = MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+fn a_killed_rank_ends_the_job_and_rank_0_keeps_every_rank_s_work() {
+    for schedule in ["static", "dynamic"] {
+        let _guard = MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        let mut args = LONG.to_vec();
+        args.extend(["--schedule", schedule, "--out", out]);
+        args.extend(["--checkpoint-every", "0.5", "--quiet"]);
+        let child = spawn(3, &args, &[]);
+        let victim = pid_of_rank(child.id(), 3, 1);
+        std::thread::sleep(Duration::from_millis(2500));
+        signal(victim, libc::SIGKILL);
+        let (o, _) = finish_within(child, FAULT_BOUND);
+        assert!(!o.status.success());
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
+        // The journal has the records of the last checkpoint at least; mpirun's SIGTERM let
+        // rank 0 write its JSON too, with every record it had, from every rank.
+        let journal = journal_records(dir.path());
+        assert!(journal > 0, "{schedule}: empty journal");
+        let docs = json_files(dir.path());
+        assert_eq!(docs.len(), 1, "{schedule}: {docs:?}\n{}", stderr(&o));
+        let doc = &docs[0].1;
+        assert_eq!(doc["complete"], false);
+        assert_eq!(doc["stop_reason"], "interrupted (SIGTERM)", "{schedule}");
+        let tasks = doc["tasks"].as_array().unwrap();
+        assert!(
+            tasks.len() >= journal,
+            "{schedule}: JSON has fewer than the journal"
+        );
+        let ranks: std::collections::BTreeSet<i64> =
+            tasks.iter().map(|t| t["rank"].as_i64().unwrap()).collect();
+        assert_eq!(
+            ranks.len(),
+            3,
+            "{schedule}: records of ranks {ranks:?} only"
+        );
+    }
+}
+
+/// The work of the Ctrl-C runs: seconds on 2 ranks here, so a signal 0.5–3 s in is mid-run.
+const INTERRUPTED: [&str; 6] = ["--dim", "60", "--tasks", "30000", "--seed", "9"];
+
+/// A pseudo-random delay in [0.5, 3) s: the tests interrupt at no fixed moment.
+fn random_moment() -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    Duration::from_millis(500 + u64::from(nanos) % 2500)
+}
+
+#[test]
+fn ctrl_c_keeps_what_was_done_and_resume_completes_it_bit_identically() {
+    let reference = {
+        let _guard = MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let args = [&INTERRUPTED[..], &["--json", "--no-save", "--quiet"]].concat();
+        json(&bench(&args))["checksum"].as_f64().unwrap()
+    };
+    for (schedule, from) in [("static", "json"), ("dynamic", "tasks.csv.gz")] {
+        let _guard = MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().to_str().unwrap();
+        let mut args = INTERRUPTED.to_vec();
+        args.extend(["--schedule", schedule, "--out", out, "--quiet"]);
+        let child = spawn(2, &args, &[]);
+        pid_of_rank(child.id(), 2, 1);
+        let moment = random_moment();
+        std::thread::sleep(moment);
+        let start = Instant::now();
+        signal(child.id(), libc::SIGINT); // Ctrl-C reaches mpirun
+        let saved = wait_for_json(dir.path(), start);
+        let (o, _) = finish_within(child, FAULT_BOUND);
+        println!(
+            "{schedule}: Ctrl-C {moment:?} in; JSON saved {saved:?} and mpirun gone {:?} \
+             after it; {:?}",
+            start.elapsed(),
+            o.status
+        );
+        assert!(!o.status.success(), "{schedule}: {}", stderr(&o));
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
+        let docs = json_files(dir.path());
+        assert_eq!(docs.len(), 1, "{schedule}: {docs:?}\n{}", stderr(&o));
+        let (name, doc) = &docs[0];
+        assert_eq!(doc["complete"], false);
+        let reason = doc["stop_reason"].as_str().unwrap();
+        assert!(reason.starts_with("interrupted (SIG"), "{reason}");
+        let kept = doc["task_count"].as_u64().unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
+        assert!(csv.lines().nth(1).unwrap().contains(",false,"), "{csv}");
+
+        let file = match from {
+            "json" => name.clone(),
+            _ => doc["tasks_file"].as_str().unwrap().to_owned(),
+        };
+        let resume = dir.path().join(&file);
+        let mut more = INTERRUPTED.to_vec();
+        more.extend(["--schedule", schedule, "--out", out, "--quiet", "--json"]);
+        more.extend(["--resume", resume.to_str().unwrap()]);
+        let done = json(&mpirun_unlocked(3, &more));
+        common::assert_whole_run(&done, reference, 30_000, schedule);
+        let attempts = done["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 2);
+        assert_eq!(attempts[0]["tasks_done"].as_u64(), Some(kept));
+        assert_eq!(attempts[1]["tasks_done"].as_u64(), Some(30_000 - kept));
+        assert_eq!(attempts[1]["ranks"], 3);
+        assert_eq!(attempts[1]["stop_reason"], serde_json::Value::Null);
+        assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
+    }
+}
+
+/// `mpirun -np N --oversubscribe BIN ARGS`, for a caller that holds `MPI_LOCK`.
+fn mpirun_unlocked(np: usize, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new("mpirun");
+    mpi_env(&mut cmd).args(["-np", &np.to_string(), "--oversubscribe", BIN]);
+    cmd.args(args).output().expect("mpirun runs")
+}
+
+/// Waits for a run's JSON to appear in `dir`: how long after `start` it did.
+fn wait_for_json(dir: &std::path::Path, start: Instant) -> Option<Duration> {
+    while start.elapsed() < FAULT_BOUND {
+        let found = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".json"));
+        if found {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+#[test]
+fn a_resume_file_of_other_work_or_a_complete_run_is_refused_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let mut args = LONG.to_vec();
-    args.extend([
-        "--schedule",
-        "dynamic",
-        "--out",
-        out,
-        "--checkpoint-every",
-        "0.5",
-    ]);
-    args.push("--quiet");
-    let child = spawn(3, &args, &[]);
-    let victim = pid_of_rank(child.id(), 3, 1);
-    std::thread::sleep(Duration::from_millis(2500));
-    signal(victim, libc::SIGKILL);
-    let (o, _) = finish_within(child, FAULT_BOUND);
-    assert!(!o.status.success());
-    let docs = json_files(dir.path());
-    let partial = docs
-        .iter()
-        .find(|(n, _)| n.ends_with(".partial.json"))
-        .unwrap_or_else(|| panic!("no checkpoint among {docs:?}"));
-    assert_eq!(partial.1["complete"], false);
-    assert!(!partial.1["tasks"].as_array().unwrap().is_empty());
+    let work = ["--dim", "20", "--tasks", "400000", "--seed", "4"];
+    let first = mpirun(
+        1,
+        &[&work[..], &["--out", out, "--time-limit", "0.5"]].concat(),
+    );
+    assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
+    let (name, _) = json_files(dir.path()).remove(0);
+    let partial = dir.path().join(&name);
+    let before = std::fs::read_dir(dir.path()).unwrap().count();
+    let other = [
+        "--dim", "21", "--tasks", "400000", "--seed", "5", "--resume",
+    ];
+    let o = mpirun(
+        2,
+        &[&other[..], &[partial.to_str().unwrap(), "--out", out]].concat(),
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("dim 20 (here 21)"), "{err}");
+    assert!(err.contains("seed 4 (here 5)"), "{err}");
+    assert!(!err.contains("tasks 400000"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), before);
+    // A complete run has nothing to resume.
+    let small = ["--dim", "8", "--tasks", "5", "--out", out, "--quiet"];
+    assert!(mpirun(1, &small).status.success());
+    let complete = json_files(dir.path())
+        .into_iter()
+        .find(|(_, v)| v["complete"] == true)
+        .unwrap()
+        .0;
+    let path = dir.path().join(complete);
+    let again = [&small[..], &["--resume", path.to_str().unwrap()]].concat();
+    let o = mpirun(1, &again);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to resume"), "{}", stderr(&o));
 }
 
 #[test]

@@ -116,8 +116,14 @@ fn files_are_written_and_never_clobbered() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(
+        names.len(),
+        5,
+        "two JSONs, two journals, runs.csv: {names:?}"
+    );
     assert!(names.contains(&"runs.csv".to_string()));
+    let journals = names.iter().filter(|n| n.ends_with(".tasks.csv.gz"));
+    assert_eq!(journals.count(), 2, "{names:?}");
     // Same label and maybe the same second: the second run gets its own name.
     let jsons: Vec<&String> = names.iter().filter(|n| n.ends_with(".json")).collect();
     assert!(

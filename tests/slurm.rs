@@ -1,8 +1,9 @@
 //! A real Slurm cluster on the project's test hosts (`testnet.sh up 3 --slurm`: munged and
 //! slurmctld on this machine, a slurmd in each host), driven as a Slurm user drives it:
 //! `sbatch --wait -N 3 --ntasks-per-node=2 scripts/cluster-bench.sbatch` runs ranks on every
-//! node with the 1-process checksum, under mpirun and under srun (PMIx); `scancel` mid-run
-//! keeps the records finished so far; a node whose processes are all killed ends the job
+//! node with the 1-process checksum, under mpirun and under srun (PMIx); `scancel` mid-run of
+//! a static run keeps the records of every rank finished so far, in a JSON rank 0 writes on
+//! the SIGTERM (and its journal); a node whose processes are all killed ends the job
 //! within 30 s with a message naming it; `down` leaves no daemon, job or namespace behind.
 //! Needs root, network namespaces and Debian's slurmctld/slurmd/munge (CI: `scripts/setup.sh
 //! --slurm`); prints SKIPPED otherwise.
@@ -59,7 +60,7 @@ fn scancel_keeps_finished_tasks() {
     };
     let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    let args = ["--dim", "60", "--tasks", "1000000", "--schedule", "dynamic"];
+    let args = ["--dim", "60", "--tasks", "1000000", "--schedule", "static"];
     let args = [&args[..], &["--checkpoint-every", "1"]].concat();
     let mut child = submit(&net, dir.path(), &[], &args);
     let id = job_id(&mut child);
@@ -92,6 +93,15 @@ fn scancel_keeps_finished_tasks() {
     assert!(!kept.is_empty(), "nothing kept in {results:?}");
     for (name, v) in &kept {
         assert_eq!(v["complete"], false, "{name} not marked incomplete");
+        let reason = v["stop_reason"].as_str().unwrap_or_default();
+        assert!(reason.starts_with("interrupted (SIG"), "{name}: {reason}");
+        let ranks: std::collections::BTreeSet<i64> = v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["rank"].as_i64())
+            .collect();
+        assert!(ranks.len() > 1, "{name}: records of ranks {ranks:?} only");
     }
     let records = records_in(&results);
     println!(

@@ -5,7 +5,7 @@ use crate::schema::Run;
 
 /// Column names of `runs.csv`, in order. A file with another header is refused, never
 /// appended to (see `export::Outputs::prepare`).
-pub const COLUMNS: [&str; 24] = [
+pub const COLUMNS: [&str; 26] = [
     "started_at",
     "label",
     "ranks",
@@ -14,6 +14,8 @@ pub const COLUMNS: [&str; 24] = [
     "dim",
     "schedule",
     "kernel",
+    "workload",
+    "task_ms",
     "seed",
     "wall_s",
     "tasks_per_s",
@@ -43,7 +45,7 @@ pub fn header() -> Vec<u8> {
 pub fn row(r: &Run, json_file: &str) -> Vec<u8> {
     let failed = r.checks.failed + r.checks.no_convergence + r.checks.non_finite;
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
-    let fields: [String; 24] = [
+    let fields: [String; 26] = [
         r.environment.started_at.clone(),
         r.label.clone(),
         r.ranks.to_string(),
@@ -52,6 +54,8 @@ pub fn row(r: &Run, json_file: &str) -> Vec<u8> {
         r.config.dim.to_string(),
         r.config.schedule.clone(),
         r.config.kernel.clone(),
+        r.config.workload.clone(),
+        opt(r.config.task_ms),
         r.config.seed.to_string(),
         r.wall_s.to_string(),
         r.tasks_per_s.to_string(),

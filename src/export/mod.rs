@@ -2,37 +2,41 @@
 //! atomically, never clobbering an earlier file and never following a planted symlink.
 
 pub mod csv;
+pub mod journal;
 pub mod json;
 
+use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::schema::Run;
+use crate::record::TaskRecord;
+use crate::schema::{Attempt, Run};
+use journal::{Contents, Journal, Work};
 
 /// Name of the table every run appends one row to.
 pub const RUNS_CSV: &str = "runs.csv";
 
 /// Output files opened before the long run, so an unwritable `--out` fails in a second, not
-/// after an hour of computing.
+/// after an hour of computing: `runs.csv` and the run's journal. No temporary file is named
+/// until the end, so a killed run leaves none behind.
 #[derive(Debug)]
 pub struct Outputs {
     dir: PathBuf,
     stem: String,
-    /// The JSON's private temporary file, linked to its final name when complete.
-    tmp_path: PathBuf,
-    tmp: Option<File>,
+    journal: Journal,
     csv: File,
 }
 
 impl Outputs {
     /// Creates `dir` if needed, opens `runs.csv` for appending (refusing one whose header is
-    /// not today's columns) and a temporary JSON file.
-    pub fn prepare(dir: &Path, stem: &str) -> Result<Self> {
+    /// not today's columns) and starts the run's journal with `earlier` (a resumed run's).
+    pub fn prepare(dir: &Path, stem: &str, work: &Work, earlier: &Contents) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
         let csv_path = dir.join(RUNS_CSV);
@@ -42,54 +46,41 @@ impl Outputs {
         )
         .with_context(|| format!("--out: cannot open {} for appending", csv_path.display()))?;
         check_header(&csv, &csv_path)?;
-        let tmp_path = dir.join(format!(".{stem}.json.{}.tmp", std::process::id()));
-        // create_new is O_EXCL: it fails on any existing path, a symlink included.
-        let tmp = open_nofollow(&tmp_path, OpenOptions::new().write(true).create_new(true))
+        let (file, path) = create_new_name(dir, stem, "tasks.csv.gz")
             .with_context(|| format!("--out: cannot create a file in {}", dir.display()))?;
+        let journal = Journal::start(file, path, work, earlier)?;
         Ok(Outputs {
             dir: dir.to_path_buf(),
             stem: stem.to_string(),
-            tmp_path,
-            tmp: Some(tmp),
+            journal,
             csv,
         })
     }
 
-    /// Path of the run's checkpoint, `STEM.partial.json`.
-    pub fn partial_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.partial.json", self.stem))
+    /// The journal's file name (for the JSON's `tasks_file`).
+    pub fn journal_name(&self) -> String {
+        self.journal.file_name()
     }
 
-    /// Replaces the run's checkpoint with `run` (marked incomplete), atomically: a reader
-    /// sees the previous checkpoint or this one, never half of one.
-    pub fn checkpoint(&self, run: &Run) -> Result<()> {
-        let tmp = self
-            .dir
-            .join(format!(".{}.partial.{}.tmp", self.stem, std::process::id()));
-        let mut f = open_nofollow(
-            &tmp,
-            OpenOptions::new().write(true).create(true).truncate(true),
-        )
-        .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(&json::to_bytes(run))?;
-        f.sync_all()?;
-        // rename(2) replaces a planted symlink itself, never the file it points to.
-        std::fs::rename(&tmp, self.partial_path())
-            .with_context(|| format!("renaming {}", tmp.display()))
+    /// Appends this launch's new records to the journal.
+    pub fn checkpoint(
+        &mut self,
+        launch: &Attempt,
+        records: &[TaskRecord],
+        wall_s: f64,
+    ) -> Result<()> {
+        self.journal.append(launch, records, wall_s)
+    }
+
+    /// Appends this launch's last records and how it ended to the journal.
+    pub fn close_journal(&mut self, launch: &Attempt, records: &[TaskRecord]) -> Result<()> {
+        self.journal.close(launch, records)
     }
 
     /// Writes the JSON under a new name (`STEM.json`, else `STEM-2.json`, …) and appends the
     /// CSV row. Returns the JSON's path.
     pub fn finish(mut self, run: &Run) -> Result<PathBuf> {
-        let mut tmp = self.tmp.take().expect("finish is called once");
-        tmp.write_all(&json::to_bytes(run))
-            .and_then(|()| tmp.sync_all())
-            .with_context(|| format!("writing {}", self.tmp_path.display()))?;
-        drop(tmp);
-        let path = link_new_name(&self.tmp_path, &self.dir, &self.stem, "json")?;
-        let _ = std::fs::remove_file(&self.tmp_path);
-        // The complete record supersedes the checkpoint.
-        let _ = std::fs::remove_file(self.partial_path());
+        let path = write_new(&self.dir, &self.stem, "json", &json::to_bytes(run))?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let csv_path = self.dir.join(RUNS_CSV);
         let row = csv::row(run, name.as_deref().unwrap_or(""));
@@ -99,13 +90,59 @@ impl Outputs {
     }
 }
 
-impl Drop for Outputs {
-    /// A run that ends before `finish` leaves no temporary file behind.
-    fn drop(&mut self) {
-        if self.tmp.is_some() {
-            let _ = std::fs::remove_file(&self.tmp_path);
+/// Creates the first free `stem.ext`, `stem-2.ext`, … (O_EXCL: never an existing file, nor a
+/// planted symlink).
+fn create_new_name(dir: &Path, stem: &str, ext: &str) -> Result<(File, PathBuf)> {
+    for n in 1..10_000 {
+        let path = dir.join(numbered(stem, n, ext));
+        match open_nofollow(&path, OpenOptions::new().append(true).create_new(true)) {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
         }
     }
+    bail!("no free file name for {stem}.{ext} in {}", dir.display())
+}
+
+fn numbered(stem: &str, n: u32, ext: &str) -> String {
+    if n == 1 {
+        format!("{stem}.{ext}")
+    } else {
+        format!("{stem}-{n}.{ext}")
+    }
+}
+
+/// Writes `bytes` to a new file `stem.ext` (or `stem-N.ext`) that appears complete or not at
+/// all: written to an unnamed O_TMPFILE in `dir`, then linked to its name. Filesystems without
+/// O_TMPFILE (NFS) get a named temporary file that lives only while it is written.
+pub fn write_new(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let unnamed = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .mode(0o666)
+        .open(dir);
+    let mut f = match unnamed {
+        Ok(f) => f,
+        Err(_) => return write_new_named(dir, stem, ext, bytes),
+    };
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing a file in {}", dir.display()))?;
+    let fd = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+    link_new_name(&fd, dir, stem, ext)
+}
+
+fn write_new_named(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
+    let tmp = dir.join(format!(".{stem}.{ext}.{}.tmp", std::process::id()));
+    let mut f = open_nofollow(&tmp, OpenOptions::new().write(true).create_new(true))
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    let linked = f
+        .write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))
+        .and_then(|()| link_new_name(&tmp, dir, stem, ext));
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 /// Opens without following a symlink at the last path component (O_NOFOLLOW), so a link
@@ -116,20 +153,31 @@ pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<Fil
         .open(path)
 }
 
-/// Hard-links `tmp` to the first free name `stem.ext`, `stem-2.ext`, …: link(2) fails rather
-/// than replace an existing file, so two runs can't overwrite each other's results.
+/// Hard-links `tmp` (a path, or an O_TMPFILE's /proc/self/fd/N) to the first free name
+/// `stem.ext`, `stem-2.ext`, …: linkat(2) fails rather than replace an existing file, so two
+/// runs can't overwrite each other's results.
 pub fn link_new_name(tmp: &Path, dir: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
+    let from = CString::new(tmp.as_os_str().as_bytes())?;
     for n in 1..10_000 {
-        let name = if n == 1 {
-            format!("{stem}.{ext}")
-        } else {
-            format!("{stem}-{n}.{ext}")
+        let path = dir.join(numbered(stem, n, ext));
+        let to = CString::new(path.as_os_str().as_bytes())?;
+        // SAFETY: two NUL-terminated paths; AT_SYMLINK_FOLLOW resolves /proc/self/fd/N to the
+        // open file (the way to name an O_TMPFILE without CAP_DAC_READ_SEARCH).
+        let rc = unsafe {
+            libc::linkat(
+                libc::AT_FDCWD,
+                from.as_ptr(),
+                libc::AT_FDCWD,
+                to.as_ptr(),
+                libc::AT_SYMLINK_FOLLOW,
+            )
         };
-        let path = dir.join(name);
-        match std::fs::hard_link(tmp, &path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
+        if rc == 0 {
+            return Ok(path);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            return Err(e).with_context(|| format!("creating {}", path.display()));
         }
     }
     bail!("no free file name for {stem}.{ext} in {}", dir.display())
@@ -205,6 +253,23 @@ mod tests {
         crate::schema::sample()
     }
 
+    fn prepare(dir: &Path, stem: &str) -> Result<Outputs> {
+        let work = Work {
+            workload: "eig".into(),
+            task_ms: None,
+            dim: 1,
+            tasks: 2,
+            seed: 42,
+            kernel: "auto".into(),
+        };
+        let none = Contents {
+            work: work.clone(),
+            attempts: vec![],
+            records: vec![],
+        };
+        Outputs::prepare(dir, stem, &work, &none)
+    }
+
     #[test]
     fn csv_row_matches_header_and_quotes_text() {
         let r = report();
@@ -221,6 +286,7 @@ mod tests {
         assert_eq!(get("busy_speedup"), "2");
         assert_eq!(get("busy_efficiency"), "1");
         assert_eq!(get("json_file"), "x.json");
+        assert_eq!((get("workload"), get("task_ms")), ("eig", ""));
     }
 
     #[test]
@@ -235,15 +301,9 @@ mod tests {
     fn finish_never_clobbers_and_appends_one_header() {
         let dir = tempfile::tempdir().unwrap();
         let r = report();
-        let a = Outputs::prepare(dir.path(), "s")
-            .unwrap()
-            .finish(&r)
-            .unwrap();
+        let a = prepare(dir.path(), "s").unwrap().finish(&r).unwrap();
         std::fs::write(dir.path().join("s-2.json"), b"earlier").unwrap();
-        let b = Outputs::prepare(dir.path(), "s")
-            .unwrap()
-            .finish(&r)
-            .unwrap();
+        let b = prepare(dir.path(), "s").unwrap().finish(&r).unwrap();
         assert_eq!(a.file_name().unwrap(), "s.json");
         assert_eq!(b.file_name().unwrap(), "s-3.json");
         assert_eq!(
@@ -269,16 +329,13 @@ mod tests {
         let out = dir.path().join("out");
         std::fs::create_dir(&out).unwrap();
         std::os::unix::fs::symlink(&victim, out.join(RUNS_CSV)).unwrap();
-        let err = Outputs::prepare(&out, "s").unwrap_err();
+        let err = prepare(&out, "s").unwrap_err();
         assert!(format!("{err:#}").contains("runs.csv"), "{err:#}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         // A link planted at the JSON's final name is left alone too: a new name is chosen.
         std::fs::remove_file(out.join(RUNS_CSV)).unwrap();
         std::os::unix::fs::symlink(&victim, out.join("s.json")).unwrap();
-        let p = Outputs::prepare(&out, "s")
-            .unwrap()
-            .finish(&report())
-            .unwrap();
+        let p = prepare(&out, "s").unwrap().finish(&report()).unwrap();
         assert_eq!(p.file_name().unwrap(), "s-2.json");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
     }
@@ -289,7 +346,7 @@ mod tests {
         let path = dir.path().join(RUNS_CSV);
         let old = b"started_at,label,speedup\n2026,run,1.9\n";
         std::fs::write(&path, old).unwrap();
-        let err = format!("{:#}", Outputs::prepare(dir.path(), "s").unwrap_err());
+        let err = format!("{:#}", prepare(dir.path(), "s").unwrap_err());
         assert!(err.contains(&path.display().to_string()), "{err}");
         assert!(
             err.contains("move it aside or choose another --out"),
@@ -303,22 +360,70 @@ mod tests {
         );
         // Today's header alone is accepted, and rows follow it.
         std::fs::write(&path, csv::header()).unwrap();
-        Outputs::prepare(dir.path(), "s")
-            .unwrap()
-            .finish(&report())
-            .unwrap();
+        prepare(dir.path(), "s").unwrap().finish(&report()).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
     }
 
     #[test]
-    fn dropped_outputs_leave_no_temporary_file() {
+    fn a_run_that_ends_early_leaves_its_journal_and_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
-        drop(Outputs::prepare(dir.path(), "s").unwrap());
-        let names: Vec<_> = std::fs::read_dir(dir.path())
+        drop(prepare(dir.path(), "s").unwrap());
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
-            .map(|e| e.unwrap().file_name())
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names, vec![std::ffi::OsString::from(RUNS_CSV)]);
+        names.sort();
+        assert_eq!(names, vec![RUNS_CSV, "s.tasks.csv.gz"]);
+    }
+
+    #[test]
+    fn the_journal_reads_back_bit_for_bit_and_skips_a_torn_member() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut out = prepare(dir.path(), "s").unwrap();
+        let recs: Vec<TaskRecord> = (0..3)
+            .map(|t| TaskRecord {
+                task: t,
+                rank: 1,
+                seconds: 0.1 + t as f64 / 3.0,
+                eig_sum_re: if t == 1 { f64::NAN } else { 1e-300 / 7.0 },
+                trace: -1.0 / 3.0,
+                ..TaskRecord::default()
+            })
+            .collect();
+        let launch = Attempt {
+            ranks: 2,
+            ..Attempt::default()
+        };
+        out.checkpoint(&launch, &recs[..2], 1.5).unwrap();
+        let path = dir.path().join("s.tasks.csv.gz");
+        let before = std::fs::metadata(&path).unwrap().len() as usize;
+        out.checkpoint(&launch, &recs, 2.5).unwrap();
+        let c = journal::read(&path).unwrap();
+        assert_eq!(c.work.tasks, 2);
+        assert_eq!(c.records.len(), 3);
+        for (a, b) in c.records.iter().zip(&recs) {
+            assert_eq!(a.task, b.task);
+            assert_eq!(a.seconds.to_bits(), b.seconds.to_bits());
+            assert_eq!(a.trace.to_bits(), b.trace.to_bits());
+            assert_eq!(a.eig_sum_re.is_nan(), b.eig_sum_re.is_nan());
+            if !b.eig_sum_re.is_nan() {
+                assert_eq!(a.eig_sum_re.to_bits(), b.eig_sum_re.to_bits());
+            }
+        }
+        assert_eq!(c.attempts.len(), 1);
+        assert_eq!((c.attempts[0].tasks_done, c.attempts[0].wall_s), (3, 2.5));
+        // A kill mid-write: half of a further member (a copy of the last one). What was whole
+        // reads as before.
+        let bytes = std::fs::read(&path).unwrap();
+        let last = &bytes[before..];
+        let torn = &last[..last.len() / 2];
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(torn)
+            .unwrap();
+        assert_eq!(journal::read(&path).unwrap().records.len(), 3);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use super::watch::{Beacon, Monitor, Silent};
-use super::{Checkpoint, Context, Outcome};
+use super::watch::{Beacon, Monitor, Stop};
+use super::{Context, Dispatch, Outcome, Saver, wait_for_workers};
 use crate::progress::Progress;
 use crate::record::TaskRecord;
 use crate::runner::TaskRunner;
@@ -25,11 +25,8 @@ const TAG_WORK: i32 = 2;
 const IN_FLIGHT: u64 = 2;
 /// Seconds of work in the largest guided chunk (see `Dispatcher::guided`).
 const CHUNK_TARGET_S: f64 = 0.5;
-/// A checkpoint that took long spaces the next ones out by this factor of its own time, so
-/// saving never costs more than ~2% of the run.
-const CHECKPOINT_SPACING: f64 = 50.0;
 
-/// A contiguous range of task ids.
+/// A contiguous range of indices into the run's task ids (`Context::ids`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Equivalence)]
 pub struct Chunk {
     pub start: u64,
@@ -138,9 +135,9 @@ impl Dispatcher {
 
 /// Runs the dynamic schedule; rank 0 ends with every record, or what it has when a rank falls
 /// silent.
-pub fn run(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) -> Outcome {
+pub fn run(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome {
     if ctx.is_root() {
-        master(ctx, runner, checkpoint)
+        master(ctx, runner, saver)
     } else {
         worker(ctx, runner);
         Outcome::NotRoot
@@ -148,46 +145,46 @@ pub fn run(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) -
 }
 
 /// Rank 0: hands out chunks between its own tasks, saves checkpoints, watches for silence.
-fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) -> Outcome {
+fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome {
     let (world, opts) = (ctx.world, ctx.opts);
     let size = world.size() as usize;
     let mut m = Master {
-        pool: Dispatcher::new(opts.tasks, size, opts.chunk),
-        records: Vec::with_capacity(opts.tasks as usize),
+        pool: Dispatcher::new(ctx.ids.len(), size, opts.chunk),
+        records: Vec::with_capacity(ctx.ids.len() as usize),
         chunks: vec![0; size],
         answered: vec![0; size],
         finished: 0,
+        stats: Dispatch::default(),
     };
     m.pool.observe(0, 1, runner.last_warm_up_s());
     let mut monitor = Monitor::new(ctx.beats, ctx.limits);
-    if let Err(silent) = m.answer_first_requests(world, &mut monitor) {
-        return ctx.lost(silent, m.records);
+    if let Err(stop) = m.answer_first_requests(world, &mut monitor) {
+        return ctx.outcome(m.records, Some(stop));
     }
-    let mut progress = Progress::new(!opts.quiet, opts.tasks);
-    let mut next_checkpoint = mpi::time() + opts.checkpoint_every_s;
+    let mut progress = Progress::new(!opts.quiet, ctx.ids.len());
     loop {
         progress.update(m.records.len() as u64, false);
-        let now = mpi::time();
-        if ctx.limits.expired(now) {
+        if ctx.limits.expired(mpi::time()) {
             m.pool.close();
         }
-        if now >= next_checkpoint {
-            checkpoint(ctx.gathered(m.records.clone(), None));
-            let took = mpi::time() - now;
-            next_checkpoint = mpi::time() + opts.checkpoint_every_s.max(CHECKPOINT_SPACING * took);
-        }
+        saver.maybe(ctx, &m.records);
+        let serving = mpi::time();
         while let Some(probed) = world
             .any_process()
             .immediate_matched_probe_with_tag(TAG_REQUEST)
         {
             m.serve(world, &mut monitor, probed);
         }
-        if let Err(silent) = monitor.poll() {
-            return ctx.lost(silent, m.records);
+        let polled = mpi::time();
+        m.stats.serve_s += polled - serving;
+        let poll = monitor.poll(&mut m.records);
+        m.stats.poll_s += mpi::time() - polled;
+        if let Err(stop) = poll {
+            return ctx.outcome(m.records, Some(stop));
         }
-        if let Some(task) = m.pool.take_one() {
+        if let Some(i) = m.pool.take_one() {
             // One task at a time, so requests wait at most one task's time.
-            let rec = runner.run(task);
+            let rec = runner.run(ctx.ids.get(i));
             monitor.task_took(rec.seconds);
             m.pool.observe(0, 1, rec.seconds);
             m.records.push(rec);
@@ -198,10 +195,8 @@ fn master(ctx: &Context, runner: &mut TaskRunner, checkpoint: Checkpoint<'_>) ->
         } else {
             progress.finish();
             // Drain the workers' last words so no message is left unreceived at finalize.
-            return match monitor.wait_all_done(0) {
-                Ok(_) => ctx.finished(m.records),
-                Err(silent) => ctx.lost(silent, m.records),
-            };
+            let stats = m.stats;
+            return stats.attach(wait_for_workers(ctx, &mut monitor, saver, m.records));
         }
     }
 }
@@ -216,6 +211,8 @@ struct Master {
     answered: Vec<u64>,
     /// Workers that have had every request answered and sent their last records.
     finished: usize,
+    /// Rank 0's time as dispatcher.
+    stats: Dispatch,
 }
 
 impl Master {
@@ -226,7 +223,7 @@ impl Master {
         &mut self,
         world: &SimpleCommunicator,
         monitor: &mut Monitor,
-    ) -> Result<(), Silent> {
+    ) -> Result<(), Stop> {
         let mut first = 0;
         while first < (world.size() as u64 - 1) * IN_FLIGHT {
             match world
@@ -237,7 +234,7 @@ impl Master {
                     self.serve(world, monitor, probed);
                     first += 1;
                 }
-                None => monitor.poll()?,
+                None => monitor.poll(&mut self.records)?,
             }
         }
         Ok(())
@@ -252,6 +249,7 @@ impl Master {
         probed: (Message, Status),
     ) {
         monitor.heard(probed.1.source_rank());
+        self.stats.requests += 1;
         let (done, status) = probed.matched_receive_vec::<TaskRecord>();
         self.records.extend_from_slice(&done);
         let w = status.source_rank() as usize;
@@ -275,7 +273,7 @@ impl Master {
 fn worker(ctx: &Context, runner: &mut TaskRunner) {
     let (world, limits) = (ctx.world, ctx.limits);
     let root = world.process_at_rank(0);
-    let mut beacon = Beacon::new(ctx.beats);
+    let mut beacon = Beacon::new(ctx.beats, limits.silence_s);
     let none: [TaskRecord; 0] = [];
     for _ in 0..IN_FLIGHT {
         root.send_with_tag(&none[..], TAG_REQUEST);
@@ -283,23 +281,40 @@ fn worker(ctx: &Context, runner: &mut TaskRunner) {
     let mut in_flight = IN_FLIGHT;
     let mut done = Vec::new();
     while in_flight > 0 {
-        let (chunk, _) = root.receive_with_tag::<Chunk>(TAG_WORK);
+        let chunk = next_chunk(ctx, &mut beacon);
         in_flight -= 1;
         if chunk.count == 0 {
             continue; // no work left; drain the other answer still on its way
         }
         done.clear();
-        for t in chunk.start..chunk.start + chunk.count {
+        for i in chunk.start..chunk.start + chunk.count {
             if limits.expired(mpi::time()) {
                 break; // rank 0 stops handing out work at the same deadline
             }
-            done.push(runner.run(t));
-            beacon.tick();
+            let rec = runner.run(ctx.ids.get(i));
+            done.push(rec);
+            if crate::interrupt::received().is_some() {
+                beacon.leave(&done);
+            }
+            beacon.took(rec.seconds);
         }
         root.send_with_tag(&done[..], TAG_REQUEST);
         in_flight += 1;
     }
-    beacon.done(0);
+    beacon.done();
+}
+
+/// Waits for rank 0's next answer, hearing its beats meanwhile (never blocked inside MPI, so
+/// the watchdog is the only judge of rank 0's silence).
+fn next_chunk(ctx: &Context, beacon: &mut Beacon) -> Chunk {
+    let root = ctx.world.process_at_rank(0);
+    loop {
+        if let Some((msg, _)) = root.immediate_matched_probe_with_tag(TAG_WORK) {
+            return msg.matched_receive::<Chunk>().0;
+        }
+        beacon.tick();
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,11 @@
-//! Static schedule: one Scatterv of task ids, compute, one Gatherv of records.
+//! Static schedule: every rank computes a fixed contiguous block of the task ids (all ranks
+//! know the list, so nothing is scattered); records stream to rank 0 with the heartbeats.
 
-use mpi::datatype::{Partition, PartitionMut};
 use mpi::traits::*;
 
 use super::watch::{Beacon, Monitor};
-use super::{Context, Outcome, displacements};
+use super::{Context, Outcome, Saver, displacements, wait_for_workers};
 use crate::progress::Progress;
-use crate::record::TaskRecord;
 use crate::runner::TaskRunner;
 
 /// Tasks per rank for `tasks` tasks over `ranks` ranks: contiguous blocks whose sizes differ by
@@ -18,89 +17,63 @@ pub fn block_partition(tasks: u64, ranks: usize) -> Vec<i32> {
         .collect()
 }
 
-/// Scatters task ids, computes this rank's share and gathers every record on rank 0; rank 0
-/// keeps what it has if a rank falls silent.
-pub fn run(ctx: &Context, runner: &mut TaskRunner) -> Outcome {
-    let ids = scatter_ids(ctx);
+/// Computes this rank's block; rank 0 also receives everyone's records and keeps what it has
+/// if the run stops early.
+pub fn run(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome {
+    let block = my_block(ctx);
     if ctx.is_root() {
-        root(ctx, runner, &ids)
+        root(ctx, runner, saver, block)
     } else {
-        non_root(ctx, runner, &ids);
+        non_root(ctx, runner, block);
         Outcome::NotRoot
     }
 }
 
-/// This rank's block of task ids, from one Scatterv.
-fn scatter_ids(ctx: &Context) -> Vec<u64> {
-    let (world, tasks) = (ctx.world, ctx.opts.tasks);
-    let root = world.process_at_rank(0);
-    let counts = block_partition(tasks, world.size() as usize);
-    let mut ids = vec![0u64; counts[world.rank() as usize] as usize];
-    if ctx.is_root() {
-        let all: Vec<u64> = (0..tasks).collect();
-        let displs = displacements(&counts);
-        let part = Partition::new(&all[..], &counts[..], &displs[..]);
-        root.scatter_varcount_into_root(&part, &mut ids[..]);
-    } else {
-        root.scatter_varcount_into(&mut ids[..]);
-    }
-    ids
+/// Indices into `ctx.ids` of this rank's block.
+fn my_block(ctx: &Context) -> std::ops::Range<u64> {
+    let counts = block_partition(ctx.ids.len(), ctx.world.size() as usize);
+    let rank = ctx.world.rank() as usize;
+    let start = displacements(&counts)[rank] as u64;
+    start..start + counts[rank] as u64
 }
 
-/// Rank 0: computes its block while watching the others, then gathers every record.
-fn root(ctx: &Context, runner: &mut TaskRunner, ids: &[u64]) -> Outcome {
-    // Rank 0 sees only its own share: with equal blocks, its progress × ranks estimates the
-    // whole.
-    let ranks = ctx.world.size() as u64;
-    let mut progress = Progress::new(!ctx.opts.quiet, ctx.opts.tasks);
+/// Rank 0: computes its block while watching the others and saving, then waits for them.
+fn root(
+    ctx: &Context,
+    runner: &mut TaskRunner,
+    saver: &mut Saver,
+    block: std::ops::Range<u64>,
+) -> Outcome {
+    let mut progress = Progress::new(!ctx.opts.quiet, ctx.ids.len());
     let mut monitor = Monitor::new(ctx.beats, ctx.limits);
-    let mut records = Vec::with_capacity(ids.len());
-    for &t in ids {
+    let mut records = Vec::with_capacity(ctx.ids.len() as usize);
+    for i in block {
         if ctx.limits.expired(mpi::time()) {
             break;
         }
-        let rec = runner.run(t);
+        let rec = runner.run(ctx.ids.get(i));
         monitor.task_took(rec.seconds);
         records.push(rec);
-        progress.update(records.len() as u64 * ranks, ranks > 1);
-        if let Err(silent) = monitor.poll() {
-            return ctx.lost(silent, records);
+        progress.update(records.len() as u64, false);
+        if let Err(stop) = monitor.poll(&mut records) {
+            return ctx.outcome(records, Some(stop));
         }
+        saver.maybe(ctx, &records);
     }
     progress.finish();
-    // Enter the gather only once every rank has said it is done, so a dead rank is noticed
-    // here rather than hanging the collective.
-    let done = match monitor.wait_all_done(records.len() as u64) {
-        Ok(done) => done,
-        Err(silent) => return ctx.lost(silent, records),
-    };
-    let got: Vec<i32> = done.iter().map(|&c| c as i32).collect();
-    let got_displs = displacements(&got);
-    let mut all = vec![TaskRecord::default(); got.iter().sum::<i32>() as usize];
-    {
-        let mut part = PartitionMut::new(&mut all[..], &got[..], &got_displs[..]);
-        ctx.world
-            .process_at_rank(0)
-            .gather_varcount_into_root(&records[..], &mut part);
-    }
-    ctx.finished(all)
+    wait_for_workers(ctx, &mut monitor, saver, records)
 }
 
-/// Every other rank: computes its block with heartbeats, then sends its records to rank 0.
-fn non_root(ctx: &Context, runner: &mut TaskRunner, ids: &[u64]) {
-    let mut beacon = Beacon::new(ctx.beats);
-    let mut records = Vec::with_capacity(ids.len());
-    for &t in ids {
+/// Every other rank: computes its block, its records going to rank 0 with the heartbeats.
+fn non_root(ctx: &Context, runner: &mut TaskRunner, block: std::ops::Range<u64>) {
+    let mut beacon = Beacon::new(ctx.beats, ctx.limits.silence_s);
+    for i in block {
         if ctx.limits.expired(mpi::time()) {
             break;
         }
-        records.push(runner.run(t));
-        beacon.tick();
+        beacon.record(runner.run(ctx.ids.get(i)));
     }
-    beacon.done(records.len() as u64);
-    ctx.world
-        .process_at_rank(0)
-        .gather_varcount_into(&records[..]);
+    beacon.done();
 }
 
 #[cfg(test)]

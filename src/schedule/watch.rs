@@ -7,19 +7,45 @@
 //! between tasks, from the thread that computes: no MPI thread support is needed, and a
 //! rank stuck in a task is, to rank 0, as silent as a dead one (the timeout grows with the
 //! longest task seen, so slow tasks are not mistaken for dead hosts).
+//!
+//! Beats carry the records finished since the last one, so rank 0 holds every record more
+//! than a second old in either schedule. Rank 0 beats back; a worker's watchdog thread ends
+//! the worker when rank 0 falls silent, even if mpirun can no longer tell it to.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-/// Worker → rank 0: "still alive" (empty message).
+use crate::record::TaskRecord;
+
+/// Worker → rank 0: "still alive", with the records finished since the last beat.
 const TAG_BEAT: i32 = 11;
-/// Worker → rank 0: "finished; here is my record count" (one u64).
+/// Worker → rank 0: "finished", with its last records.
 const TAG_DONE: i32 = 12;
+/// Rank 0 → worker: "still alive" (empty message).
+const TAG_ROOT_BEAT: i32 = 13;
+/// Rank 0 → worker: "every rank is done; finalize" (empty message).
+const TAG_BYE: i32 = 14;
 /// Seconds between heartbeats.
 pub const BEAT_EVERY_S: f64 = 1.0;
+/// After a signal, rank 0 waits this long for the workers' last records before saving, seconds.
+const DRAIN_ON_SIGNAL_S: f64 = 0.3;
+/// After a signal, a worker that sent its last records exits this much later, seconds.
+const LEAVE_AFTER_S: f64 = 2.0;
 /// A rank silent for this many times its longest task is also presumed dead.
 const SLOWEST_TASKS: f64 = 4.0;
+
+/// Why rank 0 stopped before every rank was done.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stop {
+    /// A rank fell silent.
+    Lost(Silent),
+    /// SIGINT or SIGTERM (the signal number) reached rank 0.
+    Signal(i32),
+}
 
 /// The time limit and the heartbeat timeout. Each rank holds the deadline on its own clock,
 /// counted from the same barrier, so all stop starting tasks at about the same moment.
@@ -38,39 +64,148 @@ impl Limits {
     }
 }
 
-/// A worker's side: a heartbeat at most every `BEAT_EVERY_S`, and a last word when done.
+/// A worker's side: a heartbeat carrying its new records at most every `BEAT_EVERY_S`, its
+/// last records when done; and it listens for rank 0's beats, which a watchdog thread checks.
 pub struct Beacon<'a> {
     comm: &'a SimpleCommunicator,
     next_at: f64,
+    /// Records finished since the last beat.
+    pending: Vec<TaskRecord>,
 }
 
 impl<'a> Beacon<'a> {
-    pub fn new(comm: &'a SimpleCommunicator) -> Self {
+    /// Starts the watchdog: rank 0 silent for `silence_s` (or 4× this rank's longest task)
+    /// ends this process.
+    pub fn new(comm: &'a SimpleCommunicator, silence_s: f64) -> Self {
+        watchdog::start(silence_s);
         Beacon {
             comm,
             next_at: mpi::time() + BEAT_EVERY_S,
+            pending: Vec::new(),
         }
     }
 
-    /// Call between tasks: sends a heartbeat when one is due (one clock read otherwise).
+    /// A finished task whose record goes to rank 0 with the next beat.
+    pub fn record(&mut self, rec: TaskRecord) {
+        self.pending.push(rec);
+        self.took(rec.seconds);
+    }
+
+    /// A finished task (its record travels otherwise): a long one stretches the silence this
+    /// rank allows rank 0, whose tasks are as long.
+    pub fn took(&mut self, seconds: f64) {
+        watchdog::task_took(seconds);
+        self.tick();
+    }
+
+    /// Call between tasks: hears rank 0, and sends a heartbeat when one is due (one clock
+    /// read otherwise). On SIGINT/SIGTERM, sends what is pending and leaves (see `leave`).
     #[inline]
     pub fn tick(&mut self) {
+        if crate::interrupt::received().is_some() {
+            self.leave(&[]);
+        }
         let now = mpi::time();
         if now >= self.next_at {
             self.next_at = now + BEAT_EVERY_S;
-            let none: [u8; 0] = [];
-            // Empty messages go eagerly: this returns at once even if rank 0 is busy.
-            self.comm
-                .process_at_rank(0)
-                .send_with_tag(&none[..], TAG_BEAT);
+            self.listen();
+            // Small messages go eagerly: this returns at once even if rank 0 is busy.
+            let root = self.comm.process_at_rank(0);
+            root.send_with_tag(&self.pending[..], TAG_BEAT);
+            self.pending.clear();
         }
     }
 
-    /// Tells rank 0 this rank has finished with `records` records to gather.
-    pub fn done(self, records: u64) {
-        self.comm
-            .process_at_rank(0)
-            .send_with_tag(&records, TAG_DONE);
+    /// Drains rank 0's beats; true once rank 0 said goodbye.
+    pub fn listen(&mut self) -> bool {
+        let root = self.comm.process_at_rank(0);
+        while let Some((msg, status)) = root.immediate_matched_probe() {
+            let (_, _) = (msg, status).matched_receive_vec::<u8>();
+            watchdog::heard();
+            if status.tag() == TAG_BYE {
+                watchdog::disarm();
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Sends rank 0 this rank's last records, then waits (hearing rank 0) until every rank is
+    /// done, so no rank sits in `MPI_Finalize` unwatched.
+    pub fn done(mut self) {
+        let root = self.comm.process_at_rank(0);
+        root.send_with_tag(&self.pending[..], TAG_DONE);
+        while !self.listen() {
+            if crate::interrupt::received().is_some() {
+                self.leave(&[]);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// After SIGINT/SIGTERM (mpirun sends SIGTERM to every rank at once): hands rank 0 the
+    /// records it has not seen (pending ones and `unsent`), which rank 0 waits a moment for
+    /// before saving, then exits. Dying of the signal at once would make mpirun kill rank 0
+    /// before it had saved.
+    pub fn leave(&mut self, unsent: &[TaskRecord]) -> ! {
+        self.pending.extend_from_slice(unsent);
+        let root = self.comm.process_at_rank(0);
+        root.send_with_tag(&self.pending[..], TAG_DONE);
+        // Rank 0 saves and exits; mpirun's SIGKILL follows a second after its SIGTERM.
+        std::thread::sleep(Duration::from_secs_f64(LEAVE_AFTER_S));
+        // SAFETY: _exit ends the process without MPI_Finalize, which would wait for rank 0.
+        unsafe { libc::_exit(i32::from(crate::exit::INTERRUPTED)) }
+    }
+}
+
+/// A worker's watchdog thread: the only way out when rank 0's host dies and the main thread is
+/// stuck inside MPI (only the main thread ever calls MPI; this one reads two atomics).
+mod watchdog {
+    use super::*;
+
+    static LAST_HEARD_MS: AtomicU64 = AtomicU64::new(0);
+    static ALLOWED_MS: AtomicU64 = AtomicU64::new(u64::MAX);
+    static DISARMED: AtomicBool = AtomicBool::new(false);
+
+    fn now_ms() -> u64 {
+        static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
+    }
+
+    pub fn start(silence_s: f64) {
+        heard();
+        ALLOWED_MS.store((silence_s * 1e3) as u64, Ordering::Relaxed);
+        std::thread::spawn(|| {
+            while !DISARMED.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(250));
+                let silent = now_ms().saturating_sub(LAST_HEARD_MS.load(Ordering::Relaxed));
+                if silent > ALLOWED_MS.load(Ordering::Relaxed) && !DISARMED.load(Ordering::Relaxed)
+                {
+                    eprintln!(
+                        "cluster-bench: rank 0 has not been heard from for {:.1} s: presuming \
+                         its host down; this rank exits",
+                        silent as f64 / 1e3
+                    );
+                    // SAFETY: _exit ends the process at once; nothing is shared with the main
+                    // thread that needs tidying (a rank's records are rank 0's to keep).
+                    unsafe { libc::_exit(i32::from(crate::exit::ROOT_LOST)) };
+                }
+            }
+        });
+    }
+
+    pub fn heard() {
+        LAST_HEARD_MS.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// A long task of rank 0's delays its beats: allow 4× the longest task seen here.
+    pub fn task_took(seconds: f64) {
+        let ms = (SLOWEST_TASKS * seconds * 1e3) as u64;
+        ALLOWED_MS.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    pub fn disarm() {
+        DISARMED.store(true, Ordering::Relaxed);
     }
 }
 
@@ -83,15 +218,17 @@ pub struct Silent {
     pub silent_s: f64,
 }
 
-/// Rank 0's side: when each rank was last heard from, and which have finished.
+/// Rank 0's side: when each rank was last heard from, which have finished; its own beats.
 pub struct Monitor<'a> {
     comm: &'a SimpleCommunicator,
     limits: Limits,
     last_seen: Vec<f64>,
-    /// Record count announced by each finished rank (rank 0's own slot stays `None`).
-    done: Vec<Option<u64>>,
+    /// Ranks that said they are done (rank 0's own slot stays false).
+    done: Vec<bool>,
     /// Longest single task seen so far, seconds.
     longest_task_s: f64,
+    /// When rank 0 next tells the workers it is alive.
+    next_beat_at: f64,
 }
 
 impl<'a> Monitor<'a> {
@@ -101,8 +238,9 @@ impl<'a> Monitor<'a> {
             comm,
             limits,
             last_seen: vec![mpi::time(); size],
-            done: vec![None; size],
+            done: vec![false; size],
             longest_task_s: 0.0,
+            next_beat_at: mpi::time(),
         }
     }
 
@@ -117,52 +255,82 @@ impl<'a> Monitor<'a> {
         self.longest_task_s = self.longest_task_s.max(seconds);
     }
 
-    /// Drains heartbeats and checks every unfinished rank's silence.
-    pub fn poll(&mut self) -> Result<(), Silent> {
+    /// Drains heartbeats (keeping the records they carry in `sink`), beats to the workers when
+    /// due, and stops on a signal or on a rank's silence.
+    pub fn poll(&mut self, sink: &mut Vec<TaskRecord>) -> Result<(), Stop> {
         while let Some((msg, status)) = self.comm.any_process().immediate_matched_probe() {
-            self.receive(msg, status);
+            self.receive(msg, status, sink);
+        }
+        if let Some(sig) = crate::interrupt::received() {
+            self.drain_last_words(sink);
+            return Err(Stop::Signal(sig));
         }
         let now = mpi::time();
+        if now >= self.next_beat_at {
+            self.next_beat_at = now + BEAT_EVERY_S;
+            beat_workers(self.comm, None);
+        }
         let allowed = self
             .limits
             .silence_s
             .max(SLOWEST_TASKS * self.longest_task_s);
         for rank in 1..self.last_seen.len() {
             let silent_s = now - self.last_seen[rank];
-            if self.done[rank].is_none() && silent_s > allowed {
-                return Err(Silent {
+            if !self.done[rank] && silent_s > allowed {
+                return Err(Stop::Lost(Silent {
                     rank: rank as i32,
                     silent_s,
-                });
+                }));
             }
         }
         Ok(())
     }
 
-    fn receive(&mut self, msg: Message, status: Status) {
+    fn receive(&mut self, msg: Message, status: Status, sink: &mut Vec<TaskRecord>) {
         let rank = status.source_rank();
         self.last_seen[rank as usize] = mpi::time();
+        let (records, _) = (msg, status).matched_receive_vec::<TaskRecord>();
+        sink.extend_from_slice(&records);
         if status.tag() == TAG_DONE {
-            let (count, _) = msg.matched_receive::<u64>();
-            self.done[rank as usize] = Some(count);
-        } else {
-            let (_, _) = (msg, status).matched_receive_vec::<u8>();
+            self.done[rank as usize] = true;
         }
     }
 
-    /// Waits, still watching, until every other rank has said it is done; returns the record
-    /// count of each rank (rank 0's own is `own`).
-    pub fn wait_all_done(&mut self, own: u64) -> Result<Vec<u64>, Silent> {
-        loop {
-            self.poll()?;
-            if self.done.iter().skip(1).all(Option::is_some) {
-                let mut counts: Vec<u64> = self.done.iter().map(|c| c.unwrap_or(0)).collect();
-                counts[0] = own;
-                return Ok(counts);
+    /// After a signal: the workers got it too and send their last records; keeps those that
+    /// come within `DRAIN_ON_SIGNAL_S`.
+    fn drain_last_words(&mut self, sink: &mut Vec<TaskRecord>) {
+        let end = mpi::time() + DRAIN_ON_SIGNAL_S;
+        while !self.all_done() && mpi::time() < end {
+            while let Some((msg, status)) = self.comm.any_process().immediate_matched_probe() {
+                self.receive(msg, status, sink);
             }
-            // Rank 0 has nothing else to do; don't burn the core a worker may share with it.
-            std::thread::sleep(std::time::Duration::from_micros(200));
+            std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// True once every other rank has said it is done.
+    pub fn all_done(&self) -> bool {
+        self.done.iter().skip(1).all(|&d| d)
+    }
+
+    /// Lets every worker go to `MPI_Finalize` (call once all are done).
+    pub fn bye(&self) {
+        let none: [u8; 0] = [];
+        for rank in 1..self.comm.size() {
+            self.comm
+                .process_at_rank(rank)
+                .send_with_tag(&none[..], TAG_BYE);
+        }
+    }
+}
+
+/// Rank 0 tells every worker but `skip` that it is alive.
+fn beat_workers(comm: &SimpleCommunicator, skip: Option<i32>) {
+    let none: [u8; 0] = [];
+    for rank in (1..comm.size()).filter(|&r| Some(r) != skip) {
+        // Empty messages go eagerly: this never waits for the worker.
+        comm.process_at_rank(rank)
+            .send_with_tag(&none[..], TAG_ROOT_BEAT);
     }
 }
 
@@ -181,7 +349,27 @@ pub const MIN_ABORT_GRACE_S: f64 = 10.0;
 /// (mpirun with `oob_tcp_keepalive_*` set, Slurm) declares the host dead and ends the job
 /// itself. So let it: the results are already saved. If the launcher stays silent (the host is
 /// up but the rank is stuck), we abort after the grace, and mpirun can reach every daemon.
-pub fn grace_before_abort(heartbeat_timeout_s: f64) {
-    let grace = heartbeat_timeout_s.max(MIN_ABORT_GRACE_S);
-    std::thread::sleep(std::time::Duration::from_secs_f64(grace));
+///
+/// Rank 0 keeps beating to the surviving workers meanwhile, and takes (and drops: what was
+/// saved is saved) whatever they send, so none waits inside MPI with its watchdog firing.
+pub fn grace_before_abort(
+    world: &SimpleCommunicator,
+    beats: &SimpleCommunicator,
+    lost: i32,
+    heartbeat_timeout_s: f64,
+) {
+    let end = mpi::time() + heartbeat_timeout_s.max(MIN_ABORT_GRACE_S);
+    let mut next_beat_at = mpi::time();
+    while mpi::time() < end {
+        for comm in [world, beats] {
+            while let Some(probed) = comm.any_process().immediate_matched_probe() {
+                let _ = probed.matched_receive_vec::<TaskRecord>();
+            }
+        }
+        if mpi::time() >= next_beat_at {
+            next_beat_at += BEAT_EVERY_S;
+            beat_workers(beats, Some(lost));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -134,3 +134,52 @@ pub fn pid_running(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// The most records any run journal (`*.tasks.csv.gz`) in `dir` holds; a journal being
+/// written reads as its last whole checkpoint.
+pub fn journal_records(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(".tasks.csv.gz"))
+                .filter_map(|p| cluster_bench::export::journal::read(&p).ok())
+                .map(|c| c.records.len())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// Names of the temporary files (`*.tmp`) left in `dir`: a run leaves none, however it ends.
+pub fn temporary_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+/// A resumed run's JSON `doc` is the whole work: complete, every task of `0..tasks` exactly
+/// once, and the checksum bit-identical to the undisturbed `reference`.
+pub fn assert_whole_run(doc: &Value, reference: f64, tasks: u64, what: &str) {
+    assert_eq!(doc["complete"], true, "{what}: not complete");
+    let got = doc["checksum"].as_f64().unwrap();
+    assert_eq!(
+        got.to_bits(),
+        reference.to_bits(),
+        "{what}: {got} vs {reference}"
+    );
+    let ids: Vec<u64> = doc["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        (0..tasks).collect::<Vec<u64>>(),
+        "{what}: every task once"
+    );
+}

@@ -228,9 +228,9 @@ pub fn records_in(dir: &Path) -> usize {
     if !dir.is_dir() {
         return 0;
     }
-    common::json_files(dir)
+    let in_json = common::json_files(dir)
         .iter()
         .filter_map(|(_, v)| v["tasks"].as_array().map(Vec::len))
-        .max()
-        .unwrap_or(0)
+        .max();
+    in_json.unwrap_or(0).max(common::journal_records(dir))
 }

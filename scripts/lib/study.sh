@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# study.sh: a study's folder, clock and load average, shared by sweep.sh and bench_ranks.sh.
+# Needs die (common.sh) and, for check_tools, MPIRUN, CLUSTER_BENCH and PYTHON.
+
+# make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
+make_study_dir() {
+  local root=$1 name=$2 dir k=1
+  mkdir -p -- "$root"
+  dir="$root/$name"
+  until mkdir -- "$dir" 2>/dev/null; do
+    [[ -d "$root" && -w "$root" ]] || die "cannot create a folder in $root"
+    k=$((k + 1))
+    [[ $k -le 999 ]] || die "too many studies named $name in $root"
+    dir="$root/$name-$k"
+  done
+  mkdir -- "$dir/runs"
+  printf '%s\n' "$dir"
+}
+
+# now_ms: wall clock in milliseconds.
+now_ms() {
+  local t=${EPOCHREALTIME/[.,]/}
+  echo $((t / 1000))
+}
+
+# loadavg: this machine's 1, 5 and 15 minute load averages (other work skews the timings).
+loadavg() {
+  local a b c _
+  read -r a b c _ </proc/loadavg 2>/dev/null || { echo '?'; return; }
+  echo "$a $b $c"
+}
+
+# load1: the 1-minute load average alone (empty if unknown).
+load1() {
+  local a _
+  read -r a _ </proc/loadavg 2>/dev/null || { echo ''; return; }
+  echo "$a"
+}
+
+# check_tools: mpirun, cluster-bench and the Python with matplotlib are there.
+check_tools() {
+  command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
+  [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
+  [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
+}

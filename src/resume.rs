@@ -1,0 +1,203 @@
+//! `--resume FILE`: the records and launches of an interrupted run, read from its JSON or its
+//! journal, and refused unless the run did the same work; the ids still missing.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::cli::{Options, value_name};
+use crate::export::journal::{self, Contents, Work};
+use crate::record::{TaskRecord, TaskStatus};
+use crate::schema::Attempt;
+
+/// `stop_reason` of a launch that ended without a word (killed outright): its records are
+/// those of its last checkpoint.
+pub const KILLED: &str = "killed (records up to its last checkpoint)";
+
+/// The work `opts` asks for.
+pub fn work(opts: &Options) -> Work {
+    Work {
+        workload: opts.workload.name().into(),
+        task_ms: opts.workload.task_ms(),
+        dim: opts.dim,
+        tasks: opts.tasks,
+        seed: opts.seed,
+        kernel: value_name(&opts.kernel),
+    }
+}
+
+/// Reads `path` (a journal if gzip, else a run's JSON) for a run with `opts`: refuses other
+/// work, naming each difference, and a complete run. Records come back sorted, each task once.
+pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).with_context(|| format!("--resume {shown}"))?;
+    let mut c = if bytes.starts_with(&[0x1f, 0x8b]) {
+        journal::read(path).with_context(|| format!("--resume {shown}"))?
+    } else {
+        from_json(&bytes).with_context(|| format!("--resume {shown}: not a cluster-bench JSON"))?
+    };
+    let differs = differences(&c.work, &work(opts));
+    if !differs.is_empty() {
+        bail!(
+            "--resume {shown} did other work: {} (a resumed run must repeat --workload, \
+             --task-ms, --dim, --tasks, --seed and --kernel)",
+            differs.join(", ")
+        );
+    }
+    c.records.sort_by_key(|r| r.task);
+    c.records.dedup_by_key(|r| r.task);
+    if let Some(r) = c.records.iter().find(|r| r.task >= opts.tasks) {
+        bail!(
+            "--resume {shown}: task {} is not below --tasks {}",
+            r.task,
+            opts.tasks
+        );
+    }
+    if c.records.len() as u64 == opts.tasks {
+        bail!("--resume {shown}: the run is complete; there is nothing to resume");
+    }
+    for a in c.attempts.iter_mut().filter(|a| a.stop_reason.is_none()) {
+        a.stop_reason = Some(KILLED.into());
+    }
+    Ok(c)
+}
+
+/// One phrase per difference: "dim 40 (here 30)".
+fn differences(theirs: &Work, ours: &Work) -> Vec<String> {
+    let ms = |t: Option<f64>| t.map_or("-".into(), |t| t.to_string());
+    let pairs = [
+        ("workload", theirs.workload.clone(), ours.workload.clone()),
+        ("task_ms", ms(theirs.task_ms), ms(ours.task_ms)),
+        ("dim", theirs.dim.to_string(), ours.dim.to_string()),
+        ("tasks", theirs.tasks.to_string(), ours.tasks.to_string()),
+        ("seed", theirs.seed.to_string(), ours.seed.to_string()),
+        ("kernel", theirs.kernel.clone(), ours.kernel.clone()),
+    ];
+    pairs
+        .into_iter()
+        .filter(|(_, t, o)| t != o)
+        .map(|(name, t, o)| format!("{name} {t} (here {o})"))
+        .collect()
+}
+
+/// The task ids below `tasks` that `records` (sorted by task) lacks, in increasing order.
+pub fn missing(records: &[TaskRecord], tasks: u64) -> Vec<u64> {
+    let mut have = records.iter().map(|r| r.task).peekable();
+    (0..tasks)
+        .filter(|&t| {
+            let found = have.peek() == Some(&t);
+            if found {
+                have.next();
+            }
+            !found
+        })
+        .collect()
+}
+
+/// The keys of a run's JSON that a resume reads.
+#[derive(Deserialize)]
+struct Doc {
+    config: Work,
+    tasks: Vec<TaskDoc>,
+    #[serde(default)]
+    attempts: Vec<Attempt>,
+}
+
+#[derive(Deserialize)]
+struct TaskDoc {
+    task: u64,
+    rank: i32,
+    status: String,
+    fallback: bool,
+    start_s: f64,
+    seconds: f64,
+    /// `null` (NaN) when no eigenvalues were computed.
+    eig_sum_re: Option<f64>,
+    eig_sum_im: Option<f64>,
+    trace: Option<f64>,
+}
+
+fn from_json(bytes: &[u8]) -> Result<Contents> {
+    let doc: Doc = serde_json::from_slice(bytes)?;
+    let records = doc
+        .tasks
+        .iter()
+        .map(TaskDoc::record)
+        .collect::<Result<_>>()?;
+    Ok(Contents {
+        work: doc.config,
+        attempts: doc.attempts,
+        records,
+    })
+}
+
+impl TaskDoc {
+    fn record(&self) -> Result<TaskRecord> {
+        let status = (0..=u8::MAX)
+            .filter_map(TaskStatus::from_code)
+            .find(|s| s.as_str() == self.status)
+            .with_context(|| format!("task {}: unknown status {:?}", self.task, self.status))?;
+        Ok(TaskRecord {
+            task: self.task,
+            rank: self.rank,
+            status: status as u8,
+            fallback: u8::from(self.fallback),
+            start_s: self.start_s,
+            seconds: self.seconds,
+            eig_sum_re: self.eig_sum_re.unwrap_or(f64::NAN),
+            eig_sum_im: self.eig_sum_im.unwrap_or(f64::NAN),
+            trace: self.trace.unwrap_or(f64::NAN),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(task: u64) -> TaskRecord {
+        TaskRecord {
+            task,
+            ..TaskRecord::default()
+        }
+    }
+
+    #[test]
+    fn missing_ids_are_the_complement() {
+        let have = [rec(0), rec(2), rec(3), rec(7)];
+        assert_eq!(missing(&have, 9), vec![1, 4, 5, 6, 8]);
+        assert_eq!(missing(&[], 3), vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn every_difference_is_named() {
+        let a = Work {
+            workload: "sleep".into(),
+            task_ms: Some(5.0),
+            dim: 40,
+            tasks: 10,
+            seed: 1,
+            kernel: "hqr".into(),
+        };
+        let b = Work {
+            workload: "eig".into(),
+            task_ms: None,
+            dim: 30,
+            tasks: 10,
+            seed: 2,
+            kernel: "auto".into(),
+        };
+        assert_eq!(
+            differences(&a, &b),
+            vec![
+                "workload sleep (here eig)",
+                "task_ms 5 (here -)",
+                "dim 40 (here 30)",
+                "seed 1 (here 2)",
+                "kernel hqr (here auto)"
+            ]
+        );
+        assert!(differences(&a, &a).is_empty());
+    }
+}
