@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Plots of cluster-bench results, straight from the CSV files (PNG and SVG).
 
-PATH is either a runs.csv (the file every run appends one row to, e.g. results/runs.csv) or a
-study folder of scripts/sweep.sh (after scripts/scaling.py).
+PATH is a runs.csv (the file every run appends one row to, e.g. results/runs.csv), a study
+folder of scripts/sweep.sh (after scripts/scaling.py), or a `cluster-bench net` result
+(FILE.net.json or FILE.net.csv).
 """
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import plot_net  # noqa: E402
 import runs_csv  # noqa: E402
 import scaling  # noqa: E402
 
@@ -35,6 +37,10 @@ from a runs.csv (into DIR/plots next to it):
   such 1-rank runs have none. (busy_speedup, Σ task seconds / wall, is not used: it cannot
   see tasks that got slower when ranks share cores.)
 
+from a net result FILE.net.json or FILE.net.csv (into DIR/plots next to it):
+  net-heatmaps       latency (us) and bandwidth (MB/s), host x host, row sends to column;
+                     links flagged slow outlined, flagged hosts in red (from the JSON)
+
 from a study folder (into STUDY/plots):
   speedup, efficiency      against p, medians with min-max bars, ideal line, Amdahl or
                            Gustafson fit from fit.json
@@ -51,7 +57,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="scripts/plot.py", description=__doc__.split("\n\n")[0], epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("path", type=Path, metavar="PATH", help="a runs.csv, or a study folder")
+    ap.add_argument("path", type=Path, metavar="PATH",
+                    help="a runs.csv, a study folder, or a FILE.net.json / FILE.net.csv")
     ap.add_argument("-o", "--out", type=Path, metavar="DIR",
                     help="output folder [plots/ next to the CSV, or STUDY/plots]")
     ap.add_argument("--formats", default="png,svg", help="comma-separated, of png,svg,pdf [png,svg]")
@@ -83,11 +90,17 @@ def ensure_matplotlib():
 
 
 def read_input(ap, path):
-    """('runs', rows) or ('study', None); exits 2 naming what is wrong."""
+    """('runs', rows), ('net', result) or ('study', None); exits 2 naming what is wrong."""
     if path.is_dir():
         return "study", None
     if not path.exists():
         ap.error(f"{path}: no such file or folder")
+    if plot_net.is_net_file(path):
+        try:
+            return "net", plot_net.read_net(path)
+        except plot_net.NetError as e:
+            print(f"plot.py: {e}", file=sys.stderr)
+            sys.exit(2)
     try:
         return "runs", runs_csv.read_runs(path)
     except runs_csv.CsvError as e:
@@ -99,8 +112,8 @@ def read_input(ap, path):
 
 def main(argv=None):
     ap, args = parse_args(argv)
-    kind, runs = read_input(ap, args.path)
-    if kind == "runs" and not runs:
+    kind, data = read_input(ap, args.path)
+    if kind == "runs" and not data:
         print(f"plot.py: nothing to plot: {args.path} has no runs", file=sys.stderr)
         return 0
     if kind == "study":
@@ -117,10 +130,12 @@ def main(argv=None):
             written, notes = plot_study.draw(args.path, out, args.formats, args.run, args.title), []
         except ValueError as e:
             ap.error(str(e))
+    elif kind == "net":
+        written, notes = plot_net.draw(data, out, args.formats), []
     else:
         import plot_runs
 
-        written, notes = plot_runs.draw(runs, args.path, out, args.formats)
+        written, notes = plot_runs.draw(data, args.path, out, args.formats)
     for note in notes:
         print(f"plot.py: note: {note}", file=sys.stderr)
     for path in written:

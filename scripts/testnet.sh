@@ -19,6 +19,7 @@ readonly NET=10.213.0
 readonly BRIDGE=cbnet-br0
 readonly OWNER_FILE=/run/cbnet-testnet.owner
 readonly MAX_HOSTS=40
+CGROUP_CPU=${CLUSTER_BENCH_CGROUP_CPU:-/sys/fs/cgroup/cpu}
 
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
@@ -29,6 +30,8 @@ source "$REPO_ROOT/scripts/lib/testnet-slurm.sh"
 usage() {
   cat <<EOF
 Usage: scripts/testnet.sh up N [--slurm] [NEGATIVES...]
+       scripts/testnet.sh limit K RATE
+       scripts/testnet.sh cap K PERCENT
        scripts/testnet.sh down
        scripts/testnet.sh status
        scripts/testnet.sh -h | --help
@@ -52,6 +55,15 @@ machine is ${NET}.1.
               --slurm: also a Slurm cluster: munged and slurmctld (cbctl,
               ${NET}.1:6827) on this machine, a slurmd in each good host
               (node name = host name); prints the SLURM_CONF to export.
+  limit K RATE
+              limit test host K's link to RATE (e.g. 100mbit) both ways: a
+              tbf queue on its veth (traffic to it) and on its eth0 (traffic
+              from it). Gone with the host at down.
+  cap K PERCENT
+              give test host K at most PERCENT (1..100) of one core: a
+              cgroup v1 CPU quota (\$CLUSTER_BENCH_CGROUP_CPU/cbnet-hostK,
+              period 10 ms) holding its sshd, so every session, orted and
+              rank started after this inherits it. Removed at down.
   down        stop the Slurm daemons and every sshd (by saved PID), remove
               namespaces, veths and the bridge, delete the state folder.
               Idempotent.
@@ -304,6 +316,62 @@ cmd_up() {
   cmd_status
 }
 
+# cmd_limit K RATE: a token bucket each way, as a slow switch port would be.
+cmd_limit() {
+  local k=${1:-} rate=${2:-} dir ns veth
+  [[ "$k" =~ ^[0-9]+$ ]] || usage_error "limit needs a host number K, got '$k'"
+  [[ "$rate" =~ ^[0-9]+(kbit|mbit|gbit)$ ]] \
+    || usage_error "limit needs a RATE like 100mbit (kbit, mbit, gbit), got '$rate'"
+  check_state_path
+  require_root
+  dir="$STATE/hosts/host$k"
+  [[ -f "$dir/veth" && -f "$dir/ns" ]] || die "no test host $k under $STATE"
+  veth=$(<"$dir/veth")
+  ns=$(<"$dir/ns")
+  # burst: a few full-size TSO segments; latency: the queue a switch port would hold.
+  tc qdisc replace dev "$veth" root tbf rate "$rate" burst 64kb latency 50ms
+  "$IP" netns exec "$ns" tc qdisc replace dev eth0 root tbf rate "$rate" burst 64kb latency 50ms
+  log "limit: cbhost$k ($veth, $ns eth0) at $rate each way"
+}
+
+# cmd_cap K PERCENT: a CPU quota on the host's sshd and all it starts from now on.
+cmd_cap() {
+  local k=${1:-} pct=${2:-} dir cg pid
+  [[ "$k" =~ ^[0-9]+$ ]] || usage_error "cap needs a host number K, got '$k'"
+  if ! [[ "$pct" =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
+    usage_error "cap needs a PERCENT of one core, 1..100, got '$pct'"
+  fi
+  check_state_path
+  require_root
+  dir="$STATE/hosts/host$k"
+  [[ -f "$dir/sshd_config" ]] || die "no test host $k under $STATE"
+  pid=$(<"$dir/sshd.pid")
+  pid_is_our_sshd "$pid" "$dir/sshd_config" || die "the sshd of test host $k is not running"
+  [[ -w "$CGROUP_CPU/cgroup.procs" ]] || die "no cgroup v1 cpu controller at $CGROUP_CPU"
+  cg="$CGROUP_CPU/cbnet-host$k"
+  mkdir -p -- "$cg"
+  echo "$cg" >"$dir/cgroup"
+  # A short period spreads the quota thinly: a 20 ms task is slowed throughout rather than
+  # running at full speed and then waiting out the rest of a long period.
+  echo 10000 >"$cg/cpu.cfs_period_us"
+  echo $((pct * 100)) >"$cg/cpu.cfs_quota_us"
+  echo "$pid" >"$cg/cgroup.procs"
+  log "cap: cbhost$k at $pct% of one core ($cg holds sshd $pid)"
+}
+
+# remove_cgroup DIR: the host's CPU quota group, once the processes in it have ended.
+remove_cgroup() {
+  local dir=$1 cg i
+  [[ -f "$dir/cgroup" ]] || return 0
+  cg=$(<"$dir/cgroup")
+  [[ "$cg" == "$CGROUP_CPU"/cbnet-host* && -d "$cg" ]] || return 0
+  for ((i = 0; i < 40; i++)); do
+    rmdir -- "$cg" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  log "down: could not remove $cg (still in use)"
+}
+
 # pid_is_our_sshd PID CONFIG: the PID is still the sshd we started.
 pid_is_our_sshd() {
   local pid=$1 cfg=$2
@@ -368,6 +436,7 @@ cmd_down() {
     [[ -d "$dir" ]] || continue
     dir=${dir%/}
     stop_host "$dir"
+    remove_cgroup "$dir"
     if [[ -f "$dir/veth" ]]; then
       veth=$(<"$dir/veth")
       if [[ "$veth" =~ ^cbnet-v[0-9]+$ ]] && "$IP" link show "$veth" >/dev/null 2>&1; then
@@ -424,6 +493,8 @@ main() {
   shift || true
   case "$cmd" in
     up) cmd_up "$@" ;;
+    limit) (($# == 2)) || usage_error "limit takes K and RATE"; cmd_limit "$@" ;;
+    cap) (($# == 2)) || usage_error "cap takes K and PERCENT"; cmd_cap "$@" ;;
     down) (($# == 0)) || usage_error "down takes no arguments"; cmd_down ;;
     status) (($# == 0)) || usage_error "status takes no arguments"; cmd_status ;;
     -h | --help) usage ;;

@@ -17,6 +17,7 @@ use crate::export::journal::Contents;
 use crate::export::{self, Outputs};
 use crate::host::Environment;
 use crate::interrupt;
+use crate::launch;
 use crate::output;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
 use crate::report::{Baseline, Earlier, ReportInput, RunReport};
@@ -39,7 +40,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
     if let Err(e) = interrupt::install() {
         eprintln!("cluster-bench: warning: cannot catch SIGINT/SIGTERM: {e}");
     }
-    let mut rank0 = match agree_to_start(world, opts) {
+    let mut rank0 = match launch::agree_to_start(world, || prepare(opts, world.size())) {
         Ok(rank0) => rank0,
         Err(code) => return ExitCode::from(code),
     };
@@ -57,29 +58,6 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
         (Outcome::NotRoot, _) => ExitCode::SUCCESS, // rank 0 reports and decides
         (Outcome::Root(g), Some(rank0)) => finish_on_root(world, &beats, opts, rank0, g),
         (Outcome::Root(_), None) => unreachable!("rank 0 prepared before the run"),
-    }
-}
-
-/// Rank 0 checks the outputs, the baseline and the run to resume; one broadcast of the verdict
-/// makes every rank go on, or stop with the same code. Returns rank 0's state (`None` on
-/// other ranks).
-fn agree_to_start(world: &SimpleCommunicator, opts: &Options) -> Result<Option<Rank0>, u8> {
-    let (mut verdict, rank0) = if world.rank() == 0 {
-        match prepare(opts, world.size()) {
-            Ok(rank0) => (exit::OK, Some(rank0)),
-            Err(e) => {
-                eprintln!("cluster-bench: error: {e:#}");
-                (exit::USAGE, None)
-            }
-        }
-    } else {
-        (exit::OK, None)
-    };
-    world.process_at_rank(0).broadcast_into(&mut verdict);
-    if verdict == exit::OK {
-        Ok(rank0)
-    } else {
-        Err(verdict)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::kernel::KernelKind;
 use crate::workload::Workload;
@@ -31,8 +31,12 @@ pub enum WorkloadKind {
 ///
 /// Run it under mpirun, e.g. `mpirun --hostfile hostfiles/localhost.txt cluster-bench`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Without a subcommand: the eigenvalue benchmark.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Matrix size d (each task is a d×d matrix).
     #[arg(short = 'd', long, default_value_t = 120, value_name = "D")]
     pub dim: usize,
@@ -111,6 +115,20 @@ pub struct Args {
     /// (….tasks.csv.gz). Only the missing tasks run; the result holds every task once.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+}
+
+/// What else cluster-bench can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Latency and bandwidth of every pair of hosts, in concurrent rounds; slow ones flagged.
+    Net(crate::net::NetArgs),
+}
+
+/// What a command line asks for, validated.
+#[derive(Debug)]
+pub enum Job {
+    Bench(Options),
+    Net(crate::net::NetOptions),
 }
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
@@ -205,9 +223,19 @@ pub enum OptionsError {
         "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
     )]
     BadLabel(String),
+    #[error(transparent)]
+    Net(#[from] crate::net::NetOptionsError),
 }
 
 impl Args {
+    /// The subcommand's options, or the benchmark's.
+    pub fn into_job(mut self) -> Result<Job, OptionsError> {
+        match self.command.take() {
+            Some(Command::Net(net)) => Ok(Job::Net(net.validate()?)),
+            None => self.validate().map(Job::Bench),
+        }
+    }
+
     /// Checks every flag and turns them into `Options`; touches no file and no MPI.
     pub fn validate(self) -> Result<Options, OptionsError> {
         if self.dim == 0 {
@@ -288,7 +316,7 @@ pub fn value_name<T: ValueEnum>(v: &T) -> String {
 }
 
 /// Labels go into file names and CSV cells: keep them to a safe, portable alphabet.
-fn valid_label(label: &str) -> bool {
+pub fn valid_label(label: &str) -> bool {
     (1..=64).contains(&label.len())
         && !label.starts_with(['.', '-'])
         && label

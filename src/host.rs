@@ -21,6 +21,10 @@ pub struct HostFacts {
     pub mem_total_bytes: u64,
     /// Memory available to new allocations when the facts were read, bytes; `None` when unknown.
     pub mem_available_bytes: Option<u64>,
+    /// 1-minute load average / online CPUs when the facts were read (before the run), i.e. how
+    /// many runnable processes each core had on average over the last minute; `None` when
+    /// unknown.
+    pub load_per_core: Option<f64>,
 }
 
 /// This host's facts, read at the first call.
@@ -41,6 +45,10 @@ impl HostFacts {
             cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
             mem_total_bytes: bytes("MemTotal:").unwrap_or(0),
             mem_available_bytes: bytes("MemAvailable:"),
+            load_per_core: std::fs::read_to_string("/proc/loadavg")
+                .ok()
+                .and_then(|t| loadavg_1m(&t))
+                .map(|load| load / online_cpus() as f64),
         }
     }
 }
@@ -94,6 +102,20 @@ pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The 1-minute load average, the first field of /proc/loadavg.
+pub fn loadavg_1m(text: &str) -> Option<f64> {
+    let load: f64 = text.split_whitespace().next()?.parse().ok()?;
+    (load.is_finite() && load >= 0.0).then_some(load)
+}
+
+/// CPUs online on the host: the load average counts runnable tasks over all of them (a CPU
+/// quota on this process lowers `cores`, not the host's CPUs).
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
+
 /// The first `model name` line of /proc/cpuinfo.
 pub fn cpu_model(cpuinfo: &str) -> Option<String> {
     cpuinfo
@@ -133,6 +155,17 @@ mod tests {
         let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
         assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
         assert_eq!(meminfo_field_kib(t, "Nope:"), None);
+    }
+
+    #[test]
+    fn loadavg_parsing() {
+        assert_eq!(loadavg_1m("1.73 3.63 4.43 2/517 20265\n"), Some(1.73));
+        assert_eq!(loadavg_1m(""), None);
+        assert_eq!(loadavg_1m("-1 0 0"), None);
+        let here = facts()
+            .load_per_core
+            .expect("/proc/loadavg is readable here");
+        assert!(here >= 0.0, "{here}");
     }
 
     #[test]

@@ -3,6 +3,9 @@
 
 use std::process::ExitCode;
 
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+
 use crate::cli::OptionsError;
 use crate::exit;
 
@@ -67,4 +70,30 @@ pub fn abort_on_panic() {
             mpi::ffi::MPI_Abort(mpi::ffi::RSMPI_COMM_WORLD, 70);
         }
     }));
+}
+
+/// Rank 0 prepares (opens files, reads inputs); one broadcast of the verdict makes every rank
+/// go on, or stop with the same code (usage: the message names the file). Returns rank 0's
+/// prepared state (`None` on other ranks).
+pub fn agree_to_start<T>(
+    world: &SimpleCommunicator,
+    prepare: impl FnOnce() -> anyhow::Result<T>,
+) -> Result<Option<T>, u8> {
+    let (mut verdict, prepared) = if world.rank() == 0 {
+        match prepare() {
+            Ok(p) => (exit::OK, Some(p)),
+            Err(e) => {
+                eprintln!("cluster-bench: error: {e:#}");
+                (exit::USAGE, None)
+            }
+        }
+    } else {
+        (exit::OK, None)
+    };
+    world.process_at_rank(0).broadcast_into(&mut verdict);
+    if verdict == exit::OK {
+        Ok(prepared)
+    } else {
+        Err(verdict)
+    }
 }

@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cluster_bench::{app, cli::Args, exit, launch};
+use cluster_bench::cli::{Args, Job};
+use cluster_bench::{app, exit, launch, net};
 
 fn main() -> ExitCode {
     // Parse and validate before MPI_Init: every rank gets the same flags, so every rank
     // reaches the same verdict and exits alike; only rank 0 says why.
-    let opts = match Args::try_parse()
+    let job = match Args::try_parse()
         .map_err(launch::FlagError::Clap)
-        .and_then(|a| a.validate().map_err(launch::FlagError::Invalid))
+        .and_then(|a| a.into_job().map_err(launch::FlagError::Invalid))
     {
         Ok(o) => o,
         Err(e) => return e.report(launch::rank_from_env()),
@@ -20,7 +21,10 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::RUNTIME);
     };
     launch::abort_on_panic();
-    let code = app::run(&universe.world(), &opts);
+    let code = match &job {
+        Job::Bench(opts) => app::run(&universe.world(), opts),
+        Job::Net(opts) => net::run(&universe.world(), opts),
+    };
     drop(universe); // MPI_Finalize
     code
 }

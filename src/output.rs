@@ -76,6 +76,12 @@ pub fn table(r: &RunReport) -> String {
         r.busy_efficiency,
         r.imbalance
     );
+    let _ = writeln!(
+        w,
+        "# heterogeneous ideal {:.1} tasks/s (each rank at its own pace): efficiency {:.3}; \
+         against {} ranks as fast as the fastest: {:.3}",
+        r.ideal_tasks_per_s, r.heterogeneous_efficiency, r.ranks, r.homogeneous_efficiency
+    );
     if let (Some(b), Some(s), Some(e)) = (&r.baseline, r.measured_speedup, r.measured_efficiency) {
         let _ = writeln!(
             w,
@@ -86,15 +92,36 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(w, "#");
     let _ = writeln!(
         w,
-        "# {:<24} {:>5} {:>9} {:>11} {:>10} {:>11}",
-        "host", "ranks", "tasks", "busy_s", "ms/task", "tasks/s"
+        "# {:<24} {:>5} {:>9} {:>11} {:>10} {:>11} {:>10} {:>6} {:>9}",
+        "host", "ranks", "tasks", "busy_s", "ms/task", "tasks/s", "median_ms", "speed", "load/core"
     );
     for h in &r.hosts {
+        let opt = |v: Option<f64>, digits: usize| match v {
+            Some(x) => format!("{x:.digits$}"),
+            None => "-".into(),
+        };
+        let mark = match (h.slow, h.busy_at_start) {
+            (true, true) => "  SLOW BUSY",
+            (true, false) => "  SLOW",
+            (false, true) => "  BUSY",
+            (false, false) => "",
+        };
         let _ = writeln!(
             w,
-            "  {:<24} {:>5} {:>9} {:>11.3} {:>10.3} {:>11.1}",
-            h.name, h.ranks, h.tasks, h.busy_s, h.mean_ms_per_task, h.tasks_per_s
+            "  {:<24} {:>5} {:>9} {:>11.3} {:>10.3} {:>11.1} {:>10} {:>6} {:>9}{mark}",
+            h.name,
+            h.ranks,
+            h.tasks,
+            h.busy_s,
+            h.mean_ms_per_task,
+            h.tasks_per_s,
+            opt(h.median_ms_per_task, 3),
+            opt(h.speed_index, 2),
+            opt(h.load_per_core, 2),
         );
+    }
+    for f in &r.flags {
+        let _ = writeln!(w, "# FLAG {f}");
     }
     s
 }

@@ -101,6 +101,8 @@ pub struct RankInfo {
     pub mem_total_bytes: u64,
     /// Process id on that host.
     pub pid: u32,
+    /// The host's 1-minute load average per online CPU before the run (`None` when unknown).
+    pub load_per_core: Option<f64>,
 }
 
 impl RankInfo {
@@ -114,6 +116,7 @@ impl RankInfo {
             cpu_model: h.cpu_model.clone(),
             mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),
+            load_per_core: h.load_per_core,
         }
     }
 }

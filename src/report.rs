@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::cli::{Options, value_name};
+use crate::heterogeneity::{self, HostFigures, Ideal};
 use crate::host::Environment;
 use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
 use crate::schedule::Dispatch;
@@ -36,6 +37,15 @@ pub struct RunReport {
     pub busy_efficiency: f64,
     /// Load imbalance: max over ranks of busy seconds / mean over ranks (1 = perfect).
     pub imbalance: f64,
+    /// Σ over ranks of tasks / busy seconds: the rate of this very cluster with every rank
+    /// busy all the time at its own pace, tasks/s.
+    pub ideal_tasks_per_s: f64,
+    /// tasks_per_s / ideal_tasks_per_s.
+    pub heterogeneous_efficiency: f64,
+    /// tasks_per_s / (ranks × the fastest rank's rate): against a cluster of fastest ranks.
+    pub homogeneous_efficiency: f64,
+    /// Slow hosts and hosts busy at the start, one sentence each, naming the host.
+    pub flags: Vec<String>,
     /// wall_s(baseline) / wall_s, when `--baseline` was given.
     pub measured_speedup: Option<f64>,
     /// measured_speedup / (ranks / baseline ranks), when `--baseline` was given.
@@ -201,6 +211,16 @@ pub struct HostSummary {
     pub busy_s: f64,
     /// busy_s / tasks, milliseconds.
     pub mean_ms_per_task: f64,
+    /// Median of its task times, milliseconds (`None` without tasks).
+    pub median_ms_per_task: Option<f64>,
+    /// median_ms_per_task / the fastest host's: 1 for the fastest, 2 for half its speed.
+    pub speed_index: Option<f64>,
+    /// speed_index > `heterogeneity::SLOW_FACTOR`.
+    pub slow: bool,
+    /// 1-minute load average per core before the run (the highest its ranks saw).
+    pub load_per_core: Option<f64>,
+    /// load_per_core ≥ `heterogeneity::BUSY_LOAD_PER_CORE`.
+    pub busy_at_start: bool,
     /// Tasks per second of the run's wall time.
     pub tasks_per_s: f64,
     /// Logical cores on the host.
@@ -220,6 +240,8 @@ pub struct RankSummary {
     pub tasks: u64,
     /// Σ of its task times, seconds.
     pub busy_s: f64,
+    /// Median of its task times, milliseconds (`None` without tasks).
+    pub median_ms_per_task: Option<f64>,
 }
 
 /// Inputs of the report that are not the records themselves.
@@ -268,7 +290,11 @@ impl RunReport {
         let rank_info = &environment.rank_info;
         let ranks = rank_info.len();
         let per_rank = per_rank(&records, rank_info);
-        let hosts = per_host(&per_rank, rank_info, wall_s);
+        let mut hosts = per_host(&per_rank, rank_info, wall_s);
+        judge_hosts(&mut hosts, &records, rank_info);
+        // This attempt's own pace: a resumed run's earlier attempts ran elsewhere or earlier.
+        let own: Vec<(u64, f64)> = per_rank.iter().map(|r| (r.tasks, r.busy_s)).collect();
+        let ideal = Ideal::new(ratio(records.len() as f64, wall_s), &own);
         let records = merged(earlier.records, records);
         let checks = checks(&records)?;
         let busy_s: f64 = records.iter().map(|r| r.seconds).sum();
@@ -294,6 +320,12 @@ impl RunReport {
             busy_speedup,
             busy_efficiency: ratio(busy_s, rank_s),
             imbalance: imbalance(&per_rank),
+            ideal_tasks_per_s: ideal.tasks_per_s,
+            heterogeneous_efficiency: ideal.heterogeneous_efficiency,
+            homogeneous_efficiency: ideal.homogeneous_efficiency,
+            flags: heterogeneity::flags(
+                &hosts.iter().map(HostSummary::figures).collect::<Vec<_>>(),
+            ),
             measured_speedup,
             measured_efficiency,
             baseline,
@@ -355,6 +387,7 @@ pub fn per_rank(records: &[TaskRecord], info: &[RankInfo]) -> Vec<RankSummary> {
             host: i.host.clone(),
             tasks: 0,
             busy_s: 0.0,
+            median_ms_per_task: None,
         })
         .collect();
     for r in records {
@@ -363,7 +396,52 @@ pub fn per_rank(records: &[TaskRecord], info: &[RankInfo]) -> Vec<RankSummary> {
             s.busy_s += r.seconds;
         }
     }
+    let by_rank = records.iter().map(|r| (r.rank as usize, r.seconds));
+    for (s, m) in out
+        .iter_mut()
+        .zip(heterogeneity::medians(by_rank, info.len()))
+    {
+        s.median_ms_per_task = m.map(|secs| secs * 1e3);
+    }
     out
+}
+
+/// Each host's median task time, speed index and load at start, and whether it is slow or
+/// was busy (hosts in `per_host` order).
+pub fn judge_hosts(hosts: &mut [HostSummary], records: &[TaskRecord], info: &[RankInfo]) {
+    let host_of_rank: Vec<usize> = info
+        .iter()
+        .map(|i| hosts.iter().position(|h| h.name == i.host).unwrap_or(0))
+        .collect();
+    let by_host = records
+        .iter()
+        .filter_map(|r| host_of_rank.get(r.rank as usize).map(|&h| (h, r.seconds)));
+    let medians = heterogeneity::medians(by_host, hosts.len());
+    let speed = heterogeneity::speed_indices(&medians);
+    for (k, h) in hosts.iter_mut().enumerate() {
+        h.median_ms_per_task = medians[k].map(|secs| secs * 1e3);
+        h.speed_index = speed[k];
+        h.slow = heterogeneity::is_slow(speed[k]);
+        h.load_per_core = info
+            .iter()
+            .zip(&host_of_rank)
+            .filter(|(_, hk)| **hk == k)
+            .filter_map(|(i, _)| i.load_per_core)
+            .reduce(f64::max);
+        h.busy_at_start = heterogeneity::is_busy(h.load_per_core);
+    }
+}
+
+impl HostSummary {
+    /// What the heterogeneity flags read of this host.
+    pub fn figures(&self) -> HostFigures<'_> {
+        HostFigures {
+            name: &self.name,
+            median_ms_per_task: self.median_ms_per_task,
+            speed_index: self.speed_index,
+            load_per_core: self.load_per_core,
+        }
+    }
 }
 
 /// Max over mean of per-rank busy time; 1.0 is perfect balance, idle ranks count as zero.
@@ -385,6 +463,11 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
                 tasks: 0,
                 busy_s: 0.0,
                 mean_ms_per_task: 0.0,
+                median_ms_per_task: None,
+                speed_index: None,
+                slow: false,
+                load_per_core: None,
+                busy_at_start: false,
                 tasks_per_s: 0.0,
                 cores: i.cores,
                 cpu_model: i.cpu_model.clone(),
@@ -458,6 +541,49 @@ mod tests {
         assert!((hosts[0].mean_ms_per_task - 5000.0 / 3.0).abs() < 1e-9);
         assert!((hosts[0].tasks_per_s - 1.5).abs() < 1e-12);
         assert_eq!((hosts[1].name.as_str(), hosts[1].tasks), ("b", 1));
+    }
+
+    #[test]
+    fn a_slow_host_is_judged_against_its_own_pace() {
+        let mut records: Vec<TaskRecord> = (0..4).map(|t| rec(t, 0, 0.01, 0.0)).collect();
+        records.push(rec(4, 1, 0.04, 0.0));
+        let mut infos = vec![info(0, "a"), info(1, "b")];
+        infos[1].load_per_core = Some(1.5);
+        let opts = crate::cli::Args::parse_from(["cluster-bench", "--tasks", "5"])
+            .validate()
+            .unwrap();
+        let r = RunReport::new(ReportInput {
+            opts: &opts,
+            records,
+            wall_s: 0.05,
+            environment: Environment {
+                rank_info: infos,
+                ..Environment::default()
+            },
+            baseline: None,
+            stop_reason: None,
+            dispatch: None,
+            earlier: Earlier::default(),
+        })
+        .unwrap();
+        // 100 tasks/s achieved; own rates 100 + 25; the fastest rank alone would do 2 × 100.
+        assert!((r.ideal_tasks_per_s - 125.0).abs() < 1e-9);
+        assert!((r.heterogeneous_efficiency - 0.8).abs() < 1e-9);
+        assert!((r.homogeneous_efficiency - 0.5).abs() < 1e-9);
+        let b = &r.hosts[1];
+        assert_eq!(
+            (b.speed_index, b.slow, b.busy_at_start),
+            (Some(4.0), true, true)
+        );
+        assert_eq!(r.hosts[0].speed_index, Some(1.0));
+        assert!(!r.hosts[0].slow && !r.hosts[0].busy_at_start);
+        assert_eq!(r.flags.len(), 2, "{:?}", r.flags);
+        assert!(
+            r.flags[0].starts_with("slow host b: 40.000 ms"),
+            "{:?}",
+            r.flags
+        );
+        assert_eq!(r.per_rank[1].median_ms_per_task, Some(40.0));
     }
 
     #[test]

@@ -49,6 +49,17 @@ pub struct Run {
     pub busy_efficiency: f64,
     /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
     pub imbalance: f64,
+    /// The heterogeneous ideal: Σ over ranks of each rank's own rate (its tasks / its busy_s),
+    /// tasks/s.
+    pub ideal_tasks_per_s: f64,
+    /// tasks_per_s / ideal_tasks_per_s (dimensionless, 1 = every rank busy at its own pace).
+    pub heterogeneous_efficiency: f64,
+    /// tasks_per_s / (ranks × the fastest rank's rate) (dimensionless): drops below
+    /// heterogeneous_efficiency as soon as one host is slower.
+    pub homogeneous_efficiency: f64,
+    /// One sentence per host more than 1.5× slower than the fastest (by median task time) or
+    /// busy at the start (load per core ≥ 0.5), naming it.
+    pub flags: Vec<String>,
     /// wall_s of the baseline / wall_s (dimensionless), with `--baseline`.
     pub measured_speedup: Option<f64>,
     /// measured_speedup / (ranks / baseline ranks) (dimensionless), with `--baseline`.
@@ -193,6 +204,16 @@ pub struct Host {
     pub busy_s: f64,
     /// busy_s / tasks, milliseconds.
     pub mean_ms_per_task: f64,
+    /// Median of its task times, milliseconds; `null` without tasks.
+    pub median_ms_per_task: Option<f64>,
+    /// median_ms_per_task / the fastest host's (dimensionless: 1 fastest, 2 half as fast).
+    pub speed_index: Option<f64>,
+    /// speed_index > 1.5.
+    pub slow: bool,
+    /// 1-minute load average per online CPU before the run (runnable processes per core).
+    pub load_per_core: Option<f64>,
+    /// load_per_core ≥ 0.5: something else was running there when the run started.
+    pub busy_at_start: bool,
     /// Its tasks per second of the run's wall_s, 1/s.
     pub tasks_per_s: f64,
     /// Logical cores (count).
@@ -212,6 +233,8 @@ pub struct Rank {
     pub tasks: u64,
     /// Σ of its task times, seconds.
     pub busy_s: f64,
+    /// Median of its task times, milliseconds; `null` without tasks.
+    pub median_ms_per_task: Option<f64>,
 }
 
 /// Where and with what the run happened.
@@ -242,6 +265,8 @@ pub struct RankHost {
     pub mem_total_bytes: u64,
     /// Process id on that host.
     pub pid: u32,
+    /// Its host's 1-minute load average per online CPU before the run.
+    pub load_per_core: Option<f64>,
 }
 
 /// One task's measurement.
@@ -286,6 +311,10 @@ impl Run {
             busy_speedup: r.busy_speedup,
             busy_efficiency: r.busy_efficiency,
             imbalance: r.imbalance,
+            ideal_tasks_per_s: r.ideal_tasks_per_s,
+            heterogeneous_efficiency: r.heterogeneous_efficiency,
+            homogeneous_efficiency: r.homogeneous_efficiency,
+            flags: r.flags.clone(),
             measured_speedup: r.measured_speedup,
             measured_efficiency: r.measured_efficiency,
             baseline: r.baseline.as_ref().map(Baseline::from),
@@ -373,6 +402,11 @@ impl From<&report::HostSummary> for Host {
             tasks: h.tasks,
             busy_s: h.busy_s,
             mean_ms_per_task: h.mean_ms_per_task,
+            median_ms_per_task: h.median_ms_per_task,
+            speed_index: h.speed_index,
+            slow: h.slow,
+            load_per_core: h.load_per_core,
+            busy_at_start: h.busy_at_start,
             tasks_per_s: h.tasks_per_s,
             cores: h.cores,
             cpu_model: h.cpu_model.clone(),
@@ -387,6 +421,7 @@ impl From<&report::RankSummary> for Rank {
             host: r.host.clone(),
             tasks: r.tasks,
             busy_s: r.busy_s,
+            median_ms_per_task: r.median_ms_per_task,
         }
     }
 }
@@ -411,6 +446,7 @@ impl From<&RankInfo> for RankHost {
             cpu_model: i.cpu_model.clone(),
             mem_total_bytes: i.mem_total_bytes,
             pid: i.pid,
+            load_per_core: i.load_per_core,
         }
     }
 }
@@ -505,6 +541,10 @@ mod tests {
             "busy_speedup",
             "busy_efficiency",
             "imbalance",
+            "ideal_tasks_per_s",
+            "heterogeneous_efficiency",
+            "homogeneous_efficiency",
+            "flags",
             "measured_speedup",
             "measured_efficiency",
             "baseline",
@@ -546,6 +586,11 @@ mod tests {
             "tasks",
             "busy_s",
             "mean_ms_per_task",
+            "median_ms_per_task",
+            "speed_index",
+            "slow",
+            "load_per_core",
+            "busy_at_start",
             "tasks_per_s",
             "cores",
             "cpu_model",
@@ -553,7 +598,13 @@ mod tests {
         assert_eq!(keys(&v["hosts"][0]), sorted(host));
         assert_eq!(
             keys(&v["per_rank"][0]),
-            sorted(vec!["rank", "host", "tasks", "busy_s"])
+            sorted(vec![
+                "rank",
+                "host",
+                "tasks",
+                "busy_s",
+                "median_ms_per_task"
+            ])
         );
         let task = vec![
             "task",

@@ -147,7 +147,7 @@ fn write_new_named(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<Pa
 
 /// Opens without following a symlink at the last path component (O_NOFOLLOW), so a link
 /// planted in `results/` can't redirect our writes elsewhere.
-fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
+pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
     opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .mode(0o666) // the user's umask decides the final mode
         .open(path)

@@ -23,7 +23,7 @@ const TAG_REQUEST: i32 = 1;
 const TAG_WORK: i32 = 2;
 /// Requests each worker keeps in flight: one chunk computing, one on its way.
 const IN_FLIGHT: u64 = 2;
-/// Seconds of work in the largest guided chunk (see `Dispatcher::cap`).
+/// Seconds of work in the largest guided chunk (see `Dispatcher::guided`).
 const CHUNK_TARGET_S: f64 = 0.5;
 
 /// A contiguous range of indices into the run's task ids (`Context::ids`).
@@ -40,13 +40,12 @@ pub struct Dispatcher {
     total: u64,
     /// Fixed chunk size, or `None` for guided chunks.
     fixed: Option<u64>,
-    /// Divisor of guided chunks: all ranks × requests in flight each × 2. A worker holds up
-    /// to IN_FLIGHT chunks when the pool runs dry while rank 0 holds one task, so chunks half
+    /// Divisor of guided chunks: requests in flight per worker × 2. A worker holds up to
+    /// IN_FLIGHT chunks when the pool runs dry while rank 0 holds one task, so chunks half
     /// the classic guided size keep that tail short.
     share: u64,
-    /// Largest guided chunk: about `CHUNK_TARGET_S` of work, so completed records reach rank 0
-    /// (and its checkpoints) steadily rather than once per huge early chunk.
-    cap: u64,
+    /// Tasks and their seconds seen so far from each rank: its own pace.
+    seen: Vec<(u64, f64)>,
 }
 
 impl Dispatcher {
@@ -55,28 +54,62 @@ impl Dispatcher {
             next: 0,
             total,
             fixed,
-            share: (ranks as u64 * IN_FLIGHT * 2).max(1),
-            cap: 1,
+            share: IN_FLIGHT * 2,
+            seen: vec![(0, 0.0); ranks.max(1)],
         }
     }
 
-    /// Sizes guided chunks to about `CHUNK_TARGET_S` given the mean task time so far.
-    pub fn set_task_time(&mut self, mean_task_s: f64) {
-        if mean_task_s > 0.0 {
-            self.cap = ((CHUNK_TARGET_S / mean_task_s) as u64).max(1);
+    /// Counts `tasks` done by `rank` in `seconds` towards its pace.
+    pub fn observe(&mut self, rank: usize, tasks: u64, seconds: f64) {
+        if let Some(s) = self.seen.get_mut(rank).filter(|_| seconds > 0.0) {
+            *s = (s.0 + tasks, s.1 + seconds);
         }
+    }
+
+    /// Each rank's mean task seconds; a rank not heard from yet gets the mean of the others'.
+    /// `None` before any task time is known.
+    fn paces(&self) -> Option<Vec<f64>> {
+        let known: Vec<f64> = self
+            .seen
+            .iter()
+            .filter(|s| s.0 > 0)
+            .map(|s| s.1 / s.0 as f64)
+            .collect();
+        let typical = known.iter().sum::<f64>() / known.len() as f64;
+        (!known.is_empty()).then(|| {
+            let pace = |s: &(u64, f64)| if s.0 > 0 { s.1 / s.0 as f64 } else { typical };
+            self.seen.iter().map(pace).collect()
+        })
+    }
+
+    /// Guided chunk for `rank`: its share of what is left in proportion to its speed among all
+    /// ranks' (so a slow host's chunk takes as long as a fast one's), divided by `share`, and at
+    /// most `CHUNK_TARGET_S` of its own work (so records reach rank 0 steadily). Single tasks
+    /// until the rank's own pace is known: a guess from the others' could hand a slow host a
+    /// chunk it would still be computing long after everybody else has finished.
+    fn guided(&self, rank: usize) -> u64 {
+        if self.seen.get(rank).is_none_or(|s| s.0 == 0) {
+            return 1;
+        }
+        let Some(paces) = self.paces() else {
+            return 1;
+        };
+        let pace = paces.get(rank).copied().unwrap_or(paces[0]);
+        let all_rate: f64 = paces.iter().map(|p| 1.0 / p).sum();
+        let mine = self.remaining() as f64 * (1.0 / pace) / all_rate / self.share as f64;
+        let cap = (CHUNK_TARGET_S / pace) as u64;
+        (mine.ceil() as u64).clamp(1, cap.max(1))
     }
 
     pub fn remaining(&self) -> u64 {
         self.total - self.next
     }
 
-    /// The next chunk for a worker. Guided self-scheduling: a share of what is left, so early
-    /// chunks are large (few messages) and the last ones are single tasks (little imbalance).
-    pub fn take_chunk(&mut self) -> Chunk {
-        let want = self
-            .fixed
-            .unwrap_or_else(|| self.remaining().div_ceil(self.share).clamp(1, self.cap));
+    /// The next chunk for worker `rank`. Guided self-scheduling: a share of what is left, so
+    /// early chunks are large (few messages) and the last ones are single tasks (little
+    /// imbalance).
+    pub fn take_chunk(&mut self, rank: usize) -> Chunk {
+        let want = self.fixed.unwrap_or_else(|| self.guided(rank));
         let count = want.min(self.remaining());
         let chunk = Chunk {
             start: self.next,
@@ -123,12 +156,11 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
         finished: 0,
         stats: Dispatch::default(),
     };
-    m.pool.set_task_time(runner.last_warm_up_s());
+    m.pool.observe(0, 1, runner.last_warm_up_s());
     let mut monitor = Monitor::new(ctx.beats, ctx.limits);
     if let Err(stop) = m.answer_first_requests(world, &mut monitor) {
         return ctx.outcome(m.records, Some(stop));
     }
-    let mut own = (0u64, 0.0f64); // rank 0's own tasks: count, seconds
     let mut progress = Progress::new(!opts.quiet, ctx.ids.len());
     loop {
         progress.update(m.records.len() as u64, false);
@@ -154,8 +186,7 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
             // One task at a time, so requests wait at most one task's time.
             let rec = runner.run(ctx.ids.get(i));
             monitor.task_took(rec.seconds);
-            own = (own.0 + 1, own.1 + rec.seconds);
-            m.pool.set_task_time(own.1 / own.0 as f64);
+            m.pool.observe(0, 1, rec.seconds);
             m.records.push(rec);
         } else if m.finished < size - 1 {
             // Nothing left to compute here: wait for requests without spinning on the core
@@ -222,7 +253,9 @@ impl Master {
         let (done, status) = probed.matched_receive_vec::<TaskRecord>();
         self.records.extend_from_slice(&done);
         let w = status.source_rank() as usize;
-        let chunk = self.pool.take_chunk();
+        let secs = done.iter().map(|r| r.seconds).sum();
+        self.pool.observe(w, done.len() as u64, secs);
+        let chunk = self.pool.take_chunk(w);
         self.chunks[w] += u64::from(chunk.count > 0);
         self.answered[w] += 1;
         world
@@ -291,10 +324,10 @@ mod tests {
     #[test]
     fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
         let mut d = Dispatcher::new(1000, 4, None);
-        d.set_task_time(1e-9); // tiny tasks: the time cap does not bind
+        d.observe(1, 1, 1e-9); // tiny tasks: the time cap does not bind
         let mut sizes = vec![];
         loop {
-            let c = d.take_chunk();
+            let c = d.take_chunk(1);
             if c.count == 0 {
                 break;
             }
@@ -309,21 +342,40 @@ mod tests {
     #[test]
     fn guided_chunks_are_capped_to_about_half_a_second_of_work() {
         let mut d = Dispatcher::new(1_000_000, 2, None);
+        d.observe(0, 1, 0.01);
         assert_eq!(
-            d.take_chunk().count,
+            d.take_chunk(1).count,
             1,
-            "no task time known yet: single tasks"
+            "rank 1's own task time not known yet: single tasks"
         );
-        d.set_task_time(0.01);
-        assert_eq!(d.take_chunk().count, 50);
-        d.set_task_time(0.0); // ignored
-        assert_eq!(d.take_chunk().count, 50);
+        d.observe(1, 1, 0.01);
+        assert_eq!(d.take_chunk(1).count, 50);
+        d.observe(1, 1, 0.0); // ignored
+        assert_eq!(d.take_chunk(1).count, 50);
+    }
+
+    #[test]
+    fn a_slow_rank_gets_chunks_that_take_as_long_as_a_fast_ranks() {
+        // Ranks 0 and 1 take 1 ms per task, rank 2 (a host at a tenth of the speed) 10 ms.
+        let mut d = Dispatcher::new(2100, 3, None);
+        d.observe(0, 10, 0.01);
+        d.observe(1, 10, 0.01);
+        d.observe(2, 1, 0.01);
+        // 2100 × (10/21 and 1/21 of the speed) / 4: equal time, 0.25 s, on either.
+        assert_eq!(d.take_chunk(1).count, 250);
+        assert_eq!(d.take_chunk(2).count, 23); // of 1850 left: ceil(1850 / 21 / 4)
+        // The time cap is in the rank's own work: 0.5 s is 50 of the slow rank's tasks.
+        let mut d = Dispatcher::new(1_000_000, 3, None);
+        d.observe(0, 1, 0.001);
+        d.observe(1, 1, 0.001);
+        d.observe(2, 1, 0.01);
+        assert_eq!((d.take_chunk(1).count, d.take_chunk(2).count), (500, 50));
     }
 
     #[test]
     fn fixed_chunks_and_the_tail() {
         let mut d = Dispatcher::new(10, 2, Some(4));
-        let got: Vec<_> = (0..4).map(|_| d.take_chunk()).collect();
+        let got: Vec<_> = (0..4).map(|_| d.take_chunk(1)).collect();
         assert_eq!(
             got,
             vec![
@@ -342,7 +394,7 @@ mod tests {
     fn local_and_chunked_takes_share_one_pool() {
         let mut d = Dispatcher::new(3, 2, Some(2));
         assert_eq!(d.take_one(), Some(0));
-        assert_eq!(d.take_chunk(), Chunk { start: 1, count: 2 });
+        assert_eq!(d.take_chunk(1), Chunk { start: 1, count: 2 });
         assert_eq!(d.take_one(), None);
     }
 }

@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import plot_net  # noqa: E402
 import runs_csv  # noqa: E402
 
 HEADER = (
@@ -180,6 +181,63 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("no per-host plot", out.stderr)
             self.assertEqual(len(list((Path(d) / "again").iterdir())), 6)
+
+
+NET_CSV = ("from,to,round,latency_us,latency_min_us,bandwidth_mb_per_s,bandwidth_bytes,"
+           "bandwidth_s,slow_bandwidth,slow_latency")
+
+
+def net_json(folder):
+    """A small net result as cluster-bench writes it: h2 is slow both ways."""
+    names = ["h1", "h2", "h3"]
+    pairs = [{"from": a, "to": b, "round": 0, "latency_us": 50.0, "latency_min_us": 45.0,
+              "bandwidth_mb_per_s": 12.0 if "h2" in (a, b) else 900.0,
+              "bandwidth_bytes": 1, "bandwidth_s": 1, "slow_bandwidth": "h2" in (a, b),
+              "slow_latency": False} for a in names for b in names if a != b]
+    hosts = [{"name": n, "slow_send": n == "h2", "slow_receive": n == "h2",
+              "slow_latency": False} for n in names]
+    path = Path(folder) / "t-20260101T000000Z-3h.net.json"
+    path.write_text(json.dumps({"label": "t", "hosts": hosts, "pairs": pairs}))
+    return path
+
+
+class NetResult(unittest.TestCase):
+    def test_json_and_csv_read_alike(self):
+        with tempfile.TemporaryDirectory() as d:
+            net = plot_net.read_net(net_json(d))
+            rows = [NET_CSV] + [
+                f"{p['from']},{p['to']},0,50,45,{p['bandwidth_mb_per_s']},1,1,"
+                f"{str(p['slow_bandwidth']).lower()},false" for p in net["pairs"].values()]
+            from_csv = plot_net.read_net(write(d, rows, "t.net.csv"))
+        self.assertEqual(net["names"], ["h1", "h2", "h3"])
+        self.assertEqual(from_csv["names"], net["names"])
+        self.assertEqual(net["slow_hosts"], {"h2"})
+        m = plot_net.matrix(from_csv, "bandwidth_mb_per_s")
+        self.assertEqual((m[0][2], m[0][1]), (900.0, 12.0))
+        self.assertTrue(from_csv["pairs"][("h1", "h2")]["slow_bandwidth"])
+
+    def test_bad_net_files_exit_2_naming_them(self):
+        with tempfile.TemporaryDirectory() as d:
+            bad_json = Path(d) / "x.net.json"
+            bad_json.write_text('{"hosts": 3}')
+            bad_csv = write(d, [NET_CSV, "a,b,0,fast,1,1,1,1,false,false"], "y.net.csv")
+            for path, says in ((bad_json, "not a cluster-bench net JSON"),
+                               (bad_csv, "y.net.csv:2: latency_us is 'fast'")):
+                out = plot_py(path)
+                self.assertEqual(out.returncode, 2, out.stderr)
+                self.assertIn(says, out.stderr)
+            self.assertFalse((Path(d) / "plots").exists())
+
+    def test_draws_the_heatmaps(self):
+        probe = plot_py_can_draw()
+        if probe:
+            self.skipTest(probe)
+        with tempfile.TemporaryDirectory() as d:
+            out = plot_py(net_json(d), "--formats", "png")
+            self.assertEqual(out.returncode, 0, out.stderr)
+            png = Path(d) / "plots" / "net-heatmaps.png"
+            self.assertEqual(out.stdout.strip(), str(png))
+            self.assertTrue(png.read_bytes().startswith(b"\x89PNG"))
 
 
 def plot_py_can_draw():

@@ -1,0 +1,211 @@
+//! How uneven the machines of a run were, from its own task times: each rank's own task rate,
+//! each host's speed index, who was slow or busy at the start, and the efficiency against the
+//! heterogeneous ideal. Pure, so every rule is unit-tested.
+//!
+//! A host's speed index compares median task times (the median, so one task that met a
+//! passing hiccup does not move it). A rank's own rate is its tasks / its busy seconds: every
+//! second it computed counts, including those a busy host or a CPU quota took from it. The
+//! ideal of a heterogeneous cluster is Σ of the ranks' own rates: a schedule that keeps every
+//! rank busy to the end reaches it, whatever the hosts. Against ranks × the fastest rank's
+//! rate, a cluster with one slow host can never score 1.
+
+/// A host is flagged slow when its median task time is over this many times the fastest host's.
+pub const SLOW_FACTOR: f64 = 1.5;
+/// A host is flagged busy when, over the minute before the run, each of its cores had at least
+/// this many runnable processes on average (its 1-minute load average per core).
+pub const BUSY_LOAD_PER_CORE: f64 = 0.5;
+
+/// Median of the finite values; `None` for none.
+pub fn median(xs: &[f64]) -> Option<f64> {
+    let mut xs: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let m = xs.len() / 2;
+    Some(if xs.len() % 2 == 1 {
+        xs[m]
+    } else {
+        (xs[m - 1] + xs[m]) / 2.0
+    })
+}
+
+/// Median task seconds per group: `group[i]` is the group of `(group id, seconds)` item i.
+pub fn medians(items: impl Iterator<Item = (usize, f64)>, groups: usize) -> Vec<Option<f64>> {
+    let mut by: Vec<Vec<f64>> = vec![Vec::new(); groups];
+    for (g, secs) in items {
+        if let Some(v) = by.get_mut(g) {
+            v.push(secs);
+        }
+    }
+    by.iter().map(|v| median(v)).collect()
+}
+
+/// Each median over the fastest (smallest) one: 1 for the fastest host, 2 for one taking twice
+/// as long per task; `None` where there is no median.
+pub fn speed_indices(medians: &[Option<f64>]) -> Vec<Option<f64>> {
+    let fastest = medians
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|m| *m > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    medians
+        .iter()
+        .map(|m| m.filter(|_| fastest.is_finite()).map(|m| m / fastest))
+        .collect()
+}
+
+/// Efficiencies of a run that did `tasks_per_s`, from its ranks' own rates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Ideal {
+    /// Σ over ranks of tasks / busy seconds, tasks/s (ranks without tasks add nothing).
+    pub tasks_per_s: f64,
+    /// Achieved / `tasks_per_s`: 1 when every rank computed at its own pace all the time.
+    pub heterogeneous_efficiency: f64,
+    /// Achieved / (ranks × the fastest rank's rate): what a uniform cluster would have done.
+    pub homogeneous_efficiency: f64,
+}
+
+impl Ideal {
+    /// `ranks` holds each rank's (tasks, busy seconds).
+    pub fn new(achieved_tasks_per_s: f64, ranks: &[(u64, f64)]) -> Ideal {
+        let rates: Vec<f64> = ranks
+            .iter()
+            .filter(|(tasks, busy_s)| *tasks > 0 && *busy_s > 0.0)
+            .map(|(tasks, busy_s)| *tasks as f64 / busy_s)
+            .collect();
+        let sum: f64 = rates.iter().sum();
+        let fastest = rates.iter().copied().fold(0.0, f64::max);
+        let of = |ideal: f64| {
+            if ideal > 0.0 {
+                achieved_tasks_per_s / ideal
+            } else {
+                0.0
+            }
+        };
+        Ideal {
+            tasks_per_s: sum,
+            heterogeneous_efficiency: of(sum),
+            homogeneous_efficiency: of(fastest * ranks.len() as f64),
+        }
+    }
+}
+
+/// Whether a host is slow (by its speed index) and whether it was busy at the start.
+pub fn is_slow(speed_index: Option<f64>) -> bool {
+    speed_index.is_some_and(|s| s > SLOW_FACTOR)
+}
+
+pub fn is_busy(load_per_core: Option<f64>) -> bool {
+    load_per_core.is_some_and(|l| l >= BUSY_LOAD_PER_CORE)
+}
+
+/// What the flags need to know of one host.
+pub struct HostFigures<'a> {
+    pub name: &'a str,
+    pub median_ms_per_task: Option<f64>,
+    pub speed_index: Option<f64>,
+    pub load_per_core: Option<f64>,
+}
+
+/// One sentence per slow host and per host busy at the start, naming the host.
+pub fn flags(hosts: &[HostFigures]) -> Vec<String> {
+    let fastest = hosts
+        .iter()
+        .filter(|h| h.speed_index == Some(1.0))
+        .find_map(|h| h.median_ms_per_task.map(|m| (h.name, m)));
+    let mut out = Vec::new();
+    for h in hosts {
+        if let (true, Some(s), Some(m), Some((f, fm))) = (
+            is_slow(h.speed_index),
+            h.speed_index,
+            h.median_ms_per_task,
+            fastest,
+        ) {
+            out.push(format!(
+                "slow host {}: {m:.3} ms per task (median), {s:.2}x the fastest host's \
+                 ({f}: {fm:.3} ms)",
+                h.name
+            ));
+        }
+        if let Some(l) = h.load_per_core.filter(|_| is_busy(h.load_per_core)) {
+            out.push(format!(
+                "busy host {}: load {l:.2} per core over the minute before the run",
+                h.name
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN, 5.0]), Some(5.0));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn medians_by_group() {
+        let items = [(0, 3.0), (1, 10.0), (0, 1.0), (0, 2.0), (1, 20.0)];
+        assert_eq!(
+            medians(items.into_iter(), 3),
+            vec![Some(2.0), Some(15.0), None]
+        );
+    }
+
+    #[test]
+    fn speed_index_is_relative_to_the_fastest() {
+        let s = speed_indices(&[Some(0.004), Some(0.002), None, Some(0.0035)]);
+        assert_eq!(s, vec![Some(2.0), Some(1.0), None, Some(1.75)]);
+        assert_eq!(speed_indices(&[None]), vec![None]);
+        assert!(is_slow(s[0]) && is_slow(s[3]) && !is_slow(s[1]) && !is_slow(None));
+    }
+
+    #[test]
+    fn ideal_is_the_sum_of_own_rates() {
+        // Two ranks at 100 tasks/s, one at 25: the ideal is 225, not 3 × 100.
+        let i = Ideal::new(213.75, &[(100, 1.0), (50, 0.5), (10, 0.4)]);
+        assert!((i.tasks_per_s - 225.0).abs() < 1e-9);
+        assert!((i.heterogeneous_efficiency - 0.95).abs() < 1e-9);
+        assert!((i.homogeneous_efficiency - 0.7125).abs() < 1e-9);
+        // A rank without tasks adds no rate but counts in ranks × fastest.
+        let i = Ideal::new(100.0, &[(10, 0.1), (0, 0.0)]);
+        assert_eq!(
+            (i.heterogeneous_efficiency, i.homogeneous_efficiency),
+            (1.0, 0.5)
+        );
+        assert_eq!(Ideal::new(5.0, &[(0, 0.0)]).heterogeneous_efficiency, 0.0);
+    }
+
+    #[test]
+    fn flags_name_slow_and_busy_hosts() {
+        let h = |name, ms: f64, load| HostFigures {
+            name,
+            median_ms_per_task: Some(ms),
+            speed_index: Some(ms / 2.0),
+            load_per_core: load,
+        };
+        let hosts = [
+            h("a", 2.0, Some(0.1)),
+            h("b", 3.0, None),
+            h("c", 8.0, Some(0.75)),
+        ];
+        let f = flags(&hosts);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(
+            f[0],
+            "slow host c: 8.000 ms per task (median), 4.00x the fastest host's (a: 2.000 ms)"
+        );
+        assert_eq!(
+            f[1],
+            "busy host c: load 0.75 per core over the minute before the run"
+        );
+    }
+}
