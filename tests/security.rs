@@ -25,8 +25,8 @@ fn files_follow_the_users_umask() {
         let o = run_with_umask(mask, dir.path().to_str().unwrap());
         assert!(o.status.success(), "{}", stderr(&o));
         let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
-        // runs.csv and the run's JSON: an empty folder would pass the loop below.
-        assert_eq!(files.len(), 2, "{files:?}");
+        // runs.csv, the run's JSON and its journal: an empty folder would pass the loop below.
+        assert_eq!(files.len(), 3, "{files:?}");
         for e in files {
             let m = e.metadata().unwrap().mode() & 0o777;
             assert_eq!(m, mode, "{:?} under umask {mask}", e.file_name());
