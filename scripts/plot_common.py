@@ -1,4 +1,4 @@
-"""What every plot of plot.py shares: the matplotlib set-up, colours and atomic saving."""
+"""Common to every plot of plot.py: the matplotlib set-up, colours and atomic saving."""
 
 import io
 from pathlib import Path
