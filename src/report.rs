@@ -342,14 +342,18 @@ impl RunReport {
     }
 }
 
-/// Two lists of records sorted by task, as one.
-fn merged(mut a: Vec<TaskRecord>, b: Vec<TaskRecord>) -> Vec<TaskRecord> {
-    if a.is_empty() {
-        return b;
+/// Two lists of records sorted by task, as one. The longer list grows by exactly the shorter
+/// one (no doubling), so a resumed run's records are held about once.
+fn merged(a: Vec<TaskRecord>, b: Vec<TaskRecord>) -> Vec<TaskRecord> {
+    let (mut into, from) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    if from.is_empty() {
+        return into;
     }
-    a.extend(b);
-    a.sort_unstable_by_key(|r| r.task);
-    a
+    into.reserve_exact(from.len());
+    into.extend_from_slice(&from);
+    drop(from);
+    into.sort_unstable_by_key(|r| r.task);
+    into
 }
 
 /// a / b, or 0 when b is not positive (a run too short to time).
