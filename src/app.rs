@@ -233,9 +233,11 @@ fn report(
     doc.attempts = std::mem::take(&mut earlier.attempts);
     doc.attempts.push(now);
     doc.tasks_file = rank0.outputs.as_ref().map(Outputs::journal_name);
+    doc.rank0_peak_rss_bytes = crate::host::peak_rss_bytes();
     Ok((report, doc))
 }
 
+/// `records` by task, in place: a second copy would double rank 0's largest allocation.
 fn sorted(mut records: Vec<TaskRecord>) -> Vec<TaskRecord> {
     records.sort_unstable_by_key(|r| r.task);
     records
@@ -251,7 +253,8 @@ fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
     }
     if !report.checks.all_passed() {
         eprintln!(
-            "cluster-bench: {} of {} tasks failed their check (see `tasks` in the JSON)",
+            "cluster-bench: {} of {} tasks failed their check (each task's status is in the \
+             run's journal, and in the JSON with --json-tasks)",
             report.task_count - report.checks.passed,
             report.task_count
         );

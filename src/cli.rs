@@ -89,6 +89,13 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
+    /// Also put every task's record in the JSON as `tasks` (the file, and stdout with --json):
+    /// about 270 bytes per task, for small runs and pipes. Without it `tasks` is null and the
+    /// records are in the run's journal only (LABEL-….tasks.csv.gz, the JSON's tasks_file),
+    /// so --no-save without it keeps no per-task record.
+    #[arg(long)]
+    pub json_tasks: bool,
+
     /// No progress or notes on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -133,7 +140,8 @@ pub enum Job {
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
 pub const MAX_DIM: usize = 20_000;
-/// Largest accepted task count: rank 0 holds 8 bytes of id and 56 bytes of record per task.
+/// Largest accepted task count: rank 0 holds a 56-byte record per task (and, resuming, an
+/// 8-byte id per missing task).
 pub const MAX_TASKS: u64 = 10_000_000;
 
 /// Longest accepted `--task-ms`: an hour.
@@ -170,6 +178,8 @@ pub struct Options {
     pub label: String,
     /// Print the JSON on stdout instead of the table.
     pub json: bool,
+    /// Put every task's record in the JSON (`tasks`).
+    pub json_tasks: bool,
     /// No progress or notes on stderr.
     pub quiet: bool,
     /// An earlier run's JSON to compare with.
@@ -282,6 +292,7 @@ impl Args {
             out: (!self.no_save).then_some(self.out),
             label: self.label,
             json: self.json,
+            json_tasks: self.json_tasks,
             quiet: self.quiet,
             baseline: self.baseline,
             time_limit_s: self.time_limit,

@@ -102,6 +102,13 @@ pub fn meminfo_field_kib(text: &str, field: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// This process's peak resident memory so far (`VmHWM` of /proc/self/status), bytes; `None`
+/// where it can't be read.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    meminfo_field_kib(&status, "VmHWM:").map(|kib| kib * 1024)
+}
+
 /// The 1-minute load average, the first field of /proc/loadavg.
 pub fn loadavg_1m(text: &str) -> Option<f64> {
     let load: f64 = text.split_whitespace().next()?.parse().ok()?;
@@ -155,6 +162,20 @@ mod tests {
         let t = "MemTotal:       24000000 kB\nMemAvailable:   12345 kB\n";
         assert_eq!(meminfo_field_kib(t, "MemAvailable:"), Some(12345));
         assert_eq!(meminfo_field_kib(t, "Nope:"), None);
+    }
+
+    /// The peak grows by what this process touches: 64 MiB written page by page must show.
+    #[test]
+    fn peak_rss_sees_touched_memory() {
+        let before = peak_rss_bytes().expect("/proc/self/status is readable here");
+        let big = vec![1u8; 64 << 20];
+        let after = peak_rss_bytes().unwrap();
+        assert!(after >= before, "{after} < {before}");
+        assert!(
+            after >= 64 << 20,
+            "VmHWM {after} bytes with 64 MiB resident"
+        );
+        drop(std::hint::black_box(big));
     }
 
     #[test]

@@ -11,8 +11,10 @@ use crate::report::{self, RunReport};
 use crate::schedule;
 
 /// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
-/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither).
-pub const SCHEMA_VERSION: u32 = 2;
+/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither); 3 made
+/// `tasks` null unless `--json-tasks` (the records are in the journal, `tasks_file`) and added
+/// `rank0_peak_rss_bytes`.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
 #[derive(Clone, Debug, Serialize)]
@@ -85,10 +87,15 @@ pub struct Run {
     pub attempts: Vec<Attempt>,
     /// The per-task journal next to this JSON (`STEM.tasks.csv.gz`), `null` without one.
     pub tasks_file: Option<String>,
-    /// Every completed task, in task order.
-    pub tasks: Vec<Task>,
+    /// Every completed task, in task order, with `--json-tasks`; `null` without it: the
+    /// records are then in the journal `tasks_file` only (one row per task, same fields).
+    pub tasks: Option<Vec<Task>>,
     /// Rank 0's time as dispatcher in the dynamic schedule; `null` in the static one.
     pub dispatch: Option<Dispatch>,
+    /// Rank 0's peak resident memory (`VmHWM`) when this document was made, bytes: the run,
+    /// its records and the report, not yet the document's own text; `null` where
+    /// /proc/self/status can't be read.
+    pub rank0_peak_rss_bytes: Option<u64>,
 }
 
 /// Where rank 0's time went as the dynamic schedule's dispatcher (between its own tasks).
@@ -327,8 +334,13 @@ impl Run {
             environment: Environment::from(&r.environment),
             attempts: Vec::new(),
             tasks_file: None,
-            tasks: r.tasks.iter().map(Task::new).collect::<Result<_, _>>()?,
+            tasks: r
+                .config
+                .json_tasks
+                .then(|| r.tasks.iter().map(Task::new).collect::<Result<_, _>>())
+                .transpose()?,
             dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
+            rank0_peak_rss_bytes: None,
         })
     }
 }
@@ -471,11 +483,16 @@ impl Task {
 /// A small run of two tasks on two hosts, for tests of the schema and its exporters.
 #[cfg(test)]
 pub(crate) fn sample() -> Run {
+    sample_with(&[])
+}
+
+/// `sample()` with more flags.
+#[cfg(test)]
+pub(crate) fn sample_with(flags: &[&str]) -> Run {
     use crate::report::ReportInput;
     use clap::Parser;
-    let opts = crate::cli::Args::parse_from(["cluster-bench", "--tasks", "2"])
-        .validate()
-        .unwrap();
+    let args = [&["cluster-bench", "--tasks", "2"][..], flags].concat();
+    let opts = crate::cli::Args::parse_from(args).validate().unwrap();
     let rec = |task, rank| TaskRecord {
         task,
         rank,
@@ -526,7 +543,7 @@ mod tests {
     /// The keys scripts rely on: changing one of these is a new schema version.
     #[test]
     fn the_stable_keys_are_pinned() {
-        let v = serde_json::to_value(sample()).unwrap();
+        let v = serde_json::to_value(sample_with(&["--json-tasks"])).unwrap();
         let top = vec![
             "tool",
             "schema_version",
@@ -559,6 +576,7 @@ mod tests {
             "tasks_file",
             "tasks",
             "dispatch",
+            "rank0_peak_rss_bytes",
         ];
         assert_eq!(keys(&v), sorted(top));
         let config = vec![
@@ -634,7 +652,7 @@ mod tests {
     fn values_are_plain_json() {
         let v = serde_json::to_value(sample()).unwrap();
         assert_eq!(v["tool"], "cluster-bench");
-        assert_eq!(v["schema_version"], 2);
+        assert_eq!(v["schema_version"], 3);
         assert_eq!(v["busy_speedup"], 2.0);
         assert_eq!(v["config"]["schedule"], "static");
         assert_eq!(v["config"]["kernel"], "auto");
@@ -643,8 +661,27 @@ mod tests {
         assert_eq!(v["config"]["out"], "results");
         assert_eq!(v["hosts"][0]["name"], "h,\"1\"");
         assert_eq!(v["hosts"][1]["tasks"], 1);
-        assert_eq!(v["tasks"][1]["status"], "ok");
-        assert_eq!(v["tasks"][1]["fallback"], false);
+    }
+
+    /// Per-task rows cost ~270 bytes each in the JSON: only with `--json-tasks`.
+    #[test]
+    fn tasks_are_null_unless_asked_for() {
+        let plain = serde_json::to_value(sample()).unwrap();
+        assert_eq!(plain["tasks"], Value::Null);
+        assert_eq!(plain["task_count"], 2);
+        let v = serde_json::to_value(sample_with(&["--json-tasks"])).unwrap();
+        let tasks = v["tasks"].as_array().unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert_eq!(
+            (&tasks[0]["task"], &tasks[1]["task"]),
+            (&0.into(), &1.into())
+        );
+        assert_eq!(tasks[1]["status"], "ok");
+        assert_eq!(tasks[1]["fallback"], false);
+        // Everything else is the same document.
+        let mut without = v.clone();
+        without["tasks"] = Value::Null;
+        assert_eq!(without, plain);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{bench, stderr, stdout};
+use serde_json::Value;
 
 fn assert_usage_error(args: &[&str], needle: &str) {
     let o = bench(args);
@@ -124,5 +125,20 @@ fn a_singleton_run_works_without_mpirun() {
     let o = bench(&["--tasks", "3", "--dim", "8", "--no-save", "--json"]);
     let v = common::json(&o);
     assert_eq!(v["ranks"], 1);
-    assert_eq!(v["tasks"].as_array().unwrap().len(), 3);
+    assert_eq!(v["task_count"], 3);
+    // No journal and no --json-tasks: no per-task record anywhere.
+    assert_eq!(
+        (&v["tasks"], &v["tasks_file"]),
+        (&Value::Null, &Value::Null)
+    );
+    let o = bench(&[
+        "--tasks",
+        "3",
+        "--dim",
+        "8",
+        "--no-save",
+        "--json",
+        "--json-tasks",
+    ]);
+    assert_eq!(common::json(&o)["tasks"].as_array().unwrap().len(), 3);
 }

@@ -313,14 +313,12 @@ fn host_dies(schedule: &str, fault: Fault) -> Option<Duration> {
     // killed host: unless Open MPI's TCP transport, seeing the dead peer first, killed rank 0
     // at once), and else in the journal, appended every second here.
     let ranks: BTreeSet<i32> = match docs.first() {
-        Some((_, doc)) => doc["tasks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["rank"].as_i64().unwrap() as i32)
-            .collect(),
-        None => journal(&out_dir).iter().map(|r| r.rank).collect(),
-    };
+        Some((_, doc)) => common::records_of(&out_dir, doc),
+        None => journal(&out_dir),
+    }
+    .iter()
+    .map(|r| r.rank)
+    .collect();
     println!(
         "kept: JSON {:?}, journal {} records, from ranks {ranks:?}",
         docs.first().map(|d| &d.0),
@@ -430,7 +428,7 @@ fn run_sh_finishes_without(schedule: &str, fault: Fault) {
         .iter()
         .find(|(_, v)| v["complete"] == true)
         .unwrap_or_else(|| panic!("no complete JSON among {docs:?}"));
-    common::assert_whole_run(done, reference, FINITE_TASKS, schedule);
+    common::assert_whole_run(&out_dir, done, reference, FINITE_TASKS, schedule);
     let attempts = done["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     let names = |a: &serde_json::Value| -> Vec<String> {
@@ -449,12 +447,9 @@ fn run_sh_finishes_without(schedule: &str, fault: Fault) {
     let first = docs
         .iter()
         .find(|(_, v)| v["complete"] == false)
-        .map(|(_, v)| v["tasks"].as_array().unwrap().clone());
+        .map(|(_, v)| common::records_of(&out_dir, v));
     if let Some(tasks) = first {
-        let from_dead = tasks
-            .iter()
-            .filter(|t| matches!(t["rank"].as_i64(), Some(2 | 3)))
-            .count();
+        let from_dead = tasks.iter().filter(|t| matches!(t.rank, 2 | 3)).count();
         println!(
             "first attempt kept {} records, {from_dead} of them from {HOST2}",
             tasks.len()

@@ -8,9 +8,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cluster_bench::record::TaskStatus;
 use common::{
-    BIN, MPI_LOCK, bench, finish_within, journal_records, json, json_files, mpi_env, mpirun,
-    pid_running, stderr, stdout, temporary_files,
+    BIN, MPI_LOCK, bench, finish_within, json, json_files, mpi_env, mpirun, pid_running,
+    records_of, stderr, stdout, temporary_files,
 };
 
 /// The job must end this soon after a fault.
@@ -138,16 +139,12 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
                 .unwrap()
                 .starts_with("rank-lost")
         );
-        let kept = doc["tasks"].as_array().unwrap().len();
-        assert!(kept > 0, "{schedule}: no completed task kept");
+        let kept = records_of(dir.path(), doc);
+        assert!(!kept.is_empty(), "{schedule}: no completed task kept");
+        assert_eq!(doc["task_count"].as_u64(), Some(kept.len() as u64));
         if schedule == "dynamic" {
             // Every rank's completed chunks reached rank 0 as the run went.
-            let ranks: std::collections::BTreeSet<i64> = doc["tasks"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["rank"].as_i64().unwrap())
-                .collect();
+            let ranks: std::collections::BTreeSet<i32> = kept.iter().map(|t| t.rank).collect();
             assert!(ranks.len() >= 2, "records of one rank only: {ranks:?}");
         }
     }
@@ -173,22 +170,17 @@ fn a_killed_rank_ends_the_job_and_rank_0_keeps_every_rank_s_work() {
         let (o, _) = finish_within(child, FAULT_BOUND);
         assert!(!o.status.success());
         assert_eq!(temporary_files(dir.path()), Vec::<String>::new());
-        // The journal has the records of the last checkpoint at least; mpirun's SIGTERM let
-        // rank 0 write its JSON too, with every record it had, from every rank.
-        let journal = journal_records(dir.path());
-        assert!(journal > 0, "{schedule}: empty journal");
+        // mpirun's SIGTERM let rank 0 close its journal with every record it had, from every
+        // rank, and write its JSON counting them.
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1, "{schedule}: {docs:?}\n{}", stderr(&o));
         let doc = &docs[0].1;
         assert_eq!(doc["complete"], false);
         assert_eq!(doc["stop_reason"], "interrupted (SIGTERM)", "{schedule}");
-        let tasks = doc["tasks"].as_array().unwrap();
-        assert!(
-            tasks.len() >= journal,
-            "{schedule}: JSON has fewer than the journal"
-        );
-        let ranks: std::collections::BTreeSet<i64> =
-            tasks.iter().map(|t| t["rank"].as_i64().unwrap()).collect();
+        let tasks = records_of(dir.path(), doc);
+        assert!(!tasks.is_empty(), "{schedule}: empty journal");
+        assert_eq!(doc["task_count"].as_u64(), Some(tasks.len() as u64));
+        let ranks: std::collections::BTreeSet<i32> = tasks.iter().map(|t| t.rank).collect();
         assert_eq!(
             ranks.len(),
             3,
@@ -257,7 +249,7 @@ fn ctrl_c_keeps_what_was_done_and_resume_completes_it_bit_identically() {
         more.extend(["--schedule", schedule, "--out", out, "--quiet", "--json"]);
         more.extend(["--resume", resume.to_str().unwrap()]);
         let done = json(&mpirun_unlocked(3, &more));
-        common::assert_whole_run(&done, reference, 30_000, schedule);
+        common::assert_whole_run(dir.path(), &done, reference, 30_000, schedule);
         let attempts = done["attempts"].as_array().unwrap();
         assert_eq!(attempts.len(), 2);
         assert_eq!(attempts[0]["tasks_done"].as_u64(), Some(kept));
@@ -388,11 +380,10 @@ fn a_failed_check_is_reported_and_the_run_exits_1() {
         assert!(stdout(&o).contains("checks passed 19/20"));
         let docs = json_files(dir.path());
         assert_eq!(docs.len(), 1);
-        let tasks = docs[0].1["tasks"].as_array().unwrap();
-        let failed: Vec<u64> = tasks
+        let failed: Vec<u64> = records_of(dir.path(), &docs[0].1)
             .iter()
-            .filter(|t| t["status"] == "check-failed")
-            .map(|t| t["task"].as_u64().unwrap())
+            .filter(|t| t.status == TaskStatus::CheckFailed as u8)
+            .map(|t| t.task)
             .collect();
         assert_eq!(failed, vec![13]);
         assert_eq!(docs[0].1["checks"]["failed"], 1);
@@ -424,7 +415,7 @@ fn time_limit_stops_cleanly_and_says_how_far_it_got() {
         let n = doc["task_count"].as_u64().unwrap();
         assert!(n > 0 && n < 200_000, "{n}");
         // Both ranks' work is in, and the rows add up.
-        assert_eq!(doc["tasks"].as_array().unwrap().len() as u64, n);
+        assert_eq!(records_of(dir.path(), doc).len() as u64, n);
         assert!(doc["wall_s"].as_f64().unwrap() < 10.0);
         let csv = std::fs::read_to_string(dir.path().join("runs.csv")).unwrap();
         assert!(csv.lines().nth(1).unwrap().contains(",false,"), "{csv}");

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{json, json_files, mpirun, stderr, stdout};
+use std::collections::BTreeSet;
+
+use common::{json, json_files, mpirun, records_of, stderr, stdout};
 use serde_json::Value;
 
 fn run_json(np: usize, schedule: &str, tasks: u64, dim: usize) -> Value {
@@ -18,6 +20,7 @@ fn run_json(np: usize, schedule: &str, tasks: u64, dim: usize) -> Value {
             "--warmup",
             "1",
             "--json",
+            "--json-tasks",
             "--no-save",
         ],
     ))
@@ -137,6 +140,20 @@ fn files_are_written_and_never_clobbered() {
         .map(|n| serde_json::from_slice(&std::fs::read(dir.path().join(n)).unwrap()).unwrap())
         .collect();
     assert!(files.contains(&a) && files.contains(&b));
+    // Without --json-tasks the JSON holds no per-task row; its journal holds every task once.
+    for doc in [&a, &b] {
+        assert_eq!(doc["tasks"], Value::Null);
+        let records = records_of(dir.path(), doc);
+        let ids: Vec<u64> = records.iter().map(|r| r.task).collect();
+        assert_eq!(ids, (0..5).collect::<Vec<u64>>(), "each task once");
+        assert!(records.iter().all(|r| r.status == 0 && r.seconds >= 0.0));
+        let ranks: BTreeSet<i32> = records.iter().map(|r| r.rank).collect();
+        assert_eq!(ranks, BTreeSet::from([0, 1]));
+        assert!(
+            doc["rank0_peak_rss_bytes"].as_u64().unwrap() > 1 << 20,
+            "{doc}"
+        );
+    }
 
     let mut rd = csv::Reader::from_path(dir.path().join("runs.csv")).unwrap();
     let hdr = rd.headers().unwrap().clone();
@@ -159,6 +176,37 @@ fn files_are_written_and_never_clobbered() {
         assert_eq!(c.to_bits(), doc["checksum"].as_f64().unwrap().to_bits());
         assert!(jsons.iter().any(|n| **n == col(row, "json_file")));
     }
+}
+
+/// `--json-tasks` puts the journal's rows in the JSON too: the same records, bit for bit.
+#[test]
+fn json_tasks_are_the_journal_s_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let args = ["--tasks", "7", "--dim", "9", "--schedule", "dynamic"];
+    let v = json(&mpirun(
+        2,
+        &[&args[..], &["--out", out, "--json", "--json-tasks"]].concat(),
+    ));
+    let in_json = v["tasks"].as_array().unwrap();
+    let records = records_of(dir.path(), &v);
+    assert_eq!(in_json.len(), records.len());
+    for (t, r) in in_json.iter().zip(&records) {
+        assert_eq!(t["task"].as_u64(), Some(r.task));
+        assert_eq!(t["rank"].as_i64(), Some(i64::from(r.rank)));
+        assert_eq!(t["status"], "ok");
+        let floats = [
+            ("start_s", r.start_s),
+            ("seconds", r.seconds),
+            ("eig_sum_re", r.eig_sum_re),
+            ("trace", r.trace),
+        ];
+        for (key, x) in floats {
+            assert_eq!(t[key].as_f64().map(f64::to_bits), Some(x.to_bits()), "{t}");
+        }
+    }
+    // And the saved file is the document printed.
+    assert_eq!(json_files(dir.path())[0].1, v);
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn sleep_run(np: usize, schedule: &str) -> Value {
             "--tasks",
             &TASKS.to_string(),
             "--json",
+            "--json-tasks",
             "--no-save",
         ],
     ))

@@ -95,11 +95,9 @@ fn scancel_keeps_finished_tasks() {
         assert_eq!(v["complete"], false, "{name} not marked incomplete");
         let reason = v["stop_reason"].as_str().unwrap_or_default();
         assert!(reason.starts_with("interrupted (SIG"), "{name}: {reason}");
-        let ranks: std::collections::BTreeSet<i64> = v["tasks"]
-            .as_array()
-            .unwrap()
+        let ranks: std::collections::BTreeSet<i32> = common::records_of(&results, v)
             .iter()
-            .filter_map(|t| t["rank"].as_i64())
+            .map(|t| t.rank)
             .collect();
         assert!(ranks.len() > 1, "{name}: records of ranks {ranks:?} only");
     }

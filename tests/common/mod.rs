@@ -7,6 +7,8 @@ use std::process::{Child, Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use cluster_bench::export::journal;
+use cluster_bench::record::TaskRecord;
 use serde_json::Value;
 
 /// The machine has 2 cores: one MPI job at a time keeps oversubscribed runs from starving.
@@ -143,7 +145,7 @@ pub fn journal_records(dir: &Path) -> usize {
             d.flatten()
                 .map(|e| e.path())
                 .filter(|p| p.to_string_lossy().ends_with(".tasks.csv.gz"))
-                .filter_map(|p| cluster_bench::export::journal::read(&p).ok())
+                .filter_map(|p| journal::read(&p).ok())
                 .map(|c| c.records.len())
                 .max()
                 .unwrap_or(0)
@@ -161,9 +163,24 @@ pub fn temporary_files(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// A resumed run's JSON `doc` is the whole work: complete, every task of `0..tasks` exactly
-/// once, and the checksum bit-identical to the undisturbed `reference`.
-pub fn assert_whole_run(doc: &Value, reference: f64, tasks: u64, what: &str) {
+/// The per-task records of the run whose JSON `doc` was saved in `dir`: the rows of its
+/// journal (`tasks_file`), every row as written (none merged away), sorted by task.
+pub fn records_of(dir: &Path, doc: &Value) -> Vec<TaskRecord> {
+    let name = doc["tasks_file"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no tasks_file in the JSON in {}", dir.display()));
+    let path = dir.join(name);
+    let mut records = journal::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()))
+        .records;
+    records.sort_by_key(|r| r.task);
+    records
+}
+
+/// A resumed run's JSON `doc`, saved in `dir`, is the whole work: complete, every task of
+/// `0..tasks` exactly once in its journal, and the checksum bit-identical to the undisturbed
+/// `reference`.
+pub fn assert_whole_run(dir: &Path, doc: &Value, reference: f64, tasks: u64, what: &str) {
     assert_eq!(doc["complete"], true, "{what}: not complete");
     let got = doc["checksum"].as_f64().unwrap();
     assert_eq!(
@@ -171,12 +188,7 @@ pub fn assert_whole_run(doc: &Value, reference: f64, tasks: u64, what: &str) {
         reference.to_bits(),
         "{what}: {got} vs {reference}"
     );
-    let ids: Vec<u64> = doc["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["task"].as_u64().unwrap())
-        .collect();
+    let ids: Vec<u64> = records_of(dir, doc).iter().map(|r| r.task).collect();
     assert_eq!(
         ids,
         (0..tasks).collect::<Vec<u64>>(),

@@ -222,15 +222,15 @@ pub fn wait_survivors_clean(deadline: Instant) {
     }
 }
 
-/// The most task records in one JSON of `dir` (a checkpoint or a final JSON); 0 before `dir`
-/// exists.
+/// The most task records one run of `dir` kept: its JSON's count, or its journal's rows (a
+/// run killed outright has only the journal); 0 before `dir` exists.
 pub fn records_in(dir: &Path) -> usize {
     if !dir.is_dir() {
         return 0;
     }
     let in_json = common::json_files(dir)
         .iter()
-        .filter_map(|(_, v)| v["tasks"].as_array().map(Vec::len))
+        .filter_map(|(_, v)| v["task_count"].as_u64())
         .max();
-    in_json.unwrap_or(0).max(common::journal_records(dir))
+    (in_json.unwrap_or(0) as usize).max(common::journal_records(dir))
 }
