@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Analysis of a scaling study made by scripts/sweep.sh.
 
-Reads STUDY/manifest.tsv, STUDY/study.conf and every run's JSON in STUDY/runs/, and writes
-(atomically, only inside STUDY):
+Reads STUDY/manifest.tsv, STUDY/study.conf and every run's JSON in STUDY/runs/ with its per-task
+journal (the JSON's tasks_file; old JSONs hold the tasks themselves), and writes (atomically,
+only inside STUDY):
 
   study-runs.csv  one row per run (tidy, long format)
   tasks.csv.gz    one row per task of every run (for timelines), gzip-compressed
@@ -11,8 +12,8 @@ Reads STUDY/manifest.tsv, STUDY/study.conf and every run's JSON in STUDY/runs/, 
   fit.json        Amdahl fit T(p) = Ts + Tp/p (strong) and Gustafson fit (weak), per schedule
   SETUP.md        the machines, MPI library, git revision and the command of the study
 
-The run JSONs stay in STUDY/runs/ but are not committed (.gitignore): everything a reader needs
-is in the files above.
+The run JSONs and journals stay in STUDY/runs/ but are not committed (.gitignore): everything a
+reader needs is in the files above.
 
 The maths lives in small pure functions (tested in tests/python/test_scaling.py).
 """
@@ -29,6 +30,7 @@ import os
 import statistics
 import sys
 import tempfile
+import zlib
 from pathlib import Path
 
 # ---------------------------------------------------------------------------------------------
@@ -332,6 +334,47 @@ def read_run_json(study: Path, rel):
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+# A journal row's status code (src/record.rs, TaskStatus) as the JSON spells it.
+STATUS = {"0": "ok", "1": "check-failed", "2": "no-convergence", "3": "non-finite"}
+
+
+def read_journal(path: Path):
+    """The rows of a run's journal STEM.tasks.csv.gz (gzip members of CSV lines and '#' lines)
+    as dicts of text, in file order. A member torn by a kill is left out, as cluster-bench's
+    own reader does."""
+    data, members = path.read_bytes(), []
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        text = member.decompress(data)
+        if not member.eof:
+            break
+        members.append(text)
+        data = member.unused_data
+    lines = b"".join(members).decode("utf-8").splitlines()
+    return list(csv.DictReader(line for line in lines if line and not line.startswith("#")))
+
+
+def run_tasks(study: Path, rel, doc):
+    """A run's task records (task, rank, status, start_s, seconds), in task order: from its
+    journal (the JSON's tasks_file, beside the JSON), else from the JSON's own `tasks` (schema 2,
+    or a run with --json-tasks whose journal is gone)."""
+    name = doc.get("tasks_file")
+    journal = (study / rel).parent / name if name and Path(name).name == name else None
+    if journal is not None and journal.exists():
+        rows = [
+            {"task": int(r["task"]), "rank": int(r["rank"]), "start_s": float(r["start_s"]),
+             "seconds": float(r["seconds"]), "status": STATUS.get(r["status"], r["status"])}
+            for r in read_journal(journal)
+        ]
+        return sorted(rows, key=lambda r: r["task"])
+    if doc.get("tasks") is not None:
+        return doc["tasks"]
+    raise SystemExit(
+        f"scaling.py: {study / rel}: no per-task records: neither its journal (tasks_file "
+        f"{name!r}) nor `tasks` in the JSON"
+    )
+
+
 def load_runs(study: Path, conf):
     """Run rows, task rows, host rows and the raw JSON documents of every run in the manifest."""
     slots = int_or_none(conf.get("slots"))
@@ -369,7 +412,7 @@ def load_runs(study: Path, conf):
             }
         )
         host_of = {r["rank"]: r["host"] for r in doc["per_rank"]}
-        for t in doc["tasks"]:
+        for t in run_tasks(study, rel, doc):
             tasks.append(
                 {
                     "run_id": run_id,

@@ -197,6 +197,38 @@ class Files(unittest.TestCase):
             self.assertIn("scripts/sweep.sh x", (study / "SETUP.md").read_text())
             self.assertEqual(scaling.study_missing(study), [])
 
+    def test_a_journal_reads_member_by_member_and_drops_a_torn_one(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "r.tasks.csv.gz"
+            tasks = fake_run(2, 1.0)["tasks"]
+            write_journal(path, tasks)
+            whole = path.read_bytes()
+            rows = scaling.read_journal(path)
+            self.assertEqual([int(r["task"]) for r in rows], [3, 2, 1, 0])
+            self.assertEqual(float(rows[0]["start_s"]), 0.30000000000000004)
+            more = gzip.compress(b"9,0,0,0,0.5,0.1,1.0,0.0,1.0\n")
+            path.write_bytes(whole + more[: len(more) // 2])
+            self.assertEqual(len(scaling.read_journal(path)), 4)
+
+    def test_a_study_of_schema_3_runs_reads_their_journals(self):
+        with tempfile.TemporaryDirectory() as d:
+            study = synthetic_study(Path(d), [(1, 4.0, "speedup"), (2, 2.5, "busy_speedup")],
+                                    journals=True)
+            scaling.analyse(study)
+            with gzip.open(study / "tasks.csv.gz", "rt") as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual(len(rows), 4 + 4)
+            p2 = [r for r in rows if r["p"] == "2"]
+            self.assertEqual([r["task"] for r in p2], ["0", "1", "2", "3"])
+            self.assertEqual([r["rank"] for r in p2], ["0", "1", "0", "1"])
+            self.assertEqual([r["status"] for r in p2], ["ok", "ok", "ok", "check-failed"])
+            self.assertEqual(float(p2[3]["start_s"]), 0.30000000000000004)
+            # Without its journal a run of schema 3 has no per-task records: named, not skipped.
+            (study / "runs" / "strong-static-p2.tasks.csv.gz").unlink()
+            with self.assertRaises(SystemExit) as e:
+                scaling.analyse(study)
+            self.assertIn("strong-static-p2.json: no per-task records", str(e.exception))
+
     def test_missing_run_json_is_named(self):
         with tempfile.TemporaryDirectory() as d:
             study = synthetic_study(Path(d), [(1, 4.0, "speedup")])
@@ -206,14 +238,20 @@ class Files(unittest.TestCase):
             self.assertIn("strong-static-p1.json not found", str(e.exception))
 
 
-def synthetic_study(study, points):
-    """A study folder with one run per (p, wall, name of the Σbusy/wall key)."""
+def synthetic_study(study, points, journals=False):
+    """A study folder with one run per (p, wall, name of the Σbusy/wall key); with `journals`,
+    each run's tasks are in its journal (schema 3), else in its JSON (schema 2)."""
     (study / "runs").mkdir()
     (study / "study.conf").write_text("label=t\nslots=2\ncommand=scripts/sweep.sh x\n")
     rows = ["mode\tschedule\tp\trepeat\ttasks\tjson"]
     for p, wall, key in points:
         doc = fake_run(p, wall)
         doc[key] = doc.pop("speedup")
+        if journals:
+            doc["tasks"][3]["status"] = "check-failed"
+            doc["tasks_file"] = f"strong-static-p{p}.tasks.csv.gz"
+            write_journal(study / "runs" / doc["tasks_file"], doc["tasks"])
+            doc["tasks"] = None
         name = f"runs/strong-static-p{p}.json"
         (study / name).write_text(json.dumps(doc))
         rows.append(f"strong\tstatic\t{p}\t1\t4\t{name}")
@@ -240,6 +278,19 @@ def fake_run(p, wall):
                                        "mem_total_bytes": 2**30, "pid": 1}]},
         "tasks": tasks,
     }
+
+
+def write_journal(path, tasks):
+    """`tasks` as cluster-bench's journal holds them: a header member, then the rows in two
+    members, last task first (rows are in the order rank 0 received them)."""
+    codes = {"ok": 0, "check-failed": 1}
+    head = ("#cluster-bench-tasks 1\n#work {\"dim\": 4}\n"
+            "task,rank,status,fallback,start_s,seconds,eig_sum_re,eig_sum_im,trace\n"
+            "#attempt {\"ranks\": 2}\n")
+    rows = [f"{t['task']},{t['rank']},{codes[t['status']]},0,{t['start_s']!r},{t['seconds']!r},"
+            "1.5,0.0,1.5\n" for t in reversed(tasks)]
+    members = [head, "".join(rows[:2]), "".join(rows[2:]) + "#wall_s 0.5\n"]
+    path.write_bytes(b"".join(gzip.compress(m.encode()) for m in members))
 
 
 if __name__ == "__main__":
