@@ -66,11 +66,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
 fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
     let earlier = match &opts.resume {
         Some(path) => resume::load(path, opts)?,
-        None => Contents {
-            work: resume::work(opts),
-            attempts: Vec::new(),
-            records: Vec::new(),
-        },
+        None => Contents::new(resume::work(opts)),
     };
     let baseline = opts
         .baseline

@@ -219,12 +219,8 @@ mod tests {
     ) -> Result<Contents> {
         let name = "r.tasks.csv.gz";
         let file = std::fs::File::create(dir.join(name)).unwrap();
-        let none = Contents {
-            work: work.clone(),
-            attempts: vec![],
-            records: vec![],
-        };
-        let mut j = journal::Journal::start(file, dir.join(name), work, &none).unwrap();
+        let fresh = Contents::new(work.clone());
+        let mut j = journal::Journal::start(file, dir.join(name), work, &fresh).unwrap();
         let launch = Attempt {
             ranks: 2,
             tasks_done: recs.len() as u64,
@@ -243,14 +239,7 @@ mod tests {
     #[test]
     fn a_json_without_tasks_reads_its_journal_bit_for_bit() {
         let dir = tempfile::tempdir().unwrap();
-        let work = Work {
-            workload: "eig".into(),
-            task_ms: None,
-            dim: 4,
-            tasks: 9,
-            seed: 1,
-            kernel: "auto".into(),
-        };
+        let work = Work::eig(4, 9, 1);
         let recs: Vec<TaskRecord> = [5u64, 0, 2, 7]
             .iter()
             .map(|&t| TaskRecord {

@@ -29,9 +29,10 @@ use crate::schema::Attempt;
 
 /// First line of every journal.
 const MAGIC: &str = "#cluster-bench-tasks 1";
-/// Rows per gzip member at most (about 6 MB of text): bounds the memory of a checkpoint
-/// however many records it has to write.
-const MEMBER_ROWS: usize = 1 << 16;
+/// Rows per gzip member at most (about 1.5 MB of text): bounds the memory of a checkpoint
+/// however many records it has to write. Members this size compress as well as one whole
+/// stream (gzip looks back 32 KiB) and add 18 bytes each.
+const MEMBER_ROWS: usize = 1 << 14;
 /// The CSV columns of a row.
 pub const COLUMNS: &str = "task,rank,status,fallback,start_s,seconds,eig_sum_re,eig_sum_im,trace";
 
@@ -54,6 +55,21 @@ fn eig() -> String {
     "eig".into()
 }
 
+impl Work {
+    /// Eigenvalues of `tasks` seeded d×d matrices with `--kernel auto`: a test's work.
+    #[cfg(test)]
+    pub(crate) fn eig(dim: usize, tasks: u64, seed: u64) -> Self {
+        Work {
+            workload: eig(),
+            task_ms: None,
+            dim,
+            tasks,
+            seed,
+            kernel: "auto".into(),
+        }
+    }
+}
+
 /// What a journal holds.
 #[derive(Debug)]
 pub struct Contents {
@@ -62,6 +78,17 @@ pub struct Contents {
     pub attempts: Vec<Attempt>,
     /// Every row, in file order.
     pub records: Vec<TaskRecord>,
+}
+
+impl Contents {
+    /// What a run that starts afresh has of `work`: no launch, no record.
+    pub fn new(work: Work) -> Self {
+        Contents {
+            work,
+            attempts: Vec::new(),
+            records: Vec::new(),
+        }
+    }
 }
 
 /// An open journal, appended to by rank 0 only.
@@ -314,21 +341,10 @@ mod tests {
     fn a_large_checkpoint_is_written_in_bounded_members() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.tasks.csv.gz");
-        let work = Work {
-            workload: eig(),
-            task_ms: None,
-            dim: 4,
-            tasks: 3 * MEMBER_ROWS as u64,
-            seed: 1,
-            kernel: "auto".into(),
-        };
-        let none = Contents {
-            work: work.clone(),
-            attempts: vec![],
-            records: vec![],
-        };
+        let work = Work::eig(4, 3 * MEMBER_ROWS as u64, 1);
         let file = File::create(&path).unwrap();
-        let mut j = Journal::start(file, path.clone(), &work, &none).unwrap();
+        let fresh = Contents::new(work.clone());
+        let mut j = Journal::start(file, path.clone(), &work, &fresh).unwrap();
         let n = work.tasks as usize - 7;
         let recs: Vec<TaskRecord> = (0..n as u64)
             .map(|t| TaskRecord {

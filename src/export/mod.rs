@@ -254,20 +254,8 @@ mod tests {
     }
 
     fn prepare(dir: &Path, stem: &str) -> Result<Outputs> {
-        let work = Work {
-            workload: "eig".into(),
-            task_ms: None,
-            dim: 1,
-            tasks: 2,
-            seed: 42,
-            kernel: "auto".into(),
-        };
-        let none = Contents {
-            work: work.clone(),
-            attempts: vec![],
-            records: vec![],
-        };
-        Outputs::prepare(dir, stem, &work, &none)
+        let work = Work::eig(1, 2, 42);
+        Outputs::prepare(dir, stem, &work, &Contents::new(work.clone()))
     }
 
     #[test]
