@@ -15,11 +15,12 @@ readonly ROOT PROG=setup.sh
 # What each package is for: Open MPI (runtime, headers for rsmpi's build), libclang (bindgen
 # in rsmpi's build), gcc/make (C parts), ssh client+server (launch; the test hosts' sshd),
 # iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (the JSON
-# inventory discover.sh writes; bench_speed.sh reads run JSONs).
+# inventory discover.sh writes; bench_speed.sh and bench_cost.sh read run JSONs), time (GNU
+# time: bench_cost.sh's peak memory of a whole job).
 readonly APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config
   openssh-client openssh-server iproute2 procps util-linux
-  shellcheck python3 python3-venv jq curl ca-certificates
+  shellcheck python3 python3-venv jq time curl ca-certificates
 )
 readonly PY_PACKAGES=(matplotlib numpy)
 # shellcheck source=scripts/lib/setup-extras.sh

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# study.sh: a study's folder, clock and load average, shared by sweep.sh and bench_ranks.sh.
-# Needs die (common.sh) and, for check_tools, MPIRUN, CLUSTER_BENCH and PYTHON.
+# study.sh: a study's folder, clock and load average, shared by sweep.sh, bench_ranks.sh and
+# bench_cost.sh. Needs die (common.sh) and, for the checks, MPIRUN, CLUSTER_BENCH and PYTHON.
 
 # make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
 make_study_dir() {
@@ -37,9 +37,14 @@ load1() {
   echo "$a"
 }
 
-# check_tools: mpirun, cluster-bench and the Python with matplotlib are there.
-check_tools() {
+# check_run_tools: mpirun and cluster-bench are there.
+check_run_tools() {
   command -v "$MPIRUN" >/dev/null || die "$MPIRUN not found (scripts/setup.sh installs Open MPI)"
   [[ -x "$(command -v -- "$CLUSTER_BENCH")" ]] || die "$CLUSTER_BENCH not found: scripts/setup.sh installs it"
+}
+
+# check_tools: mpirun, cluster-bench and the Python with matplotlib are there.
+check_tools() {
+  check_run_tools
   [[ -x $PYTHON ]] || die "$PYTHON not found: run scripts/setup.sh --no-build"
 }
