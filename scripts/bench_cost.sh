@@ -117,7 +117,8 @@ write_report() {
     echo "# Cost per task: 2 ranks, --dim 4, --schedule dynamic"
     echo
     echo "\`$COMMAND\` on $(uname -n) ($(nproc) CPUs, $(local_mpi_version), git" \
-      "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(date -u +%Y-%m-%dT%H:%M:%SZ)."
+      "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(date -u +%Y-%m-%dT%H:%M:%SZ),"
+    echo "binary $CLUSTER_BENCH ($("$CLUSTER_BENCH" --version 2>/dev/null || echo '?'))."
     echo "Disk: the run's JSON + journal + runs.csv row. Rank 0's peak RSS is the JSON's"
     echo "rank0_peak_rss_bytes (VmHWM); per task it includes the process's fixed part, and 'added"
     echo "per task' is the growth from the row above. The largest process of the job is GNU time's"
