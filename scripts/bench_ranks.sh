@@ -20,12 +20,18 @@ usage() {
   cat <<USAGE
 Usage: scripts/bench_ranks.sh [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
 
-Runs cluster-bench --workload sleep under 'mpirun --oversubscribe -np P' on this machine for
-every P, schedule and task time, once each. Each run has P × K tasks, K = 2000 ms / task time
-clamped to [20, 200] (about 2 s of ideal wall time, 0.2 s at 1 ms). Writes
-OUT_ROOT/<YYYY-MM-DD>-<LABEL>/ with manifest.tsv (one row per run: schedule, ranks, task_ms,
-tasks, the whole mpirun's seconds, the 1-minute load before it, the JSON), the run JSONs in
-runs/ (not committed), summary.csv and plots/ranks.png (scripts/plot_ranks.py).
+Runs cluster-bench --workload sleep under 'mpirun --oversubscribe -np P' (on this machine,
+or on the hosts an extra '--hostfile' names) for every P, schedule and task time, once each.
+Each run has P × K tasks, K = 4000 ms / task time clamped to [40, 400] (about 4 s of ideal
+wall time, 0.4 s at 1 ms). A run that takes longer than --timeout is stopped and recorded
+as timed out; the study goes on. Writes OUT_ROOT/<YYYY-MM-DD>-<LABEL>/ with manifest.tsv (one
+row per run: schedule, ranks, task_ms, tasks, the whole mpirun's seconds, the 1-minute load
+before it, the JSON or "timeout"), the run JSONs in runs/ (not committed), summary.csv and
+plots/ranks.png (scripts/plot_ranks.py).
+
+Sets OMPI_MCA_pml=ob1 and OMPI_MCA_pmix_base_async_modex=1 unless already set: without the
+latter, every rank fetches every other rank's contact details inside MPI_Init, busy-polling,
+and 256 ranks on 2 cores took 40 s to start (15 s with it).
 
 Options:
   --ranks "P..."       rank counts                      ["16 64 256"]
@@ -33,6 +39,7 @@ Options:
   --schedule S         static | dynamic | both          [both]
   --label L            study name ([A-Za-z0-9._-])      [ranks]
   --out-root DIR       parent of the study folder       [results]
+  --timeout S          seconds one mpirun may take      [300]
   -h, --help           this help
 
 Exit status: 0 done, 1 a run or the summary failed, 2 bad input.
@@ -50,11 +57,11 @@ whole_numbers() {
   done
 }
 
-# tasks_for P MS: P × K tasks, K = 2000/MS clamped to [20, 200].
+# tasks_for P MS: P × K tasks, K = 4000/MS clamped to [40, 400].
 tasks_for() {
-  local k=$((2000 / $2))
-  ((k < 20)) && k=20
-  ((k > 200)) && k=200
+  local k=$((4000 / $2))
+  ((k < 40)) && k=40
+  ((k > 400)) && k=400
   echo $(($1 * k))
 }
 
@@ -70,16 +77,24 @@ run_point() {
     --schedule "$schedule" --warmup 0 --out "$study/runs" --label "$label" --quiet)
   load=$(load1)
   start=$(now_ms)
-  if ! "${cmd[@]}" >/dev/null 2>"$log"; then
+  local status=0
+  timeout --kill-after=10 "$TIMEOUT" "${cmd[@]}" >/dev/null 2>"$log" || status=$?
+  took=$(($(now_ms) - start))
+  if ((status == 124 || status == 137)); then
+    log "run $label stopped after ${TIMEOUT} s (log: $log)"
+    json=timeout
+    pkill -KILL -f -- "--label $label --quiet" 2>/dev/null || true
+  elif ((status != 0)); then
     tail -n 20 -- "$log" >&2 || true
     die "run $label failed (command: ${cmd[*]}; log: $log)"
+  else
+    json=$(compgen -G "$study/runs/$label-*.json" | head -n 1) || true
+    [[ -n $json ]] || die "run $label wrote no JSON in $study/runs"
+    json="runs/${json##*/}"
+    [[ -s $log ]] || rm -f -- "$log"
   fi
-  took=$(($(now_ms) - start))
-  json=$(compgen -G "$study/runs/$label-*.json" | head -n 1) || true
-  [[ -n $json ]] || die "run $label wrote no JSON in $study/runs"
-  [[ -s $log ]] || rm -f -- "$log"
   printf '%s\t%s\t%s\t%s\t%s.%03d\t%s\t%s\n' "$schedule" "$p" "$ms" "$tasks" $((took / 1000)) \
-    $((took % 1000)) "$load" "runs/${json##*/}" >>"$study/manifest.tsv"
+    $((took % 1000)) "$load" "$json" >>"$study/manifest.tsv"
 }
 
 # run_study STUDY: every point, task times outermost so one slow setting does not hide.
@@ -115,6 +130,7 @@ main() {
   COMMAND="scripts/bench_ranks.sh$(printf ' %q' "$@")"
   local ranks="16 64 256" task_ms="1 10 100" schedule=both label=ranks out_root=results
   EXTRA_MPIRUN=()
+  TIMEOUT=300
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h | --help) usage; exit 0 ;;
@@ -123,6 +139,7 @@ main() {
       --schedule) need_value "$@"; schedule=$2; shift ;;
       --label) need_value "$@"; label=$2; shift ;;
       --out-root) need_value "$@"; out_root=$2; shift ;;
+      --timeout) need_value "$@"; TIMEOUT=$2; shift ;;
       --) shift; EXTRA_MPIRUN=("$@"); break ;;
       *) usage_error "unknown option: $1" ;;
     esac
@@ -130,6 +147,7 @@ main() {
   done
   whole_numbers --ranks "$ranks"
   whole_numbers --task-ms "$task_ms"
+  whole_numbers --timeout "$TIMEOUT"
   read -r -a RANKS <<<"$ranks"
   read -r -a TASK_MS <<<"$task_ms"
   case "$schedule" in
@@ -141,6 +159,7 @@ main() {
     || usage_error "--label must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with . or - (got '$label')"
   check_tools
   export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
+  export OMPI_MCA_pmix_base_async_modex="${OMPI_MCA_pmix_base_async_modex:-1}"
   local study
   study=$(make_study_dir "$out_root" "$(date +%Y-%m-%d)-$label")
   write_conf "$study"

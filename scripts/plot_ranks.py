@@ -25,17 +25,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scaling import atomic_write  # noqa: E402
 
-COLUMNS = ("schedule", "ranks", "task_ms", "tasks", "process_s", "wall_s", "startup_s",
+COLUMNS = ("schedule", "ranks", "hosts", "task_ms", "tasks", "status", "process_s", "wall_s",
+           "startup_s",
            "efficiency", "busy_efficiency", "imbalance", "requests", "mean_chunk",
            "service_us", "rank0_busy_fraction", "p_star", "load1_before")
 
 
 def summary_row(study: Path, m: dict) -> dict:
-    """One run's figures from its manifest row and JSON."""
+    """One run's figures from its manifest row and JSON (a run that timed out has none)."""
+    if m["json"] == "timeout":
+        return {"schedule": m["schedule"], "ranks": m["ranks"], "task_ms": m["task_ms"],
+                "tasks": m["tasks"], "status": "timeout", "process_s": m["process_s"],
+                "load1_before": m["load1_before"]}
     doc = json.loads((study / m["json"]).read_text())
     ranks, wall, ms = doc["ranks"], doc["wall_s"], float(m["task_ms"])
-    row = {"schedule": m["schedule"], "ranks": ranks, "task_ms": m["task_ms"],
-           "tasks": doc["task_count"], "process_s": m["process_s"], "wall_s": f"{wall:.4f}",
+    row = {"schedule": m["schedule"], "ranks": ranks, "hosts": len(doc["hosts"]),
+           "task_ms": m["task_ms"], "tasks": doc["task_count"],
+           "status": "complete" if doc["complete"] else "incomplete",
+           "process_s": m["process_s"], "wall_s": f"{wall:.4f}",
            "startup_s": f"{float(m['process_s']) - wall:.3f}",
            "efficiency": f"{doc['checksum'] / (ranks * wall):.4f}",
            "busy_efficiency": f"{doc['busy_efficiency']:.4f}",
@@ -74,7 +81,7 @@ def plot(study: Path, rows: list[dict]) -> Path:
     times = sorted({float(r["task_ms"]) for r in rows})
     fig, axes = plt.subplots(2, len(times), figsize=(4.2 * len(times), 7), squeeze=False)
     for col, ms in enumerate(times):
-        mine = [r for r in rows if float(r["task_ms"]) == ms]
+        mine = [r for r in rows if float(r["task_ms"]) == ms and r.get("efficiency")]
         eff, busy = axes[0][col], axes[1][col]
         for schedule, marker in (("static", "s"), ("dynamic", "o")):
             pts = sorted((int(r["ranks"]), r) for r in mine if r["schedule"] == schedule)

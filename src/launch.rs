@@ -57,6 +57,19 @@ pub fn rank_from_env() -> u32 {
     .unwrap_or(0)
 }
 
+/// How many ranks of the job share this host, as the launcher announced it (Open MPI, Hydra,
+/// Slurm); 1 when it did not say.
+pub fn local_ranks_from_env() -> u32 {
+    [
+        "OMPI_COMM_WORLD_LOCAL_SIZE",
+        "MPI_LOCALNRANKS",
+        "SLURM_NTASKS_PER_NODE",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    .unwrap_or(1)
+}
+
 /// A panic in one rank would otherwise leave the others blocked in a collective forever
 /// (rsmpi issue #197): print the panic as usual, then abort the whole job.
 pub fn abort_on_panic() {

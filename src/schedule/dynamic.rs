@@ -11,8 +11,8 @@ use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use super::watch::{Beacon, Monitor, Stop};
-use super::{Context, Dispatch, Outcome, Saver, wait_for_workers};
+use super::watch::{Beacon, Monitor, RECORDS_PER_MESSAGE, Stop};
+use super::{Context, Dispatch, Outcome, Saver, nap_until, wait_for_workers};
 use crate::progress::Progress;
 use crate::record::TaskRecord;
 use crate::runner::TaskRunner;
@@ -124,9 +124,13 @@ impl Dispatcher {
         self.next = self.total;
     }
 
-    /// One task for rank 0 itself.
-    pub fn take_one(&mut self) -> Option<u64> {
-        (self.next < self.total).then(|| {
+    /// One task for rank 0 itself, while more than `2 × share` tasks per worker are left. Below
+    /// that, guided chunks are a task or two: a worker then needs its next answer within about
+    /// one task's time, and rank 0 busy with a task of its own would keep it (and with
+    /// hundreds of ranks, most of them) waiting. The last tasks cost rank 0 less than that.
+    pub fn take_one_outside_tail(&mut self, ranks: usize) -> Option<u64> {
+        let tail = 2 * self.share * ranks.saturating_sub(1) as u64;
+        (self.remaining() > tail).then(|| {
             self.next += 1;
             self.next - 1
         })
@@ -182,15 +186,15 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
         if let Err(stop) = poll {
             return ctx.outcome(m.records, Some(stop));
         }
-        if let Some(i) = m.pool.take_one() {
+        if let Some(i) = m.pool.take_one_outside_tail(size) {
             // One task at a time, so requests wait at most one task's time.
             let rec = runner.run(ctx.ids.get(i));
             monitor.task_took(rec.seconds);
             m.pool.observe(0, 1, rec.seconds);
             m.records.push(rec);
         } else if m.finished < size - 1 {
-            // Nothing left to compute here: wait for requests without spinning on the core
-            // a worker may need.
+            // Nothing to compute here: wait for requests without spinning on the core a
+            // worker may need.
             std::thread::sleep(std::time::Duration::from_micros(50));
         } else {
             progress.finish();
@@ -272,11 +276,9 @@ impl Master {
 /// its records with the next request.
 fn worker(ctx: &Context, runner: &mut TaskRunner) {
     let (world, limits) = (ctx.world, ctx.limits);
-    let root = world.process_at_rank(0);
     let mut beacon = Beacon::new(ctx.beats, limits.silence_s);
-    let none: [TaskRecord; 0] = [];
     for _ in 0..IN_FLIGHT {
-        root.send_with_tag(&none[..], TAG_REQUEST);
+        beacon.send(world, TAG_REQUEST, &[]);
     }
     let mut in_flight = IN_FLIGHT;
     let mut done = Vec::new();
@@ -298,7 +300,11 @@ fn worker(ctx: &Context, runner: &mut TaskRunner) {
             }
             beacon.took(rec.seconds);
         }
-        root.send_with_tag(&done[..], TAG_REQUEST);
+        // The request carries the last records; the rest go ahead as heartbeats, so that
+        // every message is small enough to be sent without waiting for rank 0.
+        let split = done.len().saturating_sub(RECORDS_PER_MESSAGE);
+        beacon.forward(&done[..split]);
+        beacon.send(world, TAG_REQUEST, &done[split..]);
         in_flight += 1;
     }
     beacon.done();
@@ -308,13 +314,13 @@ fn worker(ctx: &Context, runner: &mut TaskRunner) {
 /// the watchdog is the only judge of rank 0's silence).
 fn next_chunk(ctx: &Context, beacon: &mut Beacon) -> Chunk {
     let root = ctx.world.process_at_rank(0);
-    loop {
-        if let Some((msg, _)) = root.immediate_matched_probe_with_tag(TAG_WORK) {
-            return msg.matched_receive::<Chunk>().0;
+    nap_until(|| {
+        let answer = root.immediate_matched_probe_with_tag(TAG_WORK);
+        if answer.is_none() {
+            beacon.tick();
         }
-        beacon.tick();
-        std::thread::sleep(std::time::Duration::from_micros(50));
-    }
+        answer.map(|(msg, _)| msg.matched_receive::<Chunk>().0)
+    })
 }
 
 #[cfg(test)]
@@ -392,9 +398,30 @@ mod tests {
 
     #[test]
     fn local_and_chunked_takes_share_one_pool() {
-        let mut d = Dispatcher::new(3, 2, Some(2));
-        assert_eq!(d.take_one(), Some(0));
+        let mut d = Dispatcher::new(11, 2, Some(2));
+        assert_eq!(d.take_one_outside_tail(2), Some(0));
         assert_eq!(d.take_chunk(1), Chunk { start: 1, count: 2 });
-        assert_eq!(d.take_one(), None);
+        assert_eq!(
+            d.take_one_outside_tail(2),
+            None,
+            "8 left: the worker's tail"
+        );
+        assert_eq!(d.take_chunk(1), Chunk { start: 3, count: 2 });
+    }
+
+    #[test]
+    fn rank_0_leaves_the_tail_to_the_workers() {
+        let ranks = 256;
+        let mut d = Dispatcher::new(10_000, ranks, None);
+        let mut own = 0;
+        while d.take_one_outside_tail(ranks).is_some() {
+            own += 1;
+        }
+        // Guided chunks of the last 8 × 255 tasks are 2 tasks or fewer: there a worker needs
+        // its next answer within about one task's time, which rank 0 computing could not give.
+        assert_eq!(own, 10_000 - 8 * 255);
+        assert_eq!(d.take_chunk(1).count, 1, "pace unknown: one task");
+        d.observe(1, 1, 0.01);
+        assert_eq!(d.take_chunk(1).count, 2, "ceil(2039 / (256 × 4))");
     }
 }

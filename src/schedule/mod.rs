@@ -4,8 +4,12 @@
 //! can save them however the run ends; no blocking MPI call follows the start on rank 0.
 
 mod dynamic;
+mod outbox;
 mod static_;
 pub mod watch;
+
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
@@ -274,13 +278,26 @@ fn share_ids(world: &SimpleCommunicator, tasks: u64, resume: Option<Vec<u64>>) -
     TaskIds::Listed(ids)
 }
 
-/// Shortest and longest nap of `nap_until`: a waiting rank checks again within 1 ms.
-const NAP_MIN: std::time::Duration = std::time::Duration::from_micros(20);
-const NAP_MAX: std::time::Duration = std::time::Duration::from_millis(1);
+/// Shortest nap of `nap_until`.
+const NAP_MIN: Duration = Duration::from_micros(20);
 
-/// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to 1 ms).
-/// Blocking MPI calls busy-poll: hundreds of oversubscribed ranks waiting in them would take
-/// the cores from the ranks still working (rank 0 above all), so waits that may be long sleep.
+/// Longest nap of `nap_until`: 1 ms where each rank has a core; where ranks share cores, 25 µs
+/// per rank per core (3.2 ms for 256 ranks on 2 cores), at most 20 ms. Each check costs a
+/// wake-up of a few microseconds: hundreds of waiting ranks checking every millisecond would
+/// keep two cores busy, and rank 0, whose answers they wait for, would get no time.
+fn nap_max() -> Duration {
+    static MAX: OnceLock<Duration> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let per_core = crate::launch::local_ranks_from_env() as f64 / cores as f64;
+        Duration::from_secs_f64((25e-6 * per_core).clamp(1e-3, 20e-3))
+    })
+}
+
+/// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to
+/// `nap_max`). Blocking MPI calls busy-poll: hundreds of oversubscribed ranks waiting in them
+/// would take the cores from the ranks still working (rank 0 above all), so waits that may be
+/// long sleep.
 pub(crate) fn nap_until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
     let mut nap = NAP_MIN;
     loop {
@@ -288,7 +305,7 @@ pub(crate) fn nap_until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
             return v;
         }
         std::thread::sleep(nap);
-        nap = (nap * 2).min(NAP_MAX);
+        nap = (nap * 2).min(nap_max());
     }
 }
 

@@ -19,6 +19,7 @@ use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
+use super::outbox::Outbox;
 use crate::record::TaskRecord;
 
 /// Worker → rank 0: "still alive", with the records finished since the last beat.
@@ -31,10 +32,19 @@ const TAG_ROOT_BEAT: i32 = 13;
 const TAG_BYE: i32 = 14;
 /// Seconds between heartbeats.
 pub const BEAT_EVERY_S: f64 = 1.0;
+/// Most records in one message to rank 0: 64 × 56 bytes stay under the smallest eager limit of
+/// the usual transports (4 KB, Open MPI's shared memory), so a send returns at once. A larger
+/// message is sent by rendezvous, which waits until rank 0 receives it: hundreds of ranks
+/// beating at the same second then queued behind one another for tens of milliseconds each.
+pub const RECORDS_PER_MESSAGE: usize = 64;
 /// After a signal, rank 0 waits this long for the workers' last records before saving, seconds.
 const DRAIN_ON_SIGNAL_S: f64 = 0.3;
 /// After a signal, a worker that sent its last records exits this much later, seconds.
 const LEAVE_AFTER_S: f64 = 2.0;
+/// Longest nap of a finished worker waiting for rank 0's goodbye.
+const DONE_NAP_MAX: Duration = Duration::from_millis(20);
+/// Seconds between rank 0's scans of every rank's silence (timeouts are whole seconds).
+const SCAN_EVERY_S: f64 = 0.1;
 /// A rank silent for this many times its longest task is also presumed dead.
 const SLOWEST_TASKS: f64 = 4.0;
 
@@ -71,6 +81,8 @@ pub struct Beacon<'a> {
     next_at: f64,
     /// Records finished since the last beat.
     pending: Vec<TaskRecord>,
+    /// Beats (and a dynamic worker's requests) on their way to rank 0.
+    outbox: Outbox,
 }
 
 impl<'a> Beacon<'a> {
@@ -82,13 +94,39 @@ impl<'a> Beacon<'a> {
             comm,
             next_at: mpi::time() + BEAT_EVERY_S,
             pending: Vec::new(),
+            outbox: Outbox::default(),
         }
     }
 
-    /// A finished task whose record goes to rank 0 with the next beat.
+    /// A finished task whose record goes to rank 0 with the next beat (at once when a
+    /// message's worth is pending).
     pub fn record(&mut self, rec: TaskRecord) {
         self.pending.push(rec);
+        if self.pending.len() >= RECORDS_PER_MESSAGE {
+            self.next_at = mpi::time();
+        }
         self.took(rec.seconds);
+    }
+
+    /// Starts sending `records` to rank 0 as heartbeats of at most `RECORDS_PER_MESSAGE` each.
+    pub fn forward(&mut self, records: &[TaskRecord]) {
+        for piece in records.chunks(RECORDS_PER_MESSAGE) {
+            self.outbox.send(self.comm, TAG_BEAT, piece);
+        }
+    }
+
+    /// Starts sending `records` to rank 0 of `comm` with `tag` (a dynamic worker's request)
+    /// behind the beats already on their way.
+    pub fn send(&mut self, comm: &SimpleCommunicator, tag: i32, records: &[TaskRecord]) {
+        self.outbox.send(comm, tag, records);
+    }
+
+    /// Sends the pending records, the last message (possibly empty) tagged `tag`.
+    fn send_pending(&mut self, tag: i32) {
+        let pending = std::mem::take(&mut self.pending);
+        let last = pending.len().saturating_sub(1) / RECORDS_PER_MESSAGE * RECORDS_PER_MESSAGE;
+        self.forward(&pending[..last]);
+        self.outbox.send(self.comm, tag, &pending[last..]);
     }
 
     /// A finished task (its record travels otherwise): a long one stretches the silence this
@@ -109,11 +147,9 @@ impl<'a> Beacon<'a> {
         if now >= self.next_at {
             self.next_at = now + BEAT_EVERY_S;
             self.listen();
-            // Small messages go eagerly: this returns at once even if rank 0 is busy.
-            let root = self.comm.process_at_rank(0);
-            root.send_with_tag(&self.pending[..], TAG_BEAT);
-            self.pending.clear();
+            self.send_pending(TAG_BEAT);
         }
+        self.outbox.reap();
     }
 
     /// Drains rank 0's beats; true once rank 0 said goodbye.
@@ -133,13 +169,17 @@ impl<'a> Beacon<'a> {
     /// Sends rank 0 this rank's last records, then waits (hearing rank 0) until every rank is
     /// done, so no rank sits in `MPI_Finalize` unwatched.
     pub fn done(mut self) {
-        let root = self.comm.process_at_rank(0);
-        root.send_with_tag(&self.pending[..], TAG_DONE);
+        self.send_pending(TAG_DONE);
+        self.outbox.flush();
+        // Naps that grow to DONE_NAP_MAX: hundreds of finished ranks checking every
+        // millisecond would take the cores from the ranks still at work and from rank 0.
+        let mut nap = Duration::from_millis(1);
         while !self.listen() {
             if crate::interrupt::received().is_some() {
                 self.leave(&[]);
             }
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(DONE_NAP_MAX);
         }
     }
 
@@ -149,10 +189,14 @@ impl<'a> Beacon<'a> {
     /// before it had saved.
     pub fn leave(&mut self, unsent: &[TaskRecord]) -> ! {
         self.pending.extend_from_slice(unsent);
-        let root = self.comm.process_at_rank(0);
-        root.send_with_tag(&self.pending[..], TAG_DONE);
+        self.send_pending(TAG_DONE);
         // Rank 0 saves and exits; mpirun's SIGKILL follows a second after its SIGTERM.
-        std::thread::sleep(Duration::from_secs_f64(LEAVE_AFTER_S));
+        // Meanwhile MPI needs calls to get the records out.
+        let end = mpi::time() + LEAVE_AFTER_S;
+        while mpi::time() < end {
+            self.outbox.reap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
         // SAFETY: _exit ends the process without MPI_Finalize, which would wait for rank 0.
         unsafe { libc::_exit(i32::from(crate::exit::INTERRUPTED)) }
     }
@@ -229,6 +273,8 @@ pub struct Monitor<'a> {
     longest_task_s: f64,
     /// When rank 0 next tells the workers it is alive.
     next_beat_at: f64,
+    /// When rank 0 next looks for silent ranks (an O(ranks) scan, so not on every poll).
+    next_scan_at: f64,
 }
 
 impl<'a> Monitor<'a> {
@@ -241,6 +287,7 @@ impl<'a> Monitor<'a> {
             done: vec![false; size],
             longest_task_s: 0.0,
             next_beat_at: mpi::time(),
+            next_scan_at: mpi::time(),
         }
     }
 
@@ -270,6 +317,10 @@ impl<'a> Monitor<'a> {
             self.next_beat_at = now + BEAT_EVERY_S;
             beat_workers(self.comm, None);
         }
+        if now < self.next_scan_at {
+            return Ok(());
+        }
+        self.next_scan_at = now + SCAN_EVERY_S;
         let allowed = self
             .limits
             .silence_s
