@@ -29,9 +29,10 @@ row per run: schedule, ranks, task_ms, tasks, the whole mpirun's seconds, the 1-
 before it, the JSON or "timeout"), the run JSONs in runs/ (not committed), summary.csv and
 plots/ranks.png (scripts/plot_ranks.py).
 
-Sets OMPI_MCA_pml=ob1 and OMPI_MCA_pmix_base_async_modex=1 unless already set: without the
-latter, every rank fetches every other rank's contact details inside MPI_Init, busy-polling,
-and 256 ranks on 2 cores took 40 s to start (15 s with it).
+Sets OMPI_MCA_pml=ob1 unless already set. Start-up is Open MPI's MPI_Init, which
+busy-polls while every rank fetches the others' contact details: 256 ranks on 2 cores take
+~40 s. OMPI_MCA_pmix_base_async_modex=1 cut that to 15 s, but with Open MPI 4.1.4 it also
+made MPI_Init fail at 16 ranks ("PML add procs failed"), so it is not set here.
 
 Options:
   --ranks "P..."       rank counts                      ["16 64 256"]
@@ -159,7 +160,6 @@ main() {
     || usage_error "--label must be 1-64 characters of A-Z a-z 0-9 . _ - not starting with . or - (got '$label')"
   check_tools
   export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
-  export OMPI_MCA_pmix_base_async_modex="${OMPI_MCA_pmix_base_async_modex:-1}"
   local study
   study=$(make_study_dir "$out_root" "$(date +%Y-%m-%d)-$label")
   write_conf "$study"

@@ -20,7 +20,7 @@ pub type C64 = nalgebra::Complex<f64>;
 /// Which eigen-solver computes a task's eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelKind {
-    /// The fastest correct solver for the size ([`AUTO_HQR_MAX_DIM`] decides).
+    /// The fastest correct solver for the size: ours up to d = 300, faer above.
     Auto,
     /// Our Hessenberg + Francis double-shift QR (eigenvalues only).
     Hqr,
