@@ -124,13 +124,16 @@ impl Dispatcher {
         self.next = self.total;
     }
 
-    /// One task for rank 0 itself, while more than `2 × share` tasks per worker are left. Below
-    /// that, guided chunks are a task or two: a worker then needs its next answer within about
-    /// one task's time, and rank 0 busy with a task of its own would keep it (and with
-    /// hundreds of ranks, most of them) waiting. The last tasks cost rank 0 less than that.
-    pub fn take_one_outside_tail(&mut self, ranks: usize) -> Option<u64> {
-        let tail = 2 * self.share * ranks.saturating_sub(1) as u64;
-        (self.remaining() > tail).then(|| {
+    /// One task for rank 0 itself, while guided chunks are at least `ranks - 1` tasks: then
+    /// the workers send fewer than one request per task time between them, and the one that
+    /// arrives while rank 0 computes waits at most a task, covered by the chunk each worker
+    /// holds in reserve. With smaller chunks (at the start, in the tail, and throughout with
+    /// hundreds of ranks) rank 0 only dispatches: a task of its own would keep many workers
+    /// waiting for a whole task time, for 1/ranks of the work.
+    pub fn take_one_for_rank_0(&mut self, ranks: usize) -> Option<u64> {
+        let p = ranks as u64;
+        let least = self.share * p * p.saturating_sub(1);
+        (self.remaining() > least).then(|| {
             self.next += 1;
             self.next - 1
         })
@@ -186,7 +189,7 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
         if let Err(stop) = poll {
             return ctx.outcome(m.records, Some(stop));
         }
-        if let Some(i) = m.pool.take_one_outside_tail(size) {
+        if let Some(i) = m.pool.take_one_for_rank_0(size) {
             // One task at a time, so requests wait at most one task's time.
             let rec = runner.run(ctx.ids.get(i));
             monitor.task_took(rec.seconds);
@@ -399,29 +402,20 @@ mod tests {
     #[test]
     fn local_and_chunked_takes_share_one_pool() {
         let mut d = Dispatcher::new(11, 2, Some(2));
-        assert_eq!(d.take_one_outside_tail(2), Some(0));
+        assert_eq!(d.take_one_for_rank_0(2), Some(0));
         assert_eq!(d.take_chunk(1), Chunk { start: 1, count: 2 });
-        assert_eq!(
-            d.take_one_outside_tail(2),
-            None,
-            "8 left: the worker's tail"
-        );
+        assert_eq!(d.take_one_for_rank_0(2), None, "8 left: the worker's");
         assert_eq!(d.take_chunk(1), Chunk { start: 3, count: 2 });
     }
 
     #[test]
-    fn rank_0_leaves_the_tail_to_the_workers() {
-        let ranks = 256;
-        let mut d = Dispatcher::new(10_000, ranks, None);
-        let mut own = 0;
-        while d.take_one_outside_tail(ranks).is_some() {
-            own += 1;
+    fn rank_0_computes_only_while_chunks_cover_a_request_per_worker() {
+        // Guided chunks are remaining / (4 × ranks): rank 0 computes while that is at least
+        // ranks - 1, i.e. down to 8 tasks at 2 ranks, 960 at 16, never at 256 with 10,000.
+        for (ranks, left) in [(2, 8), (16, 960), (256, 10_000)] {
+            let mut d = Dispatcher::new(10_000, ranks, None);
+            while d.take_one_for_rank_0(ranks).is_some() {}
+            assert_eq!(d.remaining(), left, "{ranks} ranks");
         }
-        // Guided chunks of the last 8 × 255 tasks are 2 tasks or fewer: there a worker needs
-        // its next answer within about one task's time, which rank 0 computing could not give.
-        assert_eq!(own, 10_000 - 8 * 255);
-        assert_eq!(d.take_chunk(1).count, 1, "pace unknown: one task");
-        d.observe(1, 1, 0.01);
-        assert_eq!(d.take_chunk(1).count, 2, "ceil(2039 / (256 × 4))");
     }
 }
