@@ -1,11 +1,13 @@
 //! Dynamic schedule: ranks ask rank 0 for chunks of tasks as they finish (self-scheduling).
 //!
-//! Rank 0 is master *and* worker: on a 2-core machine a master that only waits would waste
-//! half the machine. It computes one task at a time and answers requests between tasks. So
-//! that a worker never idles while rank 0 finishes its task, every worker keeps two requests
-//! in flight: it computes one chunk while the next one is already on its way. A request
-//! carries the records of the chunk just finished, so rank 0 holds every completed record
-//! as the run goes (and could save them if the run dies).
+//! Rank 0 is master and, while chunks are large, worker too: on a 2-core machine a master that
+//! only waits would waste half the machine. It computes one task at a time and answers
+//! requests between tasks; when chunks are small (the start and tail of a run, and whole runs
+//! with hundreds of ranks) it only dispatches (`Dispatcher::take_one_for_rank_0`). So that a
+//! worker never idles while rank 0 finishes its task, every worker keeps two requests in
+//! flight: it computes one chunk while the next one is already on its way. A request carries
+//! the last records of the chunk just finished (the others go ahead as heartbeats), so rank 0
+//! holds every completed record as the run goes (and could save them if the run dies).
 
 use mpi::point_to_point::{Message, Status};
 use mpi::topology::SimpleCommunicator;
