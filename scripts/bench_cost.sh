@@ -12,8 +12,6 @@ readonly ROOT PROG=bench_cost.sh
 . "$ROOT/scripts/lib/install.sh"
 # shellcheck source=scripts/lib/study.sh
 . "$ROOT/scripts/lib/study.sh"
-MPIRUN=${MPIRUN:-mpirun}
-CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
 GNU_TIME=${GNU_TIME:-/usr/bin/time}
 readonly COST_COLUMNS="tasks,json_bytes,journal_bytes,runs_csv_row_bytes,disk_bytes_per_task,\
 rank0_peak_rss_bytes,rss_bytes_per_task,job_max_rss_bytes,wall_s,process_s,load1_before,json"

@@ -8,6 +8,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT PROG=bench_launchers.sh
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
+# shellcheck source=scripts/lib/install.sh
+. "$ROOT/scripts/lib/install.sh"
 # shellcheck source=scripts/lib/study.sh
 . "$ROOT/scripts/lib/study.sh"
 readonly LAUNCHERS=(ssh slurm-mpirun slurm-srun hydra)

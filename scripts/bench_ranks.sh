@@ -12,9 +12,6 @@ readonly ROOT PROG=bench_ranks.sh
 . "$ROOT/scripts/lib/install.sh"
 # shellcheck source=scripts/lib/study.sh
 . "$ROOT/scripts/lib/study.sh"
-MPIRUN=${MPIRUN:-mpirun}
-CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
-PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 
 usage() {
   cat <<USAGE

@@ -13,9 +13,6 @@ readonly ROOT PROG=sweep.sh
 . "$ROOT/scripts/lib/install.sh"
 # shellcheck source=scripts/lib/study.sh
 . "$ROOT/scripts/lib/study.sh"
-MPIRUN=${MPIRUN:-mpirun}
-CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
-PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 
 usage() {
   cat <<USAGE

@@ -46,28 +46,30 @@ impl FlagError {
 /// This process's rank as the launcher announced it, read before MPI_Init (Open MPI, PMIx,
 /// MPICH/Hydra, Slurm); 0 when started without a launcher.
 pub fn rank_from_env() -> u32 {
-    [
+    first_number_in_env(&[
         "OMPI_COMM_WORLD_RANK",
         "PMIX_RANK",
         "PMI_RANK",
         "SLURM_PROCID",
-    ]
-    .iter()
-    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    ])
     .unwrap_or(0)
 }
 
 /// How many ranks of the job share this host, as the launcher announced it (Open MPI, Hydra,
 /// Slurm); 1 when it did not say.
 pub fn local_ranks_from_env() -> u32 {
-    [
+    first_number_in_env(&[
         "OMPI_COMM_WORLD_LOCAL_SIZE",
         "MPI_LOCALNRANKS",
         "SLURM_NTASKS_PER_NODE",
-    ]
-    .iter()
-    .find_map(|k| std::env::var(k).ok()?.parse().ok())
+    ])
     .unwrap_or(1)
+}
+
+/// The value of the first of `keys` set to a whole number (each launcher has its own names).
+fn first_number_in_env(keys: &[&str]) -> Option<u32> {
+    keys.iter()
+        .find_map(|k| std::env::var(k).ok()?.parse().ok())
 }
 
 /// A panic in one rank would otherwise leave the others blocked in a collective forever

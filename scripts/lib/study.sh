@@ -1,6 +1,12 @@
 # shellcheck shell=bash
-# study.sh: a study's folder, clock and load average, shared by sweep.sh, bench_ranks.sh and
-# bench_cost.sh. Needs die (common.sh) and, for the checks, MPIRUN, CLUSTER_BENCH and PYTHON.
+# study.sh: a study's tools, folder, clock and load average, shared by sweep.sh,
+# bench_ranks.sh and bench_cost.sh. Needs ROOT, die (common.sh) and CB_COMMAND (install.sh).
+
+# The tools a study runs; the environment may name others.
+MPIRUN=${MPIRUN:-mpirun}
+CLUSTER_BENCH=${CLUSTER_BENCH:-$CB_COMMAND}
+# shellcheck disable=SC2034 # read by the scripts that source this file
+PYTHON=${PYTHON:-$ROOT/.venv/bin/python}
 
 # make_study_dir ROOT NAME: creates ROOT/NAME (or NAME-2, NAME-3, …) and prints it; never reuses one.
 make_study_dir() {
