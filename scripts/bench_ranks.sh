@@ -26,10 +26,11 @@ row per run: schedule, ranks, task_ms, tasks, the whole mpirun's seconds, the 1-
 before it, the JSON or "timeout"), the run JSONs in runs/ (not committed), summary.csv and
 plots/ranks.png (scripts/plot_ranks.py).
 
-Sets OMPI_MCA_pml=ob1 unless already set. Start-up is Open MPI's MPI_Init, which
-busy-polls while every rank fetches the others' contact details: 256 ranks on 2 cores take
-~40 s. OMPI_MCA_pmix_base_async_modex=1 cut that to 15 s, but with Open MPI 4.1.4 it also
-made MPI_Init fail at 16 ranks ("PML add procs failed"), so it is not set here.
+Sets OMPI_MCA_pml=ob1 unless already set. Start-up is mostly Open MPI's MPI_Init, whose
+cost grows with the square of the ranks sharing the cores: with cluster-bench's coarse
+timers there, 256 ranks on 2 cores start in ~17 s and 512 in ~60 s.
+OMPI_MCA_pmix_base_async_modex=1 is not set: with Open MPI 4.1.4 it made MPI_Init fail at
+16 ranks ("PML add procs failed").
 
 Options:
   --ranks "P..."       rank counts                      ["16 64 256"]

@@ -2,6 +2,8 @@
 //! once, and a panic in any rank turned into a job-wide abort.
 
 use std::process::ExitCode;
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -66,6 +68,76 @@ pub fn local_ranks_from_env() -> u32 {
     .unwrap_or(1)
 }
 
+/// How late a waiting rank may wake: 1 ms where each rank has a core; where ranks share
+/// cores, 25 µs per rank per core (3.2 ms for 256 ranks on 2 cores), at most 20 ms. Each
+/// wake-up costs a few microseconds: hundreds of waiting ranks waking every millisecond would
+/// keep two cores busy, and the rank or launcher they wait for would get no time.
+pub fn wait_granularity() -> Duration {
+    static GRAIN: OnceLock<Duration> = OnceLock::new();
+    *GRAIN.get_or_init(|| grain_for(local_ranks_from_env(), cores()))
+}
+
+fn grain_for(local_ranks: u32, cores: usize) -> Duration {
+    let per_core = local_ranks as f64 / cores.max(1) as f64;
+    Duration::from_secs_f64((25e-6 * per_core).clamp(1e-3, 20e-3))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Lets the kernel wake this thread, and the threads it starts, up to a given time late from
+/// their sleeps (timer slack; Linux's default is 50 µs) until the guard is dropped.
+///
+/// Open MPI waits for its start-up and shutdown exchanges (MPI_Init, MPI_Finalize) in loops
+/// of 100 µs sleeps: 256 ranks on 2 cores ask for 2.5 million wake-ups a second, which starve
+/// the launcher's server that ends the wait (start-up took 38 s instead of 17 s, 512 ranks
+/// did not start in 450 s). Not kept during the run, where task times must stay exact.
+#[must_use = "the slack lasts while the guard lives"]
+pub struct CoarseTimers(Option<Duration>);
+
+impl CoarseTimers {
+    /// `wait_granularity` of slack where more ranks than cores share this host; none otherwise.
+    pub fn where_ranks_share_cores() -> Self {
+        let shared = local_ranks_from_env() as usize > cores();
+        Self::new(shared.then(wait_granularity))
+    }
+
+    /// `slack` until dropped (`None`: leaves the timers alone).
+    pub fn new(slack: Option<Duration>) -> Self {
+        let before = slack.map(|s| {
+            let before = timer_slack();
+            set_timer_slack(s);
+            before
+        });
+        CoarseTimers(before)
+    }
+}
+
+impl Drop for CoarseTimers {
+    fn drop(&mut self) {
+        if let Some(before) = self.0 {
+            set_timer_slack(before);
+        }
+    }
+}
+
+/// This thread's timer slack.
+pub fn timer_slack() -> Duration {
+    // SAFETY: PR_GET_TIMERSLACK takes no pointer and only reads this thread's setting.
+    let ns = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+    Duration::from_nanos(ns.max(0) as u64)
+}
+
+fn set_timer_slack(slack: Duration) {
+    let ns = slack.as_nanos().clamp(1, libc::c_ulong::MAX as u128) as libc::c_ulong;
+    // SAFETY: PR_SET_TIMERSLACK takes a number and changes only this thread's timers. A
+    // failure leaves the slack as it was: correct, only slower to start.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0, 0, 0);
+    }
+}
+
 /// The value of the first of `keys` set to a whole number (each launcher has its own names).
 fn first_number_in_env(keys: &[&str]) -> Option<u32> {
     keys.iter()
@@ -110,5 +182,43 @@ pub fn agree_to_start<T>(
         Ok(prepared)
     } else {
         Err(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grain_is_a_millisecond_until_ranks_share_cores_then_grows_to_20_ms() {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        assert_eq!(ms(grain_for(1, 2)), 1.0);
+        assert_eq!(ms(grain_for(80, 2)), 1.0);
+        assert!((ms(grain_for(256, 2)) - 3.2).abs() < 1e-9);
+        assert!((ms(grain_for(512, 2)) - 6.4).abs() < 1e-9);
+        assert_eq!(ms(grain_for(100_000, 2)), 20.0);
+        assert_eq!(ms(grain_for(4, 0)), 1.0, "no core count: taken as one core");
+    }
+
+    #[test]
+    fn coarse_timers_set_the_slack_and_put_it_back() {
+        // Timer slack belongs to a thread: a thread of its own keeps this test's changes away
+        // from the harness's other threads.
+        std::thread::spawn(|| {
+            let before = timer_slack();
+            assert!(
+                before < Duration::from_millis(1),
+                "default slack {before:?}"
+            );
+            {
+                let _coarse = CoarseTimers::new(Some(Duration::from_millis(5)));
+                assert_eq!(timer_slack(), Duration::from_millis(5));
+            }
+            assert_eq!(timer_slack(), before);
+            let _none = CoarseTimers::new(None);
+            assert_eq!(timer_slack(), before);
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -16,15 +16,18 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return e.report(launch::rank_from_env()),
     };
+    let slack = launch::CoarseTimers::where_ranks_share_cores();
     let Some(universe) = mpi::initialize() else {
         eprintln!("cluster-bench: error: MPI was already initialised");
         return ExitCode::from(exit::RUNTIME);
     };
+    drop(slack);
     launch::abort_on_panic();
     let code = match &job {
         Job::Bench(opts) => app::run(&universe.world(), opts),
         Job::Net(opts) => net::run(&universe.world(), opts),
     };
+    let _slack = launch::CoarseTimers::where_ranks_share_cores();
     drop(universe); // MPI_Finalize
     code
 }

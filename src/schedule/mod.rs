@@ -8,7 +8,6 @@ mod outbox;
 mod static_;
 pub mod watch;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use mpi::datatype::PartitionMut;
@@ -281,17 +280,9 @@ fn share_ids(world: &SimpleCommunicator, tasks: u64, resume: Option<Vec<u64>>) -
 /// Shortest nap of `nap_until`.
 const NAP_MIN: Duration = Duration::from_micros(20);
 
-/// Longest nap of `nap_until`: 1 ms where each rank has a core; where ranks share cores, 25 µs
-/// per rank per core (3.2 ms for 256 ranks on 2 cores), at most 20 ms. Each check costs a
-/// wake-up of a few microseconds: hundreds of waiting ranks checking every millisecond would
-/// keep two cores busy, and rank 0, whose answers they wait for, would get no time.
+/// Longest nap of `nap_until`.
 fn nap_max() -> Duration {
-    static MAX: OnceLock<Duration> = OnceLock::new();
-    *MAX.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let per_core = crate::launch::local_ranks_from_env() as f64 / cores as f64;
-        Duration::from_secs_f64((25e-6 * per_core).clamp(1e-3, 20e-3))
-    })
+    crate::launch::wait_granularity()
 }
 
 /// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to
