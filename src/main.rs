@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => return e.report(launch::rank_from_env()),
     };
+    launch::lend_enough_shared_memory_fragments();
     let slack = launch::CoarseTimers::where_ranks_share_cores();
     let Some(universe) = mpi::initialize() else {
         eprintln!("cluster-bench: error: MPI was already initialised");
