@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use mpi::topology::SimpleCommunicator;
@@ -73,17 +74,53 @@ pub fn local_ranks_from_env() -> u32 {
 /// wake-up costs a few microseconds: hundreds of waiting ranks waking every millisecond would
 /// keep two cores busy, and the rank or launcher they wait for would get no time.
 pub fn wait_granularity() -> Duration {
-    static GRAIN: OnceLock<Duration> = OnceLock::new();
-    *GRAIN.get_or_init(|| grain_for(local_ranks_from_env(), cores()))
+    grain_for(ranks_sharing_cores(), cores())
 }
 
-fn grain_for(local_ranks: u32, cores: usize) -> Duration {
-    let per_core = local_ranks as f64 / cores.max(1) as f64;
+/// Ranks that run on this machine's cores: those `count_ranks_sharing_cores` counted once MPI
+/// is up, else the launcher's count of ranks on this host.
+fn ranks_sharing_cores() -> u32 {
+    match RANKS_ON_THIS_KERNEL.load(Ordering::Relaxed) {
+        0 => {
+            static LOCAL: OnceLock<u32> = OnceLock::new();
+            *LOCAL.get_or_init(local_ranks_from_env)
+        }
+        n => n,
+    }
+}
+
+/// 0 until `count_ranks_sharing_cores` has run.
+static RANKS_ON_THIS_KERNEL: AtomicU32 = AtomicU32::new(0);
+
+/// Counts the ranks of `world` that run under this process's kernel (same boot id): test
+/// hosts in network namespaces, or containers, have host names of their own but share the
+/// machine's cores, and their waits must back off for all of them (collective).
+pub fn count_ranks_sharing_cores(world: &SimpleCommunicator) {
+    let mine = kernel_id();
+    let mut all = vec![0u64; world.size() as usize];
+    world.all_gather_into(&mine, &mut all[..]);
+    let n = all.iter().filter(|&&k| k == mine).count();
+    RANKS_ON_THIS_KERNEL.store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::Relaxed);
+}
+
+/// A hash of the kernel's boot id (one per running kernel); 0 when it can't be read, which
+/// then counts every rank that can't read it as one machine.
+fn kernel_id() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    boot.trim().hash(&mut h);
+    h.finish()
+}
+
+fn grain_for(ranks: u32, cores: usize) -> Duration {
+    let per_core = ranks as f64 / cores.max(1) as f64;
     Duration::from_secs_f64((25e-6 * per_core).clamp(1e-3, 20e-3))
 }
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Lets the kernel wake this thread, and the threads it starts, up to a given time late from
@@ -227,6 +264,12 @@ mod tests {
         assert_eq!(fragments_for(128), None);
         assert_eq!(fragments_for(129), Some(516));
         assert_eq!(fragments_for(512), Some(2048));
+    }
+
+    #[test]
+    fn the_kernel_id_is_read_and_the_same_each_time() {
+        assert_ne!(kernel_id(), 0, "/proc/sys/kernel/random/boot_id unreadable");
+        assert_eq!(kernel_id(), kernel_id());
     }
 
     #[test]

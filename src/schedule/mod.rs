@@ -233,6 +233,7 @@ pub fn run(
     resume: Option<Vec<u64>>,
     checkpoint: Checkpoint<'_>,
 ) -> Outcome {
+    crate::launch::count_ranks_sharing_cores(world);
     let ranks = gather_rank_info(world).unwrap_or_default();
     let ids = share_ids(world, opts.tasks, resume);
     let mut runner = TaskRunner::new(opts, world.rank());
