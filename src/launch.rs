@@ -119,8 +119,7 @@ fn grain_for(ranks: u32, cores: usize) -> Duration {
 }
 
 fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    crate::host::facts().cores
 }
 
 /// Lets the kernel wake this thread, and the threads it starts, up to a given time late from

@@ -281,23 +281,28 @@ fn share_ids(world: &SimpleCommunicator, tasks: u64, resume: Option<Vec<u64>>) -
 /// Shortest nap of `nap_until`.
 const NAP_MIN: Duration = Duration::from_micros(20);
 
-/// Longest nap of `nap_until`.
-fn nap_max() -> Duration {
-    crate::launch::wait_granularity()
+/// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to
+/// `launch::wait_granularity`). Blocking MPI calls busy-poll: hundreds of oversubscribed ranks
+/// waiting in them would take the cores from the ranks still working (rank 0 above all), so
+/// waits that may be long sleep.
+pub(crate) fn nap_until<T>(ready: impl FnMut() -> Option<T>) -> T {
+    naps_until(NAP_MIN, crate::launch::wait_granularity(), ready)
 }
 
-/// Calls `ready` until it gives a value, sleeping between calls (20 µs, doubling up to
-/// `nap_max`). Blocking MPI calls busy-poll: hundreds of oversubscribed ranks waiting in them
-/// would take the cores from the ranks still working (rank 0 above all), so waits that may be
-/// long sleep.
-pub(crate) fn nap_until<T>(mut ready: impl FnMut() -> Option<T>) -> T {
-    let mut nap = NAP_MIN;
+/// Calls `ready` until it gives a value, sleeping `first` after the first miss and twice as
+/// long after each next one, up to `longest`.
+pub(crate) fn naps_until<T>(
+    first: Duration,
+    longest: Duration,
+    mut ready: impl FnMut() -> Option<T>,
+) -> T {
+    let mut nap = first;
     loop {
         if let Some(v) = ready() {
             return v;
         }
         std::thread::sleep(nap);
-        nap = (nap * 2).min(nap_max());
+        nap = (nap * 2).min(longest);
     }
 }
 

@@ -173,14 +173,15 @@ impl<'a> Beacon<'a> {
         self.outbox.flush();
         // Naps that grow to DONE_NAP_MAX: hundreds of finished ranks checking every
         // millisecond would take the cores from the ranks still at work and from rank 0.
-        let mut nap = Duration::from_millis(1);
-        while !self.listen() {
+        super::naps_until(Duration::from_millis(1), DONE_NAP_MAX, || {
+            if self.listen() {
+                return Some(());
+            }
             if crate::interrupt::received().is_some() {
                 self.leave(&[]);
             }
-            std::thread::sleep(nap);
-            nap = (nap * 2).min(DONE_NAP_MAX);
-        }
+            None
+        });
     }
 
     /// After SIGINT/SIGTERM (mpirun sends SIGTERM to every rank at once): hands rank 0 the
