@@ -131,7 +131,10 @@ fn killed_node_ends_the_job() {
     std::thread::sleep(Duration::from_secs(3));
     // The whole node dies at once: slurmd, the job's slurmstepd, orted, ranks, sshd.
     launchers::kill_host("cbnet-host3");
-    let (out, took) = finish_within(child, FAULT_BOUND);
+    let took = launchers::job_ended_within(&net, dir.path(), &id, FAULT_BOUND);
+    let (out, _) = finish_within(child, FAULT_BOUND + launchers::SBATCH_WAIT_LAG);
+    let took =
+        took.unwrap_or_else(|| panic!("job {id} still running {FAULT_BOUND:?} after the fault"));
     let text = log(dir.path());
     println!(
         "killed node: job {id} ended {took:.1?} after the fault, {:?}\n{text}",

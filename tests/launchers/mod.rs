@@ -127,6 +127,34 @@ pub fn job_id(child: &mut Child) -> String {
     id
 }
 
+/// How late `sbatch --wait` may see that its job ended: it asks slurmctld 2, 10, 42, 74 … s
+/// after submission (a 2 s sleep, then ×4 up to 32 s), so a job that ends just after one
+/// question is seen up to 32 s later.
+pub const SBATCH_WAIT_LAG: Duration = Duration::from_secs(32);
+
+/// Waits (asking `scontrol` every 0.2 s) until Slurm no longer has job `id` pending or
+/// running, at most `bound`: how long that took, None if it still had. The job's own end, not
+/// when `sbatch --wait` next looks (`SBATCH_WAIT_LAG`).
+pub fn job_ended_within(net: &Testnet, dir: &Path, id: &str, bound: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() <= bound {
+        let out = slurm(net, "scontrol", dir)
+            .args(["show", "job", "--oneliner", id])
+            .output()
+            .expect("scontrol runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let state = text
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("JobState="))
+            .unwrap_or("");
+        if !matches!(state, "PENDING" | "CONFIGURING" | "RUNNING") {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    None
+}
+
 pub fn job_output(dir: &Path, id: &str) -> String {
     fs::read_to_string(dir.join(format!("cluster-bench-{id}.out"))).unwrap_or_default()
 }
