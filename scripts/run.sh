@@ -17,7 +17,8 @@ readonly ROOT PROG=run.sh
 . "$ROOT/scripts/lib/hostfile.sh"
 
 # Options (set by parse_args).
-HOSTFILE="$ROOT/hostfiles/localhost.txt"
+HOSTFILE=""   # empty: the default, which setup.sh writes
+DEFAULT_HOSTFILE="$ROOT/hostfiles/localhost.txt"
 RETRIES=2
 SETUP=1
 SSH_CONFIG="" SSH_USER="" SSH_KEY=""
@@ -73,6 +74,16 @@ parse_args() {
   BENCH_FLAGS=("$@")
   [[ "$RETRIES" =~ ^[0-9]{1,3}$ ]] || usage_error "--retries must be a whole number (got $(quoted "$RETRIES"))"
   ssh_options "$SSH_CONFIG" "$SSH_USER" "$SSH_KEY" # validates them
+  # A hostfile the user named is checked now, before a long setup; the default one is
+  # written by setup.sh, so it is checked after it (check_hostfile).
+  [[ -z "$HOSTFILE" ]] || check_hostfile
+}
+
+check_hostfile() {
+  if [[ -z "$HOSTFILE" ]]; then
+    HOSTFILE=$DEFAULT_HOSTFILE
+    [[ -r "$HOSTFILE" ]] || die "no default hostfile $(quoted "$HOSTFILE"): run scripts/setup.sh (or drop --no-setup)"
+  fi
   [[ -r "$HOSTFILE" ]] || usage_error "cannot read hostfile $(quoted "$HOSTFILE")"
 }
 
@@ -157,6 +168,7 @@ report() {
 main() {
   parse_args "$@"
   ((SETUP == 0)) || "$ROOT/scripts/setup.sh" --no-python
+  check_hostfile
   # ob1 skips probing of transports this machine doesn't have (~0.2 s at start-up).
   mca_export pml=ob1 "${MCA_KEEPALIVE[@]}"
   WORK=$(mktemp -d) || die "cannot make a temporary folder"
