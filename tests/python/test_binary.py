@@ -134,7 +134,8 @@ class CurrentBinary(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "future.json"
             path.write_text(json.dumps(doc))
-            with self.assertRaisesRegex(InputError, rf"{path}: schema_version {doc['schema_version']} "):
+            says = rf"{path}: schema_version {doc['schema_version']} "
+            with self.assertRaisesRegex(InputError, says):
                 run_json.read(path)
 
     def test_an_unknown_journal_version_is_refused_naming_the_file(self):
@@ -159,12 +160,13 @@ class CurrentBinary(unittest.TestCase):
             doc = self.doc("one")
             del doc["wall_s"]
             (copy / "runs" / "x.json").write_text(json.dumps(doc))
-            before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}
+            files = lambda: {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}  # noqa: E731
+            before = files()
             done = subprocess.run([sys.executable, str(ROOT / "scripts" / "scaling.py"), str(copy)],
                                   capture_output=True, text=True, timeout=60)
             self.assertEqual(done.returncode, 1, done.stderr)
             self.assertIn("x.json: no usable 'wall_s'", done.stderr)
-            self.assertEqual({p.name: p.read_bytes() for p in copy.iterdir() if p.is_file()}, before)
+            self.assertEqual(files(), before)
 
 if __name__ == "__main__":
     unittest.main()

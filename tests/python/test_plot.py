@@ -224,10 +224,11 @@ class NetResult(unittest.TestCase):
             bad_json.write_text('{"hosts": 3}')
             bad_csv = write(d, [NET_CSV, "a,b,0,fast,1,1,1,1,false,false"], "y.net.csv")
             future = net_json(d)
-            future.write_text(future.read_text().replace('"schema_version": 1', '"schema_version": 2'))
+            text = future.read_text()
+            future.write_text(text.replace('"schema_version": 1', '"schema_version": 2'))
             for path, says in ((bad_json, "not a cluster-bench net JSON"),
                                (bad_csv, "y.net.csv:2: latency_us is 'fast'"),
-                               (future, f"{future}: schema_version 2 is not one these scripts read")):
+                               (future, f"{future}: schema_version 2 is not one")):
                 out = plot_py(path)
                 self.assertEqual(out.returncode, 2, out.stderr)
                 self.assertIn(says, out.stderr)

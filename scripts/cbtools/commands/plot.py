@@ -116,7 +116,9 @@ def draw(kind, data, args, out):
     if kind == "study":
         from ..plots import study as plots
 
-        title = args.title if args.title is not None else study.read_conf(args.path).get("label", "")
+        title = args.title
+        if title is None:
+            title = study.read_conf(args.path).get("label", "")
         return plots.draw(args.path, data, out, args.formats, args.run, title), []
     if kind == "net":
         from ..plots import net as plots

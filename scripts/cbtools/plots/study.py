@@ -239,7 +239,8 @@ def draw(study: Path, files, out: Path, formats, run_id=None, title=""):
     """Every plot of the study (files: study.read_summary) into out; returns the paths written.
     run_id: the run for the timeline instead of the automatic pick (ValueError if the study has
     no such run)."""
-    points, runs, tasks, hosts, fit = (files[k] for k in ("points", "runs", "tasks", "hosts", "fit"))
+    points, runs, hosts, fit = files["points"], files["runs"], files["hosts"], files["fit"]
+    tasks = files["tasks"]
     colors = host_colors(h["host"] for h in hosts)
     suffix = f" — {title}" if title else ""
     if run_id:
