@@ -1,4 +1,4 @@
-"""A rank study of scripts/bench_ranks.sh: its manifest.tsv (one row per run: schedule,
+"""A rank study of scripts/study/bench_ranks.sh: its manifest.tsv (one row per run: schedule,
 ranks, task_ms, tasks, process_s, load1_before, json or "timeout") and the summary.csv made
 from it and the runs' JSONs.
 
@@ -68,7 +68,7 @@ def dispatch_figures(doc, task_ms):
 def write_summary(study: Path) -> list[dict]:
     """STUDY/summary.csv from the manifest and the runs' JSONs; returns its rows."""
     manifest = read_table(study / "manifest.tsv", MANIFEST,
-                          "a manifest.tsv of scripts/bench_ranks.sh", "\t")
+                          "a manifest.tsv of scripts/study/bench_ranks.sh", "\t")
     rows = [summary_row(study, m) for m in manifest]
     atomic_write(study / "summary.csv", csv_text(COLUMNS, rows))
     return rows
@@ -78,5 +78,5 @@ def read_summary(study: Path) -> list[dict]:
     """The rows of a committed STUDY/summary.csv."""
     path = study / "summary.csv"
     if not path.exists():
-        raise InputError(f"{path} not found: run scripts/plot_ranks.py {study} first")
-    return read_table(path, COLUMNS, "a summary.csv of scripts/plot_ranks.py")
+        raise InputError(f"{path} not found: run scripts/study/plot_ranks.py {study} first")
+    return read_table(path, COLUMNS, "a summary.csv of scripts/study/plot_ranks.py")

@@ -1,4 +1,4 @@
-"""cbtools.ranks (scripts/plot_ranks.py): the rank study's summary from a manifest and run JSONs.
+"""cbtools.ranks (scripts/study/plot_ranks.py): the rank study's summary from a manifest and run JSONs.
 
 Run: .venv/bin/python -m unittest discover -s tests/python
 """

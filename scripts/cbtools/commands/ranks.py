@@ -1,8 +1,8 @@
-"""scripts/plot_ranks.py: summary and plot of a rank-scaling study made by
-scripts/bench_ranks.sh.
+"""scripts/study/plot_ranks.py: summary and plot of a rank-scaling study made by
+scripts/study/bench_ranks.sh.
 
-    scripts/plot_ranks.py STUDY          # STUDY/manifest.tsv + run JSONs -> summary.csv, plots
-    scripts/plot_ranks.py STUDY --plot   # only the plot, from a committed summary.csv
+    scripts/study/plot_ranks.py STUDY         # manifest.tsv + run JSONs -> summary.csv, plots
+    scripts/study/plot_ranks.py STUDY --plot  # only the plot, from a committed summary.csv
 """
 
 import sys

@@ -1,4 +1,4 @@
-"""The plot of a rank study (scripts/plot_ranks.py): efficiency against ranks per task
+"""The plot of a rank study (scripts/study/plot_ranks.py): efficiency against ranks per task
 time, with the dispatch bound min(1, p*/p), and rank 0's busy fraction as dispatcher."""
 
 import statistics
