@@ -1,8 +1,8 @@
-"""scripts/plot.py: plots of cluster-bench results, straight from the CSV files (PNG and SVG).
+"""Plots of cluster-bench results, straight from the CSV files (PNG and SVG).
 
 PATH is a runs.csv (the file every run appends one row to, e.g. results/runs.csv), a study
 folder of scripts/sweep.sh (after scripts/scaling.py), or a `cluster-bench net` result
-(FILE.net.json or FILE.net.csv).
+(FILE.net.json or FILE.net.csv). The command line of scripts/plot.py.
 """
 
 import argparse
