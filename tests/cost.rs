@@ -1,4 +1,4 @@
-//! `scripts/bench_cost.sh`: bad input stops before anything runs; a small study's cost.csv
+//! `scripts/study/bench_cost.sh`: bad input stops before anything runs; a small study's cost.csv
 //! holds the bytes its runs really left and rank 0's own peak memory, and cost.md the table.
 //! (No timing is checked: the figures are the script's to measure, not the test's.)
 
@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use common::{BIN, mpi_env, repo, stderr};
 
 fn bench_cost(out_root: &Path, args: &[&str]) -> Output {
-    let mut cmd = Command::new(repo().join("scripts/bench_cost.sh"));
+    let mut cmd = Command::new(repo().join("scripts/study/bench_cost.sh"));
     mpi_env(&mut cmd)
         .env("CLUSTER_BENCH", BIN)
         .args(args)
@@ -89,7 +89,7 @@ fn a_small_study_measures_what_its_runs_left() {
         assert!(num("job_max_rss_bytes") >= 0.9 * rss, "{row:?}");
     }
     let md = fs::read_to_string(study.join("cost.md")).unwrap();
-    assert!(md.contains("scripts/bench_cost.sh --tasks"), "{md}");
+    assert!(md.contains("scripts/study/bench_cost.sh --tasks"), "{md}");
     assert!(
         md.contains("\n| 300 | ") && md.contains("\n| 3000 | "),
         "{md}"

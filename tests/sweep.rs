@@ -1,5 +1,6 @@
-//! The scaling workflow: the Python unit tests of the metric maths, `scripts/sweep.sh`'s input
-//! checks, and a small end-to-end study that must produce every file and plot.
+//! The scaling workflow: the Python tests (the metric maths, and the readers fed by this
+//! binary's files), `scripts/sweep.sh`'s input checks, and a small end-to-end study that must
+//! produce every file and plot.
 
 mod common;
 
@@ -38,9 +39,12 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 #[test]
-fn python_unit_tests_of_the_metric_maths_pass() {
-    let out = Command::new(python())
+fn python_tests_pass() {
+    // tests/python/test_binary.py runs this binary under mpirun: one MPI job at a time.
+    let _guard = common::MPI_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let out = mpi_env(&mut Command::new(python()))
         .args(["-m", "unittest", "discover", "-s", "tests/python", "-v"])
+        .env("CLUSTER_BENCH_BIN", BIN)
         .current_dir(repo())
         .output()
         .expect("python runs");
@@ -54,6 +58,12 @@ fn python_unit_tests_of_the_metric_maths_pass() {
     let report = stderr(&out);
     assert!(
         report.contains("Ran ") && !report.contains("Ran 0 tests"),
+        "{report}"
+    );
+    // This binary's files were read: test_binary.py ran, it was not skipped.
+    assert!(
+        report.contains("test_the_json_is_a_version_these_scripts_read")
+            && !report.contains("SKIPPED: no binary"),
         "{report}"
     );
 }

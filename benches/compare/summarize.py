@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Medians and ratios of scripts/bench_speed.sh's raw.csv, as Markdown against issue 2's targets."""
+"""Medians and ratios of scripts/study/bench_speed.sh's raw.csv, as Markdown against issue 2's targets."""
 import argparse
 import csv
 import platform
@@ -42,7 +42,7 @@ def verdict(ok):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("raw")
-    ap.add_argument("--command", default="scripts/bench_speed.sh")
+    ap.add_argument("--command", default="scripts/study/bench_speed.sh")
     a = ap.parse_args()
     c = load(a.raw)
     rounds = max((len(v["process_s"]) for v in c.values()), default=0)

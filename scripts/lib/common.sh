@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # common.sh: messages, option checks, atomic writes and the MPI version line, shared by the
-# scripts. The sourcing script sets PROG (its file name, e.g. discover.sh) first.
+# scripts. The sourcing script sets PROG (its path under scripts/, e.g. discover.sh or
+# study/bench_cost.sh) first.
 
 # die MESSAGE...: an error that is not the user's input (exit 1).
 die() {

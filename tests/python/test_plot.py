@@ -1,4 +1,5 @@
-"""scripts/runs_csv.py (reading runs.csv, measured speedup) and scripts/plot.py's command line.
+"""cbtools.runs_csv and cbtools.net (reading runs.csv and net results), the measured speedup
+of cbtools.metrics, and scripts/plot.py's command line.
 
 Run: python3 -m unittest discover -s tests/python
 """
@@ -13,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import plot_net  # noqa: E402
-import runs_csv  # noqa: E402
+from cbtools import metrics, net, runs_csv  # noqa: E402
+from cbtools.files import InputError  # noqa: E402
 
 HEADER = (
     "started_at,label,ranks,hosts,tasks,dim,schedule,kernel,seed,wall_s,tasks_per_s,busy_s,"
@@ -68,7 +69,7 @@ class ReadRuns(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             for lines, want in cases:
                 path = write(d, lines)
-                with self.assertRaises(runs_csv.CsvError) as e:
+                with self.assertRaises(InputError) as e:
                     runs_csv.read_runs(path)
                 self.assertIn(f"{path}{want}", str(e.exception))
 
@@ -76,10 +77,10 @@ class ReadRuns(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "runs.csv"
             path.write_bytes((HEADER + "\n" + row(1, 1.0) + "\n").encode() + b"\xff\n")
-            with self.assertRaisesRegex(runs_csv.CsvError, r"runs\.csv:3: not UTF-8"):
+            with self.assertRaisesRegex(InputError, r"runs\.csv:3: not UTF-8"):
                 runs_csv.read_runs(path)
             path.write_text(HEADER + "\n" + row(1, 1.0) + "\n" + '"x\0",\n')
-            with self.assertRaisesRegex(runs_csv.CsvError, r"runs\.csv:3: "):
+            with self.assertRaisesRegex(InputError, r"runs\.csv:3: "):
                 runs_csv.read_runs(path)
 
     def test_empty_file_and_header_only_have_no_runs(self):
@@ -104,7 +105,7 @@ class MeasuredSpeedup(unittest.TestCase):
         rs = runs((1, 4.0, 200, "static", True), (1, 6.0, 200, "static", True),
                   (1, 5.5, 200, "static", True), (2, 2.75, 200, "static", True),
                   (2, 1.0, 400, "static", True), (2, 2.0, 200, "dynamic", True))
-        s = runs_csv.measured_speedups(rs)
+        s = metrics.measured_speedups(rs)
         self.assertAlmostEqual(s[0], 5.5 / 4.0)
         self.assertAlmostEqual(s[3], 2.0)
         # Other tasks or another schedule: no 1-rank run of the same work, no speedup.
@@ -113,17 +114,17 @@ class MeasuredSpeedup(unittest.TestCase):
 
     def test_incomplete_runs_are_not_used(self):
         rs = runs((1, 4.0, 200, "static", False), (2, 2.0, 200, "static", True))
-        good = runs_csv.usable(rs)
+        good = metrics.usable(rs)
         self.assertEqual(len(good), 1)
-        self.assertEqual(runs_csv.measured_speedups(good), [None])
+        self.assertEqual(metrics.measured_speedups(good), [None])
 
     def test_series_and_wall_by_tasks_take_medians(self):
         rs = runs((1, 4.0, 200, "static", True), (1, 6.0, 200, "static", True),
                   (2, 3.0, 200, "static", True), (2, 5.0, 400, "static", True))
-        by = runs_csv.series(rs, [r["wall_s"] for r in rs], lambda r: r["schedule"])
+        by = metrics.series(rs, [r["wall_s"] for r in rs], lambda r: r["schedule"])
         self.assertEqual(by, {"static": {1: 5.0, 2: 4.0}})
-        self.assertEqual(runs_csv.wall_by_tasks(rs)[(100, "static", 2)], {200: 3.0, 400: 5.0})
-        self.assertEqual(runs_csv.newest(rs)["line"], 5)
+        self.assertEqual(metrics.wall_by_tasks(rs)[(100, "static", 2)], {200: 3.0, 400: 5.0})
+        self.assertEqual(metrics.newest(rs)["line"], 5)
 
 
 class CommandLine(unittest.TestCase):
@@ -197,22 +198,23 @@ def net_json(folder):
     hosts = [{"name": n, "slow_send": n == "h2", "slow_receive": n == "h2",
               "slow_latency": False} for n in names]
     path = Path(folder) / "t-20260101T000000Z-3h.net.json"
-    path.write_text(json.dumps({"label": "t", "hosts": hosts, "pairs": pairs}))
+    path.write_text(json.dumps({"schema": "cluster-bench-net", "schema_version": 1, "label": "t",
+                                "hosts": hosts, "pairs": pairs}))
     return path
 
 
 class NetResult(unittest.TestCase):
     def test_json_and_csv_read_alike(self):
         with tempfile.TemporaryDirectory() as d:
-            net = plot_net.read_net(net_json(d))
+            got = net.read_net(net_json(d))
             rows = [NET_CSV] + [
                 f"{p['from']},{p['to']},0,50,45,{p['bandwidth_mb_per_s']},1,1,"
-                f"{str(p['slow_bandwidth']).lower()},false" for p in net["pairs"].values()]
-            from_csv = plot_net.read_net(write(d, rows, "t.net.csv"))
-        self.assertEqual(net["names"], ["h1", "h2", "h3"])
-        self.assertEqual(from_csv["names"], net["names"])
-        self.assertEqual(net["slow_hosts"], {"h2"})
-        m = plot_net.matrix(from_csv, "bandwidth_mb_per_s")
+                f"{str(p['slow_bandwidth']).lower()},false" for p in got["pairs"].values()]
+            from_csv = net.read_net(write(d, rows, "t.net.csv"))
+        self.assertEqual(got["names"], ["h1", "h2", "h3"])
+        self.assertEqual(from_csv["names"], got["names"])
+        self.assertEqual(got["slow_hosts"], {"h2"})
+        m = net.matrix(from_csv, "bandwidth_mb_per_s")
         self.assertEqual((m[0][2], m[0][1]), (900.0, 12.0))
         self.assertTrue(from_csv["pairs"][("h1", "h2")]["slow_bandwidth"])
 
@@ -221,8 +223,12 @@ class NetResult(unittest.TestCase):
             bad_json = Path(d) / "x.net.json"
             bad_json.write_text('{"hosts": 3}')
             bad_csv = write(d, [NET_CSV, "a,b,0,fast,1,1,1,1,false,false"], "y.net.csv")
+            future = net_json(d)
+            text = future.read_text()
+            future.write_text(text.replace('"schema_version": 1', '"schema_version": 2'))
             for path, says in ((bad_json, "not a cluster-bench net JSON"),
-                               (bad_csv, "y.net.csv:2: latency_us is 'fast'")):
+                               (bad_csv, "y.net.csv:2: latency_us is 'fast'"),
+                               (future, f"{future}: schema_version 2 is not one")):
                 out = plot_py(path)
                 self.assertEqual(out.returncode, 2, out.stderr)
                 self.assertIn(says, out.stderr)

@@ -1,4 +1,4 @@
-"""scripts/plot_ranks.py: the rank study's summary from a manifest and run JSONs.
+"""cbtools.ranks (scripts/study/plot_ranks.py): the rank study's summary from a manifest and run JSONs.
 
 Run: .venv/bin/python -m unittest discover -s tests/python
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-import plot_ranks  # noqa: E402
+from cbtools import ranks  # noqa: E402
 
 MANIFEST = ("schedule", "ranks", "task_ms", "tasks", "process_s", "load1_before", "json")
 
@@ -45,7 +45,7 @@ class Summary(unittest.TestCase):
         # 100 requests of 50 µs for 400 tasks of 10 ms: mean chunk 4, p* = 4 · 0.01 / 5e-5.
         d = self.study([("dynamic", 4, 10, 400, "3.5", "0.1", "runs/a.json")],
                        {"a.json": run_json(4, 2.5, 8.0, requests=100, service_s=5e-5)})
-        [row] = plot_ranks.write_summary(d)
+        [row] = ranks.write_summary(d)
         self.assertEqual(row["status"], "complete")
         self.assertEqual(row["hosts"], 2)
         self.assertEqual(row["efficiency"], "0.8000")
@@ -58,7 +58,7 @@ class Summary(unittest.TestCase):
         d = self.study([("static", 512, 100, 20480, "300.0", "9", "timeout"),
                         ("static", 4, 100, 400, "3.0", "0.1", "runs/b.json")],
                        {"b.json": run_json(4, 2.5, 8.0)})
-        rows = plot_ranks.write_summary(d)
+        rows = ranks.write_summary(d)
         self.assertEqual([r["status"] for r in rows], ["timeout", "complete"])
         self.assertNotIn("efficiency", rows[0])
         with open(d / "summary.csv", newline="") as f:
@@ -69,7 +69,9 @@ class Summary(unittest.TestCase):
             import matplotlib  # noqa: F401
         except ImportError:
             self.skipTest("matplotlib not installed: the drawing is not checked")
-        self.assertTrue(plot_ranks.plot(d, written).exists())
+        from cbtools.plots import ranks as plots
+
+        self.assertTrue(plots.plot(d, written).exists())
 
 
 if __name__ == "__main__":

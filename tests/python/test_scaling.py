@@ -1,4 +1,5 @@
-"""Known inputs → known outputs for the maths of scripts/scaling.py.
+"""Known inputs → known outputs for cbtools.metrics, and cbtools.analysis (scripts/scaling.py)
+on synthetic studies.
 
 Run: .venv/bin/python -m unittest discover -s tests/python
 """
@@ -14,57 +15,57 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-import scaling  # noqa: E402
+from cbtools import analysis, files, journal, metrics, study as study_files  # noqa: E402
 
 
 class Metrics(unittest.TestCase):
     def test_speedup_and_efficiency(self):
-        self.assertEqual(scaling.speedup(10.0, 2.5), 4.0)
-        self.assertEqual(scaling.efficiency(4.0, 8), 0.5)
+        self.assertEqual(metrics.speedup(10.0, 2.5), 4.0)
+        self.assertEqual(metrics.efficiency(4.0, 8), 0.5)
 
     def test_karp_flatt_perfect_scaling_is_zero(self):
         for p in (2, 3, 4, 16):
-            self.assertAlmostEqual(scaling.karp_flatt(float(p), p), 0.0, places=12)
+            self.assertAlmostEqual(metrics.karp_flatt(float(p), p), 0.0, places=12)
 
     def test_karp_flatt_known_value(self):
         # S = 1.8 at p = 2: (1/1.8 - 1/2) / (1/2) = 1/9.
-        self.assertAlmostEqual(scaling.karp_flatt(1.8, 2), 1 / 9, places=12)
+        self.assertAlmostEqual(metrics.karp_flatt(1.8, 2), 1 / 9, places=12)
 
     def test_karp_flatt_no_speedup_is_one(self):
-        self.assertAlmostEqual(scaling.karp_flatt(1.0, 4), 1.0, places=12)
+        self.assertAlmostEqual(metrics.karp_flatt(1.0, 4), 1.0, places=12)
 
     def test_karp_flatt_undefined_at_one_rank(self):
-        self.assertIsNone(scaling.karp_flatt(1.0, 1))
+        self.assertIsNone(metrics.karp_flatt(1.0, 1))
 
     def test_karp_flatt_recovers_amdahl_serial_fraction(self):
         f = 0.1
         for p in (2, 4, 8):
             s = 1 / (f + (1 - f) / p)
-            self.assertAlmostEqual(scaling.karp_flatt(s, p), f, places=12)
+            self.assertAlmostEqual(metrics.karp_flatt(s, p), f, places=12)
 
     def test_weak_scaling_views(self):
-        self.assertEqual(scaling.weak_efficiency(2.0, 2.5), 0.8)
-        self.assertEqual(scaling.scaled_speedup(2.0, 2.5, 4), 3.2)
+        self.assertEqual(metrics.weak_efficiency(2.0, 2.5), 0.8)
+        self.assertEqual(metrics.scaled_speedup(2.0, 2.5, 4), 3.2)
         # S = 3.2 at p = 4: alpha = (4 - 3.2) / 3.
-        self.assertAlmostEqual(scaling.gustafson_serial_fraction(3.2, 4), 0.8 / 3, places=12)
-        self.assertIsNone(scaling.gustafson_serial_fraction(1.0, 1))
-        self.assertAlmostEqual(scaling.gustafson_serial_fraction(4.0, 4), 0.0, places=12)
+        self.assertAlmostEqual(metrics.gustafson_serial_fraction(3.2, 4), 0.8 / 3, places=12)
+        self.assertIsNone(metrics.gustafson_serial_fraction(1.0, 1))
+        self.assertAlmostEqual(metrics.gustafson_serial_fraction(4.0, 4), 0.0, places=12)
 
 
 class AmdahlFit(unittest.TestCase):
     def test_exact_series_is_fit_back(self):
         ps = [1, 2, 4, 8, 16]
-        fit = scaling.amdahl_fit(ps, [1 + 9 / p for p in ps])
+        fit = metrics.amdahl_fit(ps, [1 + 9 / p for p in ps])
         self.assertAlmostEqual(fit["ts_s"], 1.0, places=10)
         self.assertAlmostEqual(fit["tp_s"], 9.0, places=10)
         self.assertAlmostEqual(fit["serial_fraction"], 0.1, places=10)
         self.assertAlmostEqual(fit["max_speedup"], 10.0, places=8)
         self.assertAlmostEqual(fit["rmse_s"], 0.0, places=10)
-        self.assertAlmostEqual(scaling.amdahl_speedup(4, fit), 10 / 3.25, places=10)
+        self.assertAlmostEqual(metrics.amdahl_speedup(4, fit), 10 / 3.25, places=10)
 
     def test_least_squares_of_noisy_points(self):
         # x = 1/p = 1, 0.5, 0.25; T = 10, 6, 3 → slope 1/sxx·sxy by hand.
-        fit = scaling.amdahl_fit([1, 2, 4], [10.0, 6.0, 3.0])
+        fit = metrics.amdahl_fit([1, 2, 4], [10.0, 6.0, 3.0])
         xs, ts = [1, 0.5, 0.25], [10.0, 6.0, 3.0]
         mx, my = sum(xs) / 3, sum(ts) / 3
         tp = sum((x - mx) * (t - my) for x, t in zip(xs, ts)) / sum((x - mx) ** 2 for x in xs)
@@ -74,37 +75,37 @@ class AmdahlFit(unittest.TestCase):
 
     def test_perfect_scaling_has_no_serial_part(self):
         ps = [1, 2, 4]
-        fit = scaling.amdahl_fit(ps, [8.0 / p for p in ps])
+        fit = metrics.amdahl_fit(ps, [8.0 / p for p in ps])
         self.assertAlmostEqual(fit["ts_s"], 0.0, places=12)
         self.assertAlmostEqual(fit["serial_fraction"], 0.0, places=12)
 
     def test_slower_with_more_ranks_is_flagged(self):
-        fit = scaling.amdahl_fit([1, 2], [4.0, 5.0])
+        fit = metrics.amdahl_fit([1, 2], [4.0, 5.0])
         self.assertAlmostEqual(fit["tp_s"], -2.0, places=12)
         self.assertFalse(fit["valid"])
         self.assertIsNone(fit["max_speedup"])
-        self.assertTrue(scaling.amdahl_fit([1, 2], [4.0, 3.0])["valid"])
+        self.assertTrue(metrics.amdahl_fit([1, 2], [4.0, 3.0])["valid"])
 
     def test_needs_two_distinct_rank_counts(self):
-        self.assertIsNone(scaling.amdahl_fit([2, 2], [1.0, 1.1]))
-        self.assertIsNone(scaling.amdahl_fit([], []))
+        self.assertIsNone(metrics.amdahl_fit([2, 2], [1.0, 1.1]))
+        self.assertIsNone(metrics.amdahl_fit([], []))
 
     def test_gustafson_fit(self):
         ps = [1, 2, 4, 8]
-        alpha = scaling.gustafson_fit(ps, [p - 0.2 * (p - 1) for p in ps])
+        alpha = metrics.gustafson_fit(ps, [p - 0.2 * (p - 1) for p in ps])
         self.assertAlmostEqual(alpha, 0.2, places=12)
-        self.assertIsNone(scaling.gustafson_fit([1], [1.0]))
+        self.assertIsNone(metrics.gustafson_fit([1], [1.0]))
         for p in ps:
-            self.assertAlmostEqual(scaling.gustafson_speedup(p, alpha), p - 0.2 * (p - 1))
+            self.assertAlmostEqual(metrics.gustafson_speedup(p, alpha), p - 0.2 * (p - 1))
 
 
 class Oversubscription(unittest.TestCase):
     def test_rules(self):
-        self.assertFalse(scaling.is_oversubscribed(2, slots=2))
-        self.assertTrue(scaling.is_oversubscribed(3, slots=2))
-        self.assertTrue(scaling.is_oversubscribed(4, slots=6, physical_cores=2))
-        self.assertFalse(scaling.is_oversubscribed(6, slots=6))
-        self.assertFalse(scaling.is_oversubscribed(64))
+        self.assertFalse(metrics.is_oversubscribed(2, slots=2))
+        self.assertTrue(metrics.is_oversubscribed(3, slots=2))
+        self.assertTrue(metrics.is_oversubscribed(4, slots=6, physical_cores=2))
+        self.assertFalse(metrics.is_oversubscribed(6, slots=6))
+        self.assertFalse(metrics.is_oversubscribed(64))
 
 
 def run(mode, schedule, p, wall, over=0):
@@ -118,7 +119,7 @@ class Points(unittest.TestCase):
     def test_strong_points_use_median_of_p1(self):
         runs = [run("strong", "static", 1, w) for w in (10.0, 12.0, 11.0)]
         runs += [run("strong", "static", 2, w) for w in (6.0, 5.5, 7.0)]
-        rows = {r["p"]: r for r in scaling.point_rows(runs)}
+        rows = {r["p"]: r for r in metrics.point_rows(runs)}
         self.assertEqual(rows[1]["wall_s_median"], 11.0)
         self.assertEqual(rows[1]["speedup"], 1.0)
         self.assertIsNone(rows[1]["karp_flatt"])
@@ -131,7 +132,7 @@ class Points(unittest.TestCase):
 
     def test_weak_points(self):
         runs = [run("weak", "dynamic", 1, 2.0), run("weak", "dynamic", 4, 2.5)]
-        rows = {r["p"]: r for r in scaling.point_rows(runs)}
+        rows = {r["p"]: r for r in metrics.point_rows(runs)}
         self.assertAlmostEqual(rows[4]["weak_efficiency"], 0.8)
         self.assertAlmostEqual(rows[4]["scaled_speedup"], 3.2)
         self.assertAlmostEqual(rows[4]["gustafson_serial"], 0.8 / 3)
@@ -139,13 +140,13 @@ class Points(unittest.TestCase):
 
     def test_schedules_do_not_mix(self):
         runs = [run("strong", "static", 1, 10.0), run("strong", "dynamic", 2, 5.0)]
-        rows = scaling.point_rows(runs)
+        rows = metrics.point_rows(runs)
         self.assertTrue(all(r["speedup"] is None for r in rows if r["schedule"] == "dynamic"))
 
     def test_fit_skips_oversubscribed_points(self):
         runs = [run("strong", "static", p, 1 + 9 / p) for p in (1, 2, 4)]
         runs.append(run("strong", "static", 8, 50.0, over=1))
-        fit = scaling.fits(scaling.point_rows(runs))["strong"]["static"]
+        fit = metrics.fits(metrics.point_rows(runs))["strong"]["static"]
         self.assertEqual(fit["fit_p"], [1, 2, 4])
         self.assertAlmostEqual(fit["ts_s"], 1.0, places=10)
 
@@ -155,7 +156,7 @@ class Files(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = Path(d) / "x.csv"
             path.write_text("old")
-            scaling.atomic_write(path, "new\n")
+            files.atomic_write(path, "new\n")
             self.assertEqual(path.read_text(), "new\n")
             self.assertEqual(sorted(p.name for p in Path(d).iterdir()), ["x.csv"])
             umask = os.umask(0)
@@ -163,20 +164,20 @@ class Files(unittest.TestCase):
             self.assertEqual(path.stat().st_mode & 0o777, 0o666 & ~umask)
 
     def test_gzip_is_reproducible(self):
-        a, b = scaling.gzip_bytes("x,y\n1,2\n"), scaling.gzip_bytes("x,y\n1,2\n")
+        a, b = files.gzip_bytes("x,y\n1,2\n"), files.gzip_bytes("x,y\n1,2\n")
         self.assertEqual(a, b)
         self.assertEqual(gzip.decompress(a), b"x,y\n1,2\n")
 
     def test_read_conf_is_key_value(self):
         with tempfile.TemporaryDirectory() as d:
-            self.assertEqual(scaling.read_conf(Path(d)), {})
+            self.assertEqual(study_files.read_conf(Path(d)), {})
             (Path(d) / "study.conf").write_text("label=a=b\nno equals sign\nslots=2\n")
-            self.assertEqual(scaling.read_conf(Path(d)), {"label": "a=b", "slots": "2"})
+            self.assertEqual(study_files.read_conf(Path(d)), {"label": "a=b", "slots": "2"})
 
     def test_analyse_a_synthetic_study(self):
         with tempfile.TemporaryDirectory() as d:
             study = synthetic_study(Path(d), [(1, 4.0, "speedup"), (2, 2.5, "busy_speedup")])
-            scaling.analyse(study)
+            analysis.analyse(study)
             with (study / "points.csv").open() as f:
                 pts = {int(r["p"]): r for r in csv.DictReader(f)}
             self.assertAlmostEqual(float(pts[2]["speedup"]), 1.6)
@@ -195,7 +196,7 @@ class Files(unittest.TestCase):
             fit = json.loads((study / "fit.json").read_text())
             self.assertTrue(fit["strong"]["static"]["exact_two_point"])
             self.assertIn("scripts/sweep.sh x", (study / "SETUP.md").read_text())
-            self.assertEqual(scaling.study_missing(study), [])
+            self.assertEqual(study_files.study_missing(study), [])
 
     def test_a_journal_reads_member_by_member_and_drops_a_torn_one(self):
         with tempfile.TemporaryDirectory() as d:
@@ -203,18 +204,18 @@ class Files(unittest.TestCase):
             tasks = fake_run(2, 1.0)["tasks"]
             write_journal(path, tasks)
             whole = path.read_bytes()
-            rows = scaling.read_journal(path)
+            rows = journal.read(path)
             self.assertEqual([int(r["task"]) for r in rows], [3, 2, 1, 0])
             self.assertEqual(float(rows[0]["start_s"]), 0.30000000000000004)
             more = gzip.compress(b"9,0,0,0,0.5,0.1,1.0,0.0,1.0\n")
             path.write_bytes(whole + more[: len(more) // 2])
-            self.assertEqual(len(scaling.read_journal(path)), 4)
+            self.assertEqual(len(journal.read(path)), 4)
 
     def test_a_study_of_schema_3_runs_reads_their_journals(self):
         with tempfile.TemporaryDirectory() as d:
             study = synthetic_study(Path(d), [(1, 4.0, "speedup"), (2, 2.5, "busy_speedup")],
                                     journals=True)
-            scaling.analyse(study)
+            analysis.analyse(study)
             with gzip.open(study / "tasks.csv.gz", "rt") as f:
                 rows = list(csv.DictReader(f))
             self.assertEqual(len(rows), 4 + 4)
@@ -225,16 +226,16 @@ class Files(unittest.TestCase):
             self.assertEqual(float(p2[3]["start_s"]), 0.30000000000000004)
             # Without its journal a run of schema 3 has no per-task records: named, not skipped.
             (study / "runs" / "strong-static-p2.tasks.csv.gz").unlink()
-            with self.assertRaises(SystemExit) as e:
-                scaling.analyse(study)
+            with self.assertRaises(files.InputError) as e:
+                analysis.analyse(study)
             self.assertIn("strong-static-p2.json: no per-task records", str(e.exception))
 
     def test_missing_run_json_is_named(self):
         with tempfile.TemporaryDirectory() as d:
             study = synthetic_study(Path(d), [(1, 4.0, "speedup")])
             (study / "runs" / "strong-static-p1.json").unlink()
-            with self.assertRaises(SystemExit) as e:
-                scaling.analyse(study)
+            with self.assertRaises(files.InputError) as e:
+                analysis.analyse(study)
             self.assertIn("strong-static-p1.json not found", str(e.exception))
 
 

@@ -4,8 +4,8 @@
 # rounds; start-up and tasks/s per launcher, medians and ratios to mpirun over ssh.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT PROG=bench_launchers.sh
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/bench_launchers.sh
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
 # shellcheck source=scripts/lib/install.sh
@@ -17,7 +17,7 @@ readonly NET="$ROOT/.testnet"
 
 usage() {
   cat <<USAGE
-Usage: scripts/bench_launchers.sh [--rounds N] [--label L] [--out-root DIR]
+Usage: scripts/study/bench_launchers.sh [--rounds N] [--label L] [--out-root DIR]
 
 As root: brings up 3 test hosts with Slurm (scripts/testnet.sh up 3 --slurm), then per round
 runs, for each launcher in turn (${LAUNCHERS[*]}):
@@ -124,7 +124,7 @@ main() {
     done
   done
   summarize | tee "$STUDY/summary.tsv"
-  printf 'scripts/bench_launchers.sh --rounds %d --label %s\n' "$rounds" "$label" >"$STUDY/command.txt"
+  printf 'scripts/study/bench_launchers.sh --rounds %d --label %s\n' "$rounds" "$label" >"$STUDY/command.txt"
 }
 
 main "$@"

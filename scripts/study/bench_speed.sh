@@ -4,8 +4,10 @@
 # schedules, start-up overhead over an MPI no-op, and the dynamic schedule's dispatch rate.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/bench_speed.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
 MPIRUN="${MPIRUN:-mpirun}"
 readonly BIN="$ROOT/target/release/cluster-bench"
 readonly PY="$ROOT/.venv/bin/python"
@@ -13,7 +15,7 @@ readonly NOOP="$ROOT/target/mpi_noop"
 
 usage() {
   cat <<USAGE
-Usage: scripts/bench_speed.sh [--rounds N] [--dispatch-tasks N] [--out-root DIR]
+Usage: scripts/study/bench_speed.sh [--rounds N] [--dispatch-tasks N] [--out-root DIR]
 
 Interleaves every case in each of N rounds (default 5) so that machine noise hits all alike,
 then writes DIR/speed-YYYYMMDDTHHMMSSZ/{raw.csv,summary.md} (DIR defaults to results/).
@@ -21,9 +23,6 @@ Cases: d=100, 200 tasks at -np 1 and 2 for cluster-bench (static, dynamic) and m
 an MPI init/finalize no-op at -np 2; dispatch rate with d=4 at -np 2 and -np 16.
 USAGE
 }
-
-die() { printf 'bench_speed: error: %s\n' "$*" >&2; exit 2; }
-log() { printf 'bench_speed: %s\n' "$*" >&2; }
 
 ensure_tools() {
   [[ -x "$BIN" ]] || (cd "$ROOT" && cargo build --release --quiet)
@@ -76,10 +75,10 @@ main() {
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
-      --rounds) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--rounds takes a positive integer"; rounds="$2"; shift ;;
-      --dispatch-tasks) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || die "--dispatch-tasks takes a positive integer"; DISPATCH_TASKS="$2"; shift ;;
-      --out-root) [[ -n "${2:-}" ]] || die "--out-root takes a folder"; out_root="$2"; shift ;;
-      *) usage >&2; die "unknown option: $1" ;;
+      --rounds) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || usage_error "--rounds takes a positive integer"; rounds="$2"; shift ;;
+      --dispatch-tasks) [[ "${2:-}" =~ ^[1-9][0-9]*$ ]] || usage_error "--dispatch-tasks takes a positive integer"; DISPATCH_TASKS="$2"; shift ;;
+      --out-root) [[ -n "${2:-}" ]] || usage_error "--out-root takes a folder"; out_root="$2"; shift ;;
+      *) usage_error "unknown option: $(quoted "$1")" ;;
     esac
     shift
   done
@@ -90,7 +89,7 @@ main() {
   local dir
   dir="$out_root/speed-$(date -u +%Y%m%dT%H%M%SZ)"
   mkdir -p "$out_root"
-  mkdir "$dir" || die "$dir exists: not overwriting it"
+  mkdir "$dir" || usage_error "$(quoted "$dir") exists: not overwriting it"
   RAW="$dir/raw.csv"
   echo "round,case,np,wall_s,tasks_per_s,process_s" >"$RAW"
   local r
@@ -99,7 +98,7 @@ main() {
     measure_round "$r"
   done
   "$PY" "$ROOT/benches/compare/summarize.py" "$RAW" \
-    --command "scripts/bench_speed.sh --rounds $rounds --dispatch-tasks $DISPATCH_TASKS" >"$dir/summary.md.tmp"
+    --command "scripts/study/bench_speed.sh --rounds $rounds --dispatch-tasks $DISPATCH_TASKS" >"$dir/summary.md.tmp"
   mv "$dir/summary.md.tmp" "$dir/summary.md"
   cat "$dir/summary.md"
   log "wrote $dir"

@@ -3,8 +3,8 @@
 # user would, on the project's test hosts (scripts/testnet.sh) instead of a real lab.
 set -euo pipefail
 
-PROG=lab-demo.sh
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROG=study/lab-demo.sh
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly ROOT
 # shellcheck source=scripts/lib/common.sh
 source "$ROOT/scripts/lib/common.sh"
@@ -13,7 +13,7 @@ readonly SUBNET=10.213.0.0/24
 
 usage() {
   cat <<USAGE
-Usage: scripts/lab-demo.sh [-o DIR] [--repeat N] [-- CLUSTER_BENCH_FLAGS...]
+Usage: scripts/study/lab-demo.sh [-o DIR] [--repeat N] [-- CLUSTER_BENCH_FLAGS...]
 
 As root: brings up 3 test hosts (scripts/testnet.sh, network namespaces on $SUBNET: no
 other address is ever contacted), then in a fresh folder runs exactly
@@ -97,7 +97,7 @@ main() {
   mkdir -p -- "$out"
   cp -- results/runs.csv lab.txt "$out/"
   cp -- results/plots/*.png "$out/"
-  printf 'scripts/lab-demo.sh --repeat %s%s\n' "$repeat" "${*:+ -- $*}" >"$out/COMMAND"
+  printf 'scripts/study/lab-demo.sh --repeat %s%s\n' "$repeat" "${*:+ -- $*}" >"$out/COMMAND"
   log "wrote $out"
 }
 

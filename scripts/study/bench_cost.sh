@@ -4,8 +4,8 @@
 # task counts; then cost.csv and cost.md.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT PROG=bench_cost.sh
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/bench_cost.sh
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
 # shellcheck source=scripts/lib/install.sh
@@ -18,7 +18,7 @@ rank0_peak_rss_bytes,rss_bytes_per_task,job_max_rss_bytes,wall_s,process_s,load1
 
 usage() {
   cat <<USAGE
-Usage: scripts/bench_cost.sh [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
+Usage: scripts/study/bench_cost.sh [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
 
 For each task count N, once: $GNU_TIME -v mpirun -np 2 cluster-bench --dim 4 --tasks N
 --schedule dynamic --out DIR --quiet. Records the bytes the run left on disk (its JSON, its
@@ -36,7 +36,7 @@ Options:
 
 Exit status: 0 done, 1 a run failed, 2 bad input.
 Tools: \$MPIRUN (mpirun), \$CLUSTER_BENCH (cluster-bench), \$GNU_TIME (/usr/bin/time), jq.
-Example: scripts/bench_cost.sh --tasks "1e5 1e6"
+Example: scripts/study/bench_cost.sh --tasks "1e5 1e6"
 USAGE
 }
 
@@ -135,7 +135,7 @@ write_report() {
 }
 
 main() {
-  COMMAND="scripts/bench_cost.sh$(printf ' %q' "$@")"
+  COMMAND="scripts/study/bench_cost.sh$(printf ' %q' "$@")"
   local words="1e5 1e6 1e7" label=cost out_root=results word
   EXTRA_MPIRUN=()
   while [[ $# -gt 0 ]]; do

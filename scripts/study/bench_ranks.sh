@@ -4,8 +4,8 @@
 # and dynamic, for several task times; then summary.csv and plots/ranks.png.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-readonly ROOT PROG=bench_ranks.sh
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/bench_ranks.sh
 # shellcheck source=scripts/lib/common.sh
 . "$ROOT/scripts/lib/common.sh"
 # shellcheck source=scripts/lib/install.sh
@@ -15,7 +15,7 @@ readonly ROOT PROG=bench_ranks.sh
 
 usage() {
   cat <<USAGE
-Usage: scripts/bench_ranks.sh [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
+Usage: scripts/study/bench_ranks.sh [OPTIONS] [-- EXTRA_MPIRUN_ARGS...]
 
 Runs cluster-bench --workload sleep under 'mpirun --oversubscribe -np P' (on this machine,
 or on the hosts an extra '--hostfile' names) for every P, schedule and task time, once each.
@@ -24,7 +24,7 @@ wall time, 0.4 s at 1 ms). A run that takes longer than --timeout is stopped and
 as timed out; the study goes on. Writes OUT_ROOT/<YYYY-MM-DD>-<LABEL>/ with manifest.tsv (one
 row per run: schedule, ranks, task_ms, tasks, the whole mpirun's seconds, the 1-minute load
 before it, the JSON or "timeout"), the run JSONs in runs/ (not committed), summary.csv and
-plots/ranks.png (scripts/plot_ranks.py).
+plots/ranks.png (scripts/study/plot_ranks.py).
 
 Sets OMPI_MCA_pml=ob1 unless already set. Start-up is mostly Open MPI's MPI_Init, whose
 cost grows with the square of the ranks sharing the cores: with cluster-bench's coarse
@@ -43,7 +43,7 @@ Options:
 
 Exit status: 0 done, 1 a run or the summary failed, 2 bad input.
 Tools: \$MPIRUN (mpirun), \$CLUSTER_BENCH (cluster-bench), \$PYTHON (.venv/bin/python).
-Example: scripts/bench_ranks.sh --ranks "16 64 256 512" --label ranks-local
+Example: scripts/study/bench_ranks.sh --ranks "16 64 256 512" --label ranks-local
 USAGE
 }
 
@@ -126,7 +126,7 @@ write_conf() {
 }
 
 main() {
-  COMMAND="scripts/bench_ranks.sh$(printf ' %q' "$@")"
+  COMMAND="scripts/study/bench_ranks.sh$(printf ' %q' "$@")"
   local ranks="16 64 256" task_ms="1 10 100" schedule=both label=ranks out_root=results
   EXTRA_MPIRUN=()
   TIMEOUT=300
@@ -162,7 +162,7 @@ main() {
   study=$(make_study_dir "$out_root" "$(date +%Y-%m-%d)-$label")
   write_conf "$study"
   run_study "$study"
-  "$PYTHON" "$ROOT/scripts/plot_ranks.py" "$study" || die "summary failed (scripts/plot_ranks.py $study)"
+  "$PYTHON" "$ROOT/scripts/study/plot_ranks.py" "$study" || die "summary failed (scripts/study/plot_ranks.py $study)"
   log "done: $study"
 }
 

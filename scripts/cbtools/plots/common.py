@@ -1,4 +1,4 @@
-"""Common to every plot of plot.py: the matplotlib set-up, colours and atomic saving."""
+"""Common to every plot: the matplotlib set-up, colours and atomic saving."""
 
 import io
 from pathlib import Path
@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 matplotlib.rcParams["svg.hashsalt"] = "cluster-bench"
 import matplotlib.pyplot as plt  # noqa: E402
 
-from scaling import atomic_write  # noqa: E402
+from ..files import atomic_write  # noqa: E402
 
 HOST_COLORS = plt.get_cmap("tab10").colors
 

@@ -2,7 +2,7 @@
 draws them:
 
   tasks-per-s.*       tasks/s against ranks, one line per dim, schedule and host set
-  measured-speedup.*  measured speedup against ranks (runs_csv.measured_speedups), same lines
+  measured-speedup.*  measured speedup against ranks (metrics.measured_speedups), same lines
   wall-vs-tasks.*     wall time against the number of tasks, one line per rank count and schedule,
                       one panel per dim
   hosts-newest.*      tasks/s per host of the newest run (needs its JSON)
@@ -12,8 +12,8 @@ Lines join medians over the runs at each point; every run is a faint dot behind 
 
 from pathlib import Path
 
-import runs_csv
-from plot_common import plt, save
+from .. import metrics, runs_csv
+from .common import plt, save
 
 SCHEDULE_MARKER = {"static": "o", "dynamic": "s"}
 SERIES_COLORS = plt.get_cmap("tab10").colors
@@ -23,7 +23,7 @@ def draw(runs, csv_path: Path, out: Path, formats):
     """Every plot of the runs into out; returns (paths written, notes about plots not drawn)."""
     written, notes = [], []
     folder = csv_path.parent
-    good = runs_csv.usable(runs)
+    good = metrics.usable(runs)
     if len(good) < len(runs):
         notes.append(f"{len(runs) - len(good)} incomplete run(s) left out of the scaling plots")
     if good:
@@ -32,7 +32,7 @@ def draw(runs, csv_path: Path, out: Path, formats):
         key = lambda r: (r["dim"], r["schedule"], hosts[id(r)])  # noqa: E731
         throughput = [r["tasks_per_s"] for r in good]
         plot_against_ranks(good, throughput, key, "tasks-per-s", csv_path, out, formats, written)
-        speedups = runs_csv.measured_speedups(good)
+        speedups = metrics.measured_speedups(good)
         if any(s is not None for s in speedups):
             plot_against_ranks(good, speedups, key, "measured-speedup", csv_path, out, formats,
                                written)
@@ -52,7 +52,7 @@ def series_label(k):
 def plot_against_ranks(runs, values, key, stem, csv_path, out, formats, written):
     """Median of values per (series, ranks) as lines; every run as a faint dot."""
     fig, ax = plt.subplots(figsize=(10, 5.2))
-    lines = runs_csv.series(runs, values, key)
+    lines = metrics.series(runs, values, key)
     for i, (k, pts) in enumerate(lines.items()):
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         marker = SCHEDULE_MARKER.get(k[1], "^")
@@ -86,7 +86,7 @@ def finish_axes(ax, xticks, xlabel, csv_path, n_runs):
 
 def plot_wall_vs_tasks(runs, csv_path, out, formats, written):
     """Wall time against the number of tasks, a line per (schedule, ranks), a panel per dim."""
-    curves = runs_csv.wall_by_tasks(runs)
+    curves = metrics.wall_by_tasks(runs)
     dims = sorted({d for d, _, _ in curves})
     fig, axes = plt.subplots(1, len(dims), figsize=(9.5 * len(dims), 5.2), squeeze=False)
     all_ranks = sorted({p for _, _, p in curves})
@@ -114,8 +114,8 @@ def plot_newest_hosts(runs, folder, out, formats, written):
     """tasks/s per host of the newest run, from its JSON; returns notes when it cannot."""
     if not runs:
         return []
-    run = runs_csv.newest(runs)
-    doc = runs_csv.run_json(folder, run, {})
+    run = metrics.newest(runs)
+    doc = runs_csv.row_json(folder, run, {})
     where = folder / run["json_file"] if run["json_file"] else "(no json_file)"
     try:
         hosts = sorted((str(h["name"]), float(h["tasks_per_s"]), int(h["ranks"]), int(h["tasks"]),

@@ -10,9 +10,6 @@ Oversubscribed points (more ranks than cores) are drawn hollow. Timelines are PN
 thousands of bars make a ~450 KB file that is no easier to read.
 """
 
-import csv
-import gzip
-import json
 import statistics
 from pathlib import Path
 
@@ -20,19 +17,13 @@ import matplotlib
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-import scaling
-from plot_common import host_colors, plt, save
+from .. import metrics
+from .common import host_colors, plt, save
 
 SCHEDULE_STYLE = {
     "static": {"color": "tab:blue", "marker": "o", "dodge": -0.04},
     "dynamic": {"color": "tab:orange", "marker": "s", "dodge": 0.04},
 }
-
-
-def read_csv(path: Path):
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def num(s):
@@ -47,12 +38,12 @@ def oversubscribed_note(handles):
 
 
 def fit_curve(f, mode, schedule, grid):
-    """The fitted speedup on grid and its legend label: scaling.py's Amdahl or Gustafson model."""
+    """The fitted speedup on grid and its legend label: metrics' Amdahl or Gustafson model."""
     over_p = "p = " + ", ".join(str(p) for p in f.get("fit_p", []))
     if mode != "strong":
-        return ([scaling.gustafson_speedup(p, f["alpha"]) for p in grid],
+        return ([metrics.gustafson_speedup(p, f["alpha"]) for p in grid],
                 f"{schedule} Gustafson fit (α = {f['alpha']:.3f})")
-    s = [scaling.amdahl_speedup(p, f) for p in grid]
+    s = [metrics.amdahl_speedup(p, f) for p in grid]
     if f["valid"] and f["max_speedup"]:
         lab = (f"serial {100 * f['serial_fraction']:.1f} %, max S {f['max_speedup']:.1f}")
     elif f["valid"]:
@@ -73,64 +64,82 @@ def plot_metric(points, fit, metric, out, formats, title_suffix, written):
         top = 1.0
         pts = [r for r in points if r["mode"] == mode and num(r[metric]) is not None]
         ps = sorted({int(r["p"]) for r in pts}) or [1]
-        pmax = max(ps)
         if metric == "speedup":
-            ax.plot([1, pmax], [1, pmax], color="gray", linestyle=":", label="ideal (S = p)")
+            ax.plot([1, max(ps)], [1, max(ps)], color="gray", linestyle=":", label="ideal (S = p)")
         else:
             ax.axhline(1.0, color="gray", linestyle=":", label="ideal (100 %)")
         for schedule, style in SCHEDULE_STYLE.items():
             rows = sorted((r for r in pts if r["schedule"] == schedule), key=lambda r: int(r["p"]))
-            if not rows:
-                continue
-            # Schedules side by side, a little apart, so their min-max bars do not hide each other.
-            x = [int(r["p"]) + style["dodge"] for r in rows]
-            y = [num(r[metric]) for r in rows]
-            ax.plot(x, y, color=style["color"], linewidth=1.5, label=f"{schedule} (median)")
-            # min-max over repeats: the reference median over the slowest/fastest run.
-            lo, hi = [], []
-            for r, yy in zip(rows, y):
-                wmed, wmin, wmax = num(r["wall_s_median"]), num(r["wall_s_min"]), num(r["wall_s_max"])
-                lo.append(yy - yy * wmed / wmax)
-                hi.append(yy * wmed / wmin - yy)
-            top = max([top] + [yy + h for yy, h in zip(y, hi)])
-            ax.errorbar(x, y, yerr=[lo, hi], fmt="none", ecolor=style["color"], capsize=3,
-                        linewidth=1)
-            for xx, yy, r in zip(x, y, rows):
-                over = r["oversubscribed"] == "1"
-                any_over |= over
-                ax.plot(xx, yy, marker=style["marker"], markersize=7, color=style["color"],
-                        markerfacecolor="white" if over else style["color"], linestyle="")
-            f = (fit.get(mode) or {}).get(schedule)
-            if f and metric in ("speedup", "efficiency"):
-                grid = [1 + (pmax - 1) * i / 100 for i in range(101)]
-                s, lab = fit_curve(f, mode, schedule, grid)
-                yv = s if metric == "speedup" else [v / p for v, p in zip(s, grid)]
-                ax.plot(grid, yv, color=style["color"], linestyle="--", linewidth=1, alpha=0.8,
-                        label=lab)
-        ax.set_xticks(ps)
-        ax.set_xlabel("ranks p")
-        if metric == "speedup":
-            ax.set_ylabel("speedup S = T(1)/T(p)" if mode == "strong"
-                          else "scaled speedup p·T(1)/T(p)")
-            ax.set_title(f"{mode.capitalize()} scaling: speedup{title_suffix}")
-            ax.set_ylim(bottom=0)
-        else:
-            ax.set_ylabel("efficiency S/p" if mode == "strong" else "weak efficiency T(1)/T(p)")
-            ax.set_title(f"{mode.capitalize()} scaling: efficiency{title_suffix}")
-            ax.set_ylim(0, max(1.15, top * 1.05))
-            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-        ax.set_xlim(0.8, pmax + 0.2 * max(1, pmax / 4))
-        ax.grid(True, alpha=0.3)
-        handles, _ = ax.get_legend_handles_labels()
-        handles.append(Line2D([], [], color="gray", marker="|", linestyle="", markersize=10,
-                              label="bars: min-max over repeats"))
-        if any_over:
-            oversubscribed_note(handles)
-        # Below the axes: never on top of the data.
-        ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
-                  ncol=2, frameon=False)
+            if rows:
+                t, over = draw_schedule(ax, rows, style, metric, schedule)
+                top, any_over = max(top, t), any_over or over
+                f = (fit.get(mode) or {}).get(schedule)
+                if f:
+                    draw_fit(ax, f, mode, schedule, style, metric, max(ps))
+        finish_metric_axes(ax, metric, mode, ps, top, title_suffix)
+        legend_below(ax, any_over)
     fig.tight_layout()
     save(fig, out, metric, formats, written)
+
+
+def draw_schedule(ax, rows, style, metric, schedule):
+    """One schedule's medians, min-max bars and markers (hollow: oversubscribed); returns the
+    top of the bars and whether a point was oversubscribed."""
+    # Schedules side by side, a little apart, so their min-max bars do not hide each other.
+    x = [int(r["p"]) + style["dodge"] for r in rows]
+    y = [num(r[metric]) for r in rows]
+    ax.plot(x, y, color=style["color"], linewidth=1.5, label=f"{schedule} (median)")
+    # min-max over repeats: the reference median over the slowest/fastest run.
+    lo, hi = [], []
+    for r, yy in zip(rows, y):
+        wmed, wmin, wmax = num(r["wall_s_median"]), num(r["wall_s_min"]), num(r["wall_s_max"])
+        lo.append(yy - yy * wmed / wmax)
+        hi.append(yy * wmed / wmin - yy)
+    ax.errorbar(x, y, yerr=[lo, hi], fmt="none", ecolor=style["color"], capsize=3, linewidth=1)
+    any_over = False
+    for xx, yy, r in zip(x, y, rows):
+        over = r["oversubscribed"] == "1"
+        any_over |= over
+        ax.plot(xx, yy, marker=style["marker"], markersize=7, color=style["color"],
+                markerfacecolor="white" if over else style["color"], linestyle="")
+    return max(yy + h for yy, h in zip(y, hi)), any_over
+
+
+def draw_fit(ax, f, mode, schedule, style, metric, pmax):
+    """The fitted model of fit.json as a dashed curve from p = 1 to pmax."""
+    grid = [1 + (pmax - 1) * i / 100 for i in range(101)]
+    s, lab = fit_curve(f, mode, schedule, grid)
+    yv = s if metric == "speedup" else [v / p for v, p in zip(s, grid)]
+    ax.plot(grid, yv, color=style["color"], linestyle="--", linewidth=1, alpha=0.8, label=lab)
+
+
+def finish_metric_axes(ax, metric, mode, ps, top, title_suffix):
+    pmax = max(ps)
+    ax.set_xticks(ps)
+    ax.set_xlabel("ranks p")
+    if metric == "speedup":
+        ax.set_ylabel("speedup S = T(1)/T(p)" if mode == "strong"
+                      else "scaled speedup p·T(1)/T(p)")
+        ax.set_title(f"{mode.capitalize()} scaling: speedup{title_suffix}")
+        ax.set_ylim(bottom=0)
+    else:
+        ax.set_ylabel("efficiency S/p" if mode == "strong" else "weak efficiency T(1)/T(p)")
+        ax.set_title(f"{mode.capitalize()} scaling: efficiency{title_suffix}")
+        ax.set_ylim(0, max(1.15, top * 1.05))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlim(0.8, pmax + 0.2 * max(1, pmax / 4))
+    ax.grid(True, alpha=0.3)
+
+
+def legend_below(ax, any_over):
+    """The legend below the axes (never on top of the data), with the bars' meaning."""
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], color="gray", marker="|", linestyle="", markersize=10,
+                          label="bars: min-max over repeats"))
+    if any_over:
+        oversubscribed_note(handles)
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+              ncol=2, frameon=False)
 
 
 def pick_run(runs, schedule):
@@ -226,16 +235,13 @@ def plot_hosts(hosts, runs, colors, out, formats, title_suffix, written):
     save(fig, out, "hosts", formats, written)
 
 
-def draw(study: Path, out: Path, formats, run_id=None, title=None):
-    """Every plot of the study into out; returns the paths written. run_id: the run for the
-    timeline instead of the automatic pick (ValueError if the study has no such run)."""
-    points = read_csv(study / "points.csv")
-    runs = read_csv(study / "study-runs.csv")
-    tasks = read_csv(scaling.tasks_path(study))
-    hosts = read_csv(study / "hosts.csv")
-    fit = json.loads((study / "fit.json").read_text(encoding="utf-8"))
+def draw(study: Path, files, out: Path, formats, run_id=None, title=""):
+    """Every plot of the study (files: study.read_summary) into out; returns the paths written.
+    run_id: the run for the timeline instead of the automatic pick (ValueError if the study has
+    no such run)."""
+    points, runs, hosts, fit = files["points"], files["runs"], files["hosts"], files["fit"]
+    tasks = files["tasks"]
     colors = host_colors(h["host"] for h in hosts)
-    title = title if title is not None else scaling.read_conf(study).get("label", "")
     suffix = f" — {title}" if title else ""
     if run_id:
         timelines = [("timeline", r) for r in runs if r["run_id"] == run_id][:1]
