@@ -1,7 +1,11 @@
-//! What a rank measures and sends to rank 0: one `TaskRecord` per task, one `RankInfo` per rank.
+//! What a rank measures and sends to rank 0: one `TaskRecord` per task, one `RankInfo` per rank;
+//! and the run's `Environment` (every rank's host, the MPI library, the build).
 
 use mpi::traits::Equivalence;
 use serde::{Deserialize, Serialize};
+
+use crate::util::clock::iso8601_utc;
+use crate::util::host;
 
 /// Outcome of one task, as a small integer so the record stays a plain MPI datatype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,7 +112,7 @@ pub struct RankInfo {
 impl RankInfo {
     /// This process's rank and its host's facts.
     pub fn local(rank: i32) -> Self {
-        let h = crate::host::facts();
+        let h = host::facts();
         RankInfo {
             rank,
             host: h.name.clone(),
@@ -117,6 +121,32 @@ impl RankInfo {
             mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),
             load_per_core: h.load_per_core,
+        }
+    }
+}
+
+/// Where and with what a run happened.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Environment {
+    /// Start of the timed part, UTC, ISO 8601.
+    pub started_at: String,
+    /// `MPI_Get_library_version`, first line up to a comma (e.g. "Open MPI v4.1.4").
+    pub mpi_library: String,
+    /// `git describe` of the source the binary was built from, when known.
+    pub git_revision: Option<String>,
+    /// Every rank's host facts, in rank order.
+    pub rank_info: Vec<RankInfo>,
+}
+
+impl Environment {
+    /// The environment of a run whose timed part started at `started_unix_s` (Unix seconds)
+    /// on ranks `rank_info`.
+    pub fn collect(started_unix_s: f64, rank_info: Vec<RankInfo>) -> Self {
+        Environment {
+            started_at: iso8601_utc(started_unix_s),
+            mpi_library: host::mpi_library(),
+            git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
+            rank_info,
         }
     }
 }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use nalgebra::DMatrix;
 
-use crate::cli::Options;
 use crate::kernel::{KernelError, Solver, check_trace};
+use crate::options::Options;
 use crate::record::{TaskRecord, TaskStatus};
 use crate::workload::{WARMUP_STREAM, Workload, fill_matrix, sleep_duration};
 

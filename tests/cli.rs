@@ -30,12 +30,14 @@ fn zero_and_out_of_range_sizes() {
 fn more_memory_than_the_host_has_is_refused_before_allocating() {
     // 20,000² doubles × 3 = 9.6 GB: refused only where less is available, so ask for the
     // check directly with the host's real figure.
-    let avail = cluster_bench::host::facts().mem_available_bytes.unwrap();
-    let need = cluster_bench::cli::bytes_per_rank(20_000);
+    let avail = cluster_bench::util::host::facts()
+        .mem_available_bytes
+        .unwrap();
+    let need = cluster_bench::bench::options::bytes_per_rank(20_000);
     if need > avail {
         assert_usage_error(&["--dim", "20000"], "available memory");
     } else {
-        assert!(cluster_bench::cli::check_memory(20_000, Some(need - 1)).is_err());
+        assert!(cluster_bench::bench::options::check_memory(20_000, Some(need - 1)).is_err());
     }
 }
 

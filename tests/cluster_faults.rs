@@ -41,7 +41,7 @@ const SURVIVING_NS: [&str; 2] = ["cbnet-host1", "cbnet-host2"];
 /// (another header is refused before the run) with an earlier row.
 fn earlier_csv() -> Vec<u8> {
     [
-        cluster_bench::export::csv::header(),
+        cluster_bench::bench::csv::header(),
         b"earlier,row\n".to_vec(),
     ]
     .concat()
@@ -113,7 +113,7 @@ fn journal(dir: &Path) -> Vec<cluster_bench::record::TaskRecord> {
         .into_iter()
         .find(|p| p.to_string_lossy().ends_with(".tasks.csv.gz"))
         .unwrap_or_else(|| panic!("no journal in {dir:?}"));
-    cluster_bench::export::journal::read(&path).unwrap().records
+    cluster_bench::bench::journal::read(&path).unwrap().records
 }
 
 /// PIDs of live processes in a namespace, with their command names.

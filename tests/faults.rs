@@ -96,7 +96,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
         let out = dir.path().to_str().unwrap();
         // An earlier result that must not change by a byte.
         let earlier = [
-            cluster_bench::export::csv::header(),
+            cluster_bench::bench::csv::header(),
             b"earlier,row\n".to_vec(),
         ]
         .concat();
@@ -151,7 +151,7 @@ fn a_rank_that_stops_answering_is_named_and_the_job_ends_keeping_earlier_results
 }
 
 fn common_hostname() -> String {
-    cluster_bench::host::hostname()
+    cluster_bench::util::host::hostname()
 }
 
 #[test]
@@ -446,7 +446,7 @@ fn concurrent_runs_sharing_results_lose_no_row() {
     assert_eq!(rows.len(), runs);
     assert!(
         rows.iter()
-            .all(|r| r.len() == cluster_bench::export::csv::COLUMNS.len())
+            .all(|r| r.len() == cluster_bench::bench::csv::COLUMNS.len())
     );
     assert_eq!(json_files(dir.path()).len(), runs, "each run its own JSON");
 }

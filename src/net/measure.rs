@@ -10,8 +10,9 @@ use mpi::topology::{Color, SimpleCommunicator};
 use mpi::traits::*;
 
 use super::options::NetOptions;
+use super::report::Link;
 use super::rounds::rounds;
-use super::stats::Link;
+use crate::util::stats::median;
 
 const TAG_PING: i32 = 11;
 const TAG_GO: i32 = 12;
@@ -136,7 +137,7 @@ fn measure_pair(p: &Process, sending: bool, opts: &NetOptions) -> Option<Link> {
     let halves = ping_pong(p, sending, opts);
     let stream = stream(p, sending, opts);
     let (halves, (bytes, secs)) = (halves?, stream?);
-    let median = super::stats::median(&halves).unwrap_or(f64::NAN);
+    let median = median(&halves).unwrap_or(f64::NAN);
     let min = halves.iter().copied().fold(f64::INFINITY, f64::min);
     Some(Link {
         latency_us: median * 1e6,

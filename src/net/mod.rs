@@ -3,21 +3,22 @@
 
 pub mod measure;
 pub mod options;
-pub mod output;
+pub mod report;
 pub mod rounds;
 pub mod save;
 pub mod schema;
-pub mod stats;
+pub mod table;
 
 use std::process::ExitCode;
 
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::clock::unix_now_s;
-use crate::exit;
-use crate::host::{self, Environment};
-use crate::launch;
+use crate::record::Environment;
+use crate::util::clock::unix_now_s;
+use crate::util::exit;
+use crate::util::host;
+use crate::util::launch;
 use measure::Hosts;
 pub use options::{NetArgs, NetOptions, NetOptionsError};
 use schema::{Context, NetReport};
@@ -55,7 +56,7 @@ pub fn run(world: &SimpleCommunicator, opts: &NetOptions) -> ExitCode {
     if opts.json {
         print!("{}", String::from_utf8_lossy(&report.to_json()));
     } else {
-        print!("{}", output::table(&report));
+        print!("{}", table::table(&report));
     }
     if let Some(out) = outputs {
         match out.finish(&report) {

@@ -143,7 +143,7 @@ impl NetArgs {
         if !(f.is_finite() && f > 1.0) {
             return Err(NetOptionsError::BadFactor(f));
         }
-        if !crate::cli::valid_label(&self.label) {
+        if !crate::options::valid_label(&self.label) {
             return Err(NetOptionsError::BadLabel(self.label));
         }
         Ok(NetOptions {

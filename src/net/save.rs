@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::options::NetOptions;
 use super::schema::NetReport;
-use crate::export::{link_new_name, open_nofollow};
+use crate::util::fs::{link_new_name, open_nofollow};
 
 /// One temporary file, removed on drop unless it was linked under its final name.
 struct Temp {
@@ -39,7 +39,7 @@ impl NetOutputs {
         };
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
-        let iso = crate::clock::iso8601_utc(started_unix_s);
+        let iso = crate::util::clock::iso8601_utc(started_unix_s);
         let compact: String = iso.chars().filter(|c| !matches!(c, '-' | ':')).collect();
         let stem = format!("{}-{compact}", opts.label);
         let temp = |ext: &str| -> Result<Temp> {

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::measure::{Hosts, Measured};
 use super::options::NetOptions;
-use super::stats::{self, HostVerdict, Link, Verdict};
-use crate::host::Environment;
+use super::report::{self, HostVerdict, Link, Verdict};
+use crate::record::Environment;
 
 /// Names the document's kind, for tools that read several kinds of JSON.
 pub const SCHEMA: &str = "cluster-bench-net";
@@ -109,8 +109,8 @@ impl NetReport {
     pub fn new(cx: Context, m: &Measured) -> NetReport {
         let far = cx.opts.slow_factor;
         let n = cx.hosts.names.len();
-        let v = stats::judge(n, &m.links, far);
-        let flags = stats::flags(&cx.hosts.names, &m.links, &v, far);
+        let v = report::judge(n, &m.links, far);
+        let flags = report::flags(&cx.hosts.names, &m.links, &v, far);
         NetReport {
             schema: SCHEMA,
             schema_version: SCHEMA_VERSION,

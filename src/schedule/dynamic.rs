@@ -15,9 +15,9 @@ use mpi::traits::*;
 
 use super::watch::{Beacon, Monitor, RECORDS_PER_MESSAGE, Stop};
 use super::{Context, Dispatch, Outcome, Saver, nap_until, wait_for_workers};
-use crate::progress::Progress;
 use crate::record::TaskRecord;
 use crate::runner::TaskRunner;
+use crate::util::progress::Progress;
 
 /// Worker → rank 0: "here are my records, send more work".
 const TAG_REQUEST: i32 = 1;
@@ -312,7 +312,7 @@ fn worker(ctx: &Context, runner: &mut TaskRunner) {
             }
             let rec = runner.run(ctx.ids.get(i));
             done.push(rec);
-            if crate::interrupt::received().is_some() {
+            if crate::util::interrupt::received().is_some() {
                 beacon.leave(&done);
             }
             beacon.took(rec.seconds);

@@ -14,7 +14,7 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::cli::{Options, Schedule};
+use crate::options::{Options, Schedule};
 use crate::record::{RankInfo, TaskRecord};
 use crate::runner::TaskRunner;
 
@@ -233,7 +233,7 @@ pub fn run(
     resume: Option<Vec<u64>>,
     checkpoint: Checkpoint<'_>,
 ) -> Outcome {
-    crate::launch::count_ranks_sharing_cores(world);
+    crate::util::launch::count_ranks_sharing_cores(world);
     let ranks = gather_rank_info(world).unwrap_or_default();
     let ids = share_ids(world, opts.tasks, resume);
     let mut runner = TaskRunner::new(opts, world.rank());
@@ -241,7 +241,7 @@ pub fn run(
 
     // Everyone starts the timed part together; rank 0's clock spans distribution to gather.
     sleepy_barrier(world);
-    let started_unix_s = crate::clock::unix_now_s();
+    let started_unix_s = crate::util::clock::unix_now_s();
     let t0 = runner.start_clock();
     let ctx = Context {
         world,
@@ -286,7 +286,7 @@ const NAP_MIN: Duration = Duration::from_micros(20);
 /// waiting in them would take the cores from the ranks still working (rank 0 above all), so
 /// waits that may be long sleep.
 pub(crate) fn nap_until<T>(ready: impl FnMut() -> Option<T>) -> T {
-    naps_until(NAP_MIN, crate::launch::wait_granularity(), ready)
+    naps_until(NAP_MIN, crate::util::launch::wait_granularity(), ready)
 }
 
 /// Calls `ready` until it gives a value, sleeping `first` after the first miss and twice as

@@ -5,8 +5,8 @@ use mpi::traits::*;
 
 use super::watch::{Beacon, Monitor};
 use super::{Context, Outcome, Saver, displacements, wait_for_workers};
-use crate::progress::Progress;
 use crate::runner::TaskRunner;
+use crate::util::progress::Progress;
 
 /// Tasks per rank for `tasks` tasks over `ranks` ranks: contiguous blocks whose sizes differ by
 /// at most one, the larger ones first. Ranks beyond `tasks` get none.

@@ -140,7 +140,7 @@ impl<'a> Beacon<'a> {
     /// read otherwise). On SIGINT/SIGTERM, sends what is pending and leaves (see `leave`).
     #[inline]
     pub fn tick(&mut self) {
-        if crate::interrupt::received().is_some() {
+        if crate::util::interrupt::received().is_some() {
             self.leave(&[]);
         }
         let now = mpi::time();
@@ -177,7 +177,7 @@ impl<'a> Beacon<'a> {
             if self.listen() {
                 return Some(());
             }
-            if crate::interrupt::received().is_some() {
+            if crate::util::interrupt::received().is_some() {
                 self.leave(&[]);
             }
             None
@@ -199,7 +199,7 @@ impl<'a> Beacon<'a> {
             std::thread::sleep(Duration::from_millis(10));
         }
         // SAFETY: _exit ends the process without MPI_Finalize, which would wait for rank 0.
-        unsafe { libc::_exit(i32::from(crate::exit::INTERRUPTED)) }
+        unsafe { libc::_exit(i32::from(crate::util::exit::INTERRUPTED)) }
     }
 }
 
@@ -233,7 +233,7 @@ mod watchdog {
                     );
                     // SAFETY: _exit ends the process at once; nothing is shared with the main
                     // thread that needs tidying (a rank's records are rank 0's to keep).
-                    unsafe { libc::_exit(i32::from(crate::exit::ROOT_LOST)) };
+                    unsafe { libc::_exit(i32::from(crate::util::exit::ROOT_LOST)) };
                 }
             }
         });
@@ -309,7 +309,7 @@ impl<'a> Monitor<'a> {
         while let Some((msg, status)) = self.comm.any_process().immediate_matched_probe() {
             self.receive(msg, status, sink);
         }
-        if let Some(sig) = crate::interrupt::received() {
+        if let Some(sig) = crate::util::interrupt::received() {
             self.drain_last_words(sink);
             return Err(Stop::Signal(sig));
         }

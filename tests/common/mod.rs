@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cluster_bench::export::journal;
+use cluster_bench::bench::journal;
 use cluster_bench::record::TaskRecord;
 use serde_json::Value;
 

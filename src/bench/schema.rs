@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Options, value_name};
-use crate::host::Environment as RunEnvironment;
+use super::report::{self, RunReport};
+use crate::options::{Options, value_name};
+use crate::record::Environment as RunEnvironment;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
-use crate::report::{self, RunReport};
 use crate::schedule;
 
 /// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
@@ -489,10 +489,9 @@ pub(crate) fn sample() -> Run {
 /// `sample()` with more flags.
 #[cfg(test)]
 pub(crate) fn sample_with(flags: &[&str]) -> Run {
-    use crate::report::ReportInput;
-    use clap::Parser;
-    let args = [&["cluster-bench", "--tasks", "2"][..], flags].concat();
-    let opts = crate::cli::Args::parse_from(args).validate().unwrap();
+    use super::report::ReportInput;
+    let args = [&["--tasks", "2"][..], flags].concat();
+    let opts = super::options::parse(&args).unwrap();
     let rec = |task, rank| TaskRecord {
         task,
         rank,

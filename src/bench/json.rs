@@ -1,6 +1,6 @@
 //! The run's JSON document: `schema::Run` → bytes.
 
-use crate::schema::Run;
+use super::schema::Run;
 
 /// Pretty-printed JSON with a trailing newline. NaN (a failed task's sum) becomes `null`.
 pub fn to_bytes(run: &Run) -> Vec<u8> {

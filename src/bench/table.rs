@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::cli::value_name;
-use crate::report::RunReport;
+use super::report::RunReport;
+use crate::options::value_name;
 use crate::workload::{SLEEP_SPREAD, Workload};
 
 /// The report as text for stdout.

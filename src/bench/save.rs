@@ -1,23 +1,20 @@
-//! Writing results: exporters turn a `schema::Run` into bytes; this module puts bytes on disk
-//! atomically, never clobbering an earlier file and never following a planted symlink.
+//! Saving a run: its journal and `runs.csv` opened before the run, the JSON written at the end
+//! (atomically, never clobbering an earlier file: `util::fs`), one row appended to `runs.csv`.
 
-pub mod csv;
-pub mod journal;
-pub mod json;
-
-use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use super::csv;
+use super::journal::{Contents, Journal, Work};
+use super::json;
+use super::schema::{Attempt, Run};
 use crate::record::TaskRecord;
-use crate::schema::{Attempt, Run};
-use journal::{Contents, Journal, Work};
+use crate::util::fs::{create_new_name, open_nofollow, write_new};
 
 /// Name of the table every run appends one row to.
 pub const RUNS_CSV: &str = "runs.csv";
@@ -90,99 +87,6 @@ impl Outputs {
     }
 }
 
-/// Creates the first free `stem.ext`, `stem-2.ext`, … (O_EXCL: never an existing file, nor a
-/// planted symlink).
-fn create_new_name(dir: &Path, stem: &str, ext: &str) -> Result<(File, PathBuf)> {
-    for n in 1..10_000 {
-        let path = dir.join(numbered(stem, n, ext));
-        match open_nofollow(&path, OpenOptions::new().append(true).create_new(true)) {
-            Ok(f) => return Ok((f, path)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e).with_context(|| format!("creating {}", path.display())),
-        }
-    }
-    bail!("no free file name for {stem}.{ext} in {}", dir.display())
-}
-
-fn numbered(stem: &str, n: u32, ext: &str) -> String {
-    if n == 1 {
-        format!("{stem}.{ext}")
-    } else {
-        format!("{stem}-{n}.{ext}")
-    }
-}
-
-/// Writes `bytes` to a new file `stem.ext` (or `stem-N.ext`) that appears complete or not at
-/// all: written to an unnamed O_TMPFILE in `dir`, then linked to its name. Filesystems without
-/// O_TMPFILE (NFS) get a named temporary file that lives only while it is written.
-pub fn write_new(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let unnamed = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
-        .mode(0o666)
-        .open(dir);
-    let mut f = match unnamed {
-        Ok(f) => f,
-        Err(_) => return write_new_named(dir, stem, ext, bytes),
-    };
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing a file in {}", dir.display()))?;
-    let fd = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
-    link_new_name(&fd, dir, stem, ext)
-}
-
-fn write_new_named(dir: &Path, stem: &str, ext: &str, bytes: &[u8]) -> Result<PathBuf> {
-    let tmp = dir.join(format!(".{stem}.{ext}.{}.tmp", std::process::id()));
-    let mut f = open_nofollow(&tmp, OpenOptions::new().write(true).create_new(true))
-        .with_context(|| format!("creating {}", tmp.display()))?;
-    let linked = f
-        .write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))
-        .and_then(|()| link_new_name(&tmp, dir, stem, ext));
-    let _ = std::fs::remove_file(&tmp);
-    linked
-}
-
-/// Opens without following a symlink at the last path component (O_NOFOLLOW), so a link
-/// planted in `results/` can't redirect our writes elsewhere.
-pub fn open_nofollow(path: &Path, opts: &mut OpenOptions) -> std::io::Result<File> {
-    opts.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .mode(0o666) // the user's umask decides the final mode
-        .open(path)
-}
-
-/// Hard-links `tmp` (a path, or an O_TMPFILE's /proc/self/fd/N) to the first free name
-/// `stem.ext`, `stem-2.ext`, …: linkat(2) fails rather than replace an existing file, so two
-/// runs can't overwrite each other's results.
-pub fn link_new_name(tmp: &Path, dir: &Path, stem: &str, ext: &str) -> Result<PathBuf> {
-    let from = CString::new(tmp.as_os_str().as_bytes())?;
-    for n in 1..10_000 {
-        let path = dir.join(numbered(stem, n, ext));
-        let to = CString::new(path.as_os_str().as_bytes())?;
-        // SAFETY: two NUL-terminated paths; AT_SYMLINK_FOLLOW resolves /proc/self/fd/N to the
-        // open file (the way to name an O_TMPFILE without CAP_DAC_READ_SEARCH).
-        let rc = unsafe {
-            libc::linkat(
-                libc::AT_FDCWD,
-                from.as_ptr(),
-                libc::AT_FDCWD,
-                to.as_ptr(),
-                libc::AT_SYMLINK_FOLLOW,
-            )
-        };
-        if rc == 0 {
-            return Ok(path);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::AlreadyExists {
-            return Err(e).with_context(|| format!("creating {}", path.display()));
-        }
-    }
-    bail!("no free file name for {stem}.{ext} in {}", dir.display())
-}
-
 /// Appends one CSV row under an exclusive lock, with the header first if the file is empty;
 /// one write(2) on an O_APPEND file, so concurrent runs interleave whole rows, never bytes.
 /// The header is checked again under the lock: another version may have started the file.
@@ -248,9 +152,10 @@ pub fn stem(label: &str, started_at_iso: &str, ranks: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::journal;
 
     fn report() -> Run {
-        crate::schema::sample()
+        crate::bench::schema::sample()
     }
 
     fn prepare(dir: &Path, stem: &str) -> Result<Outputs> {

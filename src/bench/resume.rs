@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use crate::cli::{Options, value_name};
-use crate::export::journal::{self, Contents, Work};
+use super::journal::{self, Contents, Work};
+use super::schema::Attempt;
+use crate::options::{Options, value_name};
 use crate::record::{TaskRecord, TaskStatus};
-use crate::schema::Attempt;
 
 /// `stop_reason` of a launch that ended without a word (killed outright): its records are
 /// those of its last checkpoint.

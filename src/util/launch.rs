@@ -1,7 +1,6 @@
-//! Process-level glue around MPI: which rank we are before MPI starts, flag errors printed
-//! once, and a panic in any rank turned into a job-wide abort.
+//! Process-level glue around MPI: which rank we are before MPI starts, how late waits may
+//! wake where ranks share cores, and a panic in any rank turned into a job-wide abort.
 
-use std::process::ExitCode;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -9,42 +8,7 @@ use std::time::Duration;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::cli::OptionsError;
-use crate::exit;
-
-/// A command line that can't start a run.
-#[derive(Debug)]
-pub enum FlagError {
-    /// clap's own: unknown flag, bad value, or `--help`/`--version` (not errors).
-    Clap(clap::Error),
-    /// A value clap accepted but the run can't use.
-    Invalid(OptionsError),
-}
-
-impl FlagError {
-    /// Prints the message on rank 0 only and returns the exit code every rank uses.
-    pub fn report(self, rank: u32) -> ExitCode {
-        match self {
-            FlagError::Clap(e) => {
-                let code = if e.use_stderr() {
-                    exit::USAGE
-                } else {
-                    exit::OK
-                };
-                if rank == 0 {
-                    let _ = e.print();
-                }
-                ExitCode::from(code)
-            }
-            FlagError::Invalid(e) => {
-                if rank == 0 {
-                    eprintln!("cluster-bench: error: {e}");
-                }
-                ExitCode::from(exit::USAGE)
-            }
-        }
-    }
-}
+use crate::util::exit;
 
 /// This process's rank as the launcher announced it, read before MPI_Init (Open MPI, PMIx,
 /// MPICH/Hydra, Slurm); 0 when started without a launcher.
@@ -119,7 +83,7 @@ fn grain_for(ranks: u32, cores: usize) -> Duration {
 }
 
 fn cores() -> usize {
-    crate::host::facts().cores
+    crate::util::host::facts().cores
 }
 
 /// Lets the kernel wake this thread, and the threads it starts, up to a given time late from

@@ -1,10 +1,10 @@
 //! One row per run for `runs.csv`, from the run's `schema::Run`: fixed, documented columns
 //! (README, "Outputs"); the names are the JSON's.
 
-use crate::schema::Run;
+use super::schema::Run;
 
 /// Column names of `runs.csv`, in order. A file with another header is refused, never
-/// appended to (see `export::Outputs::prepare`).
+/// appended to (see `save::Outputs::prepare`).
 pub const COLUMNS: [&str; 26] = [
     "started_at",
     "label",

@@ -24,8 +24,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 
+use super::schema::Attempt;
 use crate::record::TaskRecord;
-use crate::schema::Attempt;
 
 /// First line of every journal.
 const MAGIC: &str = "#cluster-bench-tasks 1";
@@ -262,7 +262,7 @@ impl<'a> Lines<'a> {
         if let Some(rest) = line.strip_prefix("#work ") {
             let work: Work = serde_json::from_str(rest).with_context(bad)?;
             // The records to come, at most: one exact allocation instead of doublings.
-            let most = work.tasks.min(crate::cli::MAX_TASKS) as usize;
+            let most = work.tasks.min(super::options::MAX_TASKS) as usize;
             self.records
                 .reserve_exact(most.saturating_sub(self.records.len()));
             self.work = Some(work);

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::cli::{Options, value_name};
-use crate::heterogeneity::{self, HostFigures, Ideal};
-use crate::host::Environment;
+use super::heterogeneity::{self, HostFigures, Ideal};
+use crate::options::{Options, value_name};
+use crate::record::Environment;
 use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
 use crate::schedule::Dispatch;
+use crate::util::stats::medians;
 
 /// Everything known about one run (`schema::Run` is what the JSON makes of it).
 #[derive(Clone, Debug)]
@@ -401,10 +402,7 @@ pub fn per_rank(records: &[TaskRecord], info: &[RankInfo]) -> Vec<RankSummary> {
         }
     }
     let by_rank = records.iter().map(|r| (r.rank as usize, r.seconds));
-    for (s, m) in out
-        .iter_mut()
-        .zip(heterogeneity::medians(by_rank, info.len()))
-    {
+    for (s, m) in out.iter_mut().zip(medians(by_rank, info.len())) {
         s.median_ms_per_task = m.map(|secs| secs * 1e3);
     }
     out
@@ -420,7 +418,7 @@ pub fn judge_hosts(hosts: &mut [HostSummary], records: &[TaskRecord], info: &[Ra
     let by_host = records
         .iter()
         .filter_map(|r| host_of_rank.get(r.rank as usize).map(|&h| (h, r.seconds)));
-    let medians = heterogeneity::medians(by_host, hosts.len());
+    let medians = medians(by_host, hosts.len());
     let speed = heterogeneity::speed_indices(&medians);
     for (k, h) in hosts.iter_mut().enumerate() {
         h.median_ms_per_task = medians[k].map(|secs| secs * 1e3);
@@ -495,7 +493,6 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
 
     fn rec(task: u64, rank: i32, seconds: f64, sum: f64) -> TaskRecord {
         TaskRecord {
@@ -553,9 +550,7 @@ mod tests {
         records.push(rec(4, 1, 0.04, 0.0));
         let mut infos = vec![info(0, "a"), info(1, "b")];
         infos[1].load_per_core = Some(1.5);
-        let opts = crate::cli::Args::parse_from(["cluster-bench", "--tasks", "5"])
-            .validate()
-            .unwrap();
+        let opts = crate::bench::options::parse(&["--tasks", "5"]).unwrap();
         let r = RunReport::new(ReportInput {
             opts: &opts,
             records,
@@ -631,9 +626,7 @@ mod tests {
 
     #[test]
     fn baseline_differences_are_named() {
-        let opts = crate::cli::Args::parse_from(["cluster-bench", "--dim", "30", "--tasks", "6"])
-            .validate()
-            .unwrap();
+        let opts = crate::bench::options::parse(&["--dim", "30", "--tasks", "6"]).unwrap();
         let same = br#"{"wall_s": 2.0, "ranks": 1, "complete": true,
             "config": {"dim": 30, "tasks": 6, "seed": 42, "kernel": "auto"}}"#;
         let b = Baseline::from_json("b.json", same, &opts).unwrap();
@@ -653,8 +646,7 @@ mod tests {
 
     #[test]
     fn a_sleep_baseline_compares_workload_and_task_time() {
-        let opts = crate::cli::Args::parse_from([
-            "cluster-bench",
+        let opts = crate::bench::options::parse(&[
             "--workload",
             "sleep",
             "--task-ms",
@@ -662,7 +654,6 @@ mod tests {
             "--tasks",
             "6",
         ])
-        .validate()
         .unwrap();
         let diffs = |json: &[u8]| Baseline::from_json("b.json", json, &opts).unwrap().differs;
         let same = br#"{"wall_s": 2.0, "ranks": 1, "config": {"dim": 99, "tasks": 6,
@@ -677,9 +668,7 @@ mod tests {
 
     #[test]
     fn a_foreign_json_is_no_baseline() {
-        let opts = crate::cli::Args::parse_from(["cluster-bench"])
-            .validate()
-            .unwrap();
+        let opts = crate::bench::options::parse(&[]).unwrap();
         for bad in [
             &b"{\"hello\": 1}"[..],
             b"{\"wall_s\": 0, \"ranks\": 2}",

@@ -1,11 +1,8 @@
 //! Where a run happens: this host's facts (name, cores, CPU model, memory) from the kernel and
-//! /proc, read once per process so flag validation and the report see the same figures; and
-//! the run's `Environment` (every rank's host, the MPI library, the build).
+//! /proc, read once per process so flag validation and the report see the same figures; the
+//! MPI library's version line.
 
 use std::sync::OnceLock;
-
-use crate::clock::iso8601_utc;
-use crate::record::RankInfo;
 
 /// This host as the kernel describes it; what can't be read is left empty rather than failing
 /// a run.
@@ -53,34 +50,8 @@ impl HostFacts {
     }
 }
 
-/// Where and with what a run happened.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Environment {
-    /// Start of the timed part, UTC, ISO 8601.
-    pub started_at: String,
-    /// `MPI_Get_library_version`, first line up to a comma (e.g. "Open MPI v4.1.4").
-    pub mpi_library: String,
-    /// `git describe` of the source the binary was built from, when known.
-    pub git_revision: Option<String>,
-    /// Every rank's host facts, in rank order.
-    pub rank_info: Vec<RankInfo>,
-}
-
-impl Environment {
-    /// The environment of a run whose timed part started at `started_unix_s` (Unix seconds)
-    /// on ranks `rank_info`.
-    pub fn collect(started_unix_s: f64, rank_info: Vec<RankInfo>) -> Self {
-        Environment {
-            started_at: iso8601_utc(started_unix_s),
-            mpi_library: mpi_library(),
-            git_revision: Some(env!("CLUSTER_BENCH_GIT_REV").to_string()).filter(|s| !s.is_empty()),
-            rank_info,
-        }
-    }
-}
-
 /// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2".
-fn mpi_library() -> String {
+pub fn mpi_library() -> String {
     mpi::environment::library_version()
         .map(|v| library_line(&v))
         .unwrap_or_default()

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-pub use crate::heterogeneity::median;
+use crate::util::stats::median;
 
 /// One ordered pair's measurement: `from` sends, `to` receives (indices into the hosts; the
 /// JSON names the hosts instead).

@@ -3,6 +3,17 @@
 //! schedule runs while rank 0 journals; rank 0 reports, saves and decides the exit code (and
 //! ends the job when a rank fell silent or a signal came).
 
+pub mod csv;
+pub mod heterogeneity;
+pub mod journal;
+pub mod json;
+pub mod options;
+pub mod report;
+pub mod resume;
+pub mod save;
+pub mod schema;
+pub mod table;
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -10,20 +21,15 @@ use anyhow::{Context, Result};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::cli::Options;
-use crate::clock::{iso8601_utc, unix_now_s};
-use crate::exit;
-use crate::export::journal::Contents;
-use crate::export::{self, Outputs};
-use crate::host::Environment;
-use crate::interrupt;
-use crate::launch;
-use crate::output;
-use crate::record::{RankInfo, TaskRecord, UnknownStatus};
-use crate::report::{Baseline, Earlier, ReportInput, RunReport};
-use crate::resume;
+use crate::options::Options;
+use crate::record::{Environment, RankInfo, TaskRecord, UnknownStatus};
 use crate::schedule::{self, Gathered, Outcome, Silent, Snapshot, Stop};
-use crate::schema::{Attempt, Run};
+use crate::util::clock::{iso8601_utc, unix_now_s};
+use crate::util::{exit, interrupt, launch};
+use journal::Contents;
+use report::{Baseline, Earlier, ReportInput, RunReport};
+use save::Outputs;
+use schema::{Attempt, Run};
 
 /// What rank 0 alone holds for the run, ready before any work starts.
 struct Rank0 {
@@ -75,7 +81,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
         .transpose()?;
     let outputs = match &opts.out {
         Some(dir) => {
-            let stem = export::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
+            let stem = save::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
             Some(Outputs::prepare(dir, &stem, &resume::work(opts), &earlier)?)
         }
         None => None,
@@ -229,7 +235,7 @@ fn report(
     doc.attempts = std::mem::take(&mut earlier.attempts);
     doc.attempts.push(now);
     doc.tasks_file = rank0.outputs.as_ref().map(Outputs::journal_name);
-    doc.rank0_peak_rss_bytes = crate::host::peak_rss_bytes();
+    doc.rank0_peak_rss_bytes = crate::util::host::peak_rss_bytes();
     Ok((report, doc))
 }
 
@@ -243,9 +249,9 @@ fn sorted(mut records: Vec<TaskRecord>) -> Vec<TaskRecord> {
 /// stderr when that is not 0.
 fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
     if opts.json {
-        print!("{}", String::from_utf8_lossy(&export::json::to_bytes(doc)));
+        print!("{}", String::from_utf8_lossy(&json::to_bytes(doc)));
     } else {
-        print!("{}", output::table(report));
+        print!("{}", table::table(report));
     }
     if !report.checks.all_passed() {
         eprintln!(
