@@ -18,6 +18,16 @@ pub enum Schedule {
     Dynamic,
 }
 
+/// Where the ranks run within a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Bind {
+    /// Each rank on a core of its own, where the launcher left them unpinned and every rank
+    /// sharing this machine's cores gets one.
+    Core,
+    /// Leave placement to the launcher and the kernel's scheduler.
+    None,
+}
+
 /// Validated options: what a run needs, nothing a user can still get wrong. Not the JSON's
 /// `config` (that is `bench::schema::Config`): a flag can be renamed without changing the output.
 #[derive(Clone, Debug)]
@@ -40,6 +50,10 @@ pub struct Options {
     pub workload: Workload,
     /// Output folder; `None` with `--no-save`.
     pub out: Option<PathBuf>,
+    /// `--out` was given: the user chose where the files go (else the default, `results`).
+    pub out_given: bool,
+    /// Where the ranks run within a host.
+    pub bind: Bind,
     /// Short name of the run, safe in file names.
     pub label: String,
     /// Print the JSON on stdout instead of the table.

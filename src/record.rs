@@ -5,7 +5,7 @@ use mpi::traits::Equivalence;
 use serde::{Deserialize, Serialize};
 
 use crate::util::clock::iso8601_utc;
-use crate::util::host;
+use crate::util::{cpu, host};
 
 /// Outcome of one task, as a small integer so the record stays a plain MPI datatype.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,8 +97,15 @@ pub struct RankInfo {
     pub rank: i32,
     /// Host name as the kernel reports it (`gethostname`).
     pub host: String,
-    /// Logical cores the rank may use.
+    /// Physical cores of the host (its cpuset's, where a cgroup restricts it).
     pub cores: usize,
+    /// Hardware threads of those cores.
+    pub threads: usize,
+    /// The CPUs the rank may run on once placed, as a kernel CPU list ("3", "0-7").
+    pub affinity: String,
+    /// CPUs of the host busy with other work just before the run, averaged over a short
+    /// window in which every rank slept (`None` when unknown).
+    pub busy_cpus: Option<f64>,
     /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
     /// Total memory of the host, bytes.
@@ -110,13 +117,16 @@ pub struct RankInfo {
 }
 
 impl RankInfo {
-    /// This process's rank and its host's facts.
-    pub fn local(rank: i32) -> Self {
+    /// This process's rank and its host's facts; `busy_cpus` as sampled before the run.
+    pub fn local(rank: i32, busy_cpus: Option<f64>) -> Self {
         let h = host::facts();
         RankInfo {
             rank,
             host: h.name.clone(),
             cores: h.cores,
+            threads: h.threads,
+            affinity: cpu::format_cpu_list(&cpu::affinity()),
+            busy_cpus,
             cpu_model: h.cpu_model.clone(),
             mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),
@@ -177,7 +187,8 @@ mod tests {
     /// Each field against a source other than the one `local` reads.
     #[test]
     fn local_info_matches_what_the_kernel_reports() {
-        let info = RankInfo::local(3);
+        let info = RankInfo::local(3, Some(0.5));
+        assert_eq!(info.busy_cpus, Some(0.5));
         assert_eq!(info.rank, 3);
         let uts = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
         assert_eq!(info.host, uts.trim_end_matches('\n'));
@@ -192,16 +203,16 @@ mod tests {
             info.mem_total_bytes, ram,
             "MemTotal vs sysinfo (a container may fake /proc/meminfo)"
         );
-        // available_parallelism may lower the CPU affinity count (cgroup quota), never raise it.
+        // The affinity list names as many CPUs as sched_getaffinity counts, and the host has
+        // at least as many hardware threads, each core at least one.
         // SAFETY: a zeroed cpu_set_t is a valid empty set; the call fills it for this thread.
         let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::cpu_set_t>();
         assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut set) }, 0);
         let affinity = unsafe { libc::CPU_COUNT(&set) } as usize;
-        assert!(
-            (1..=affinity).contains(&info.cores),
-            "{} of {affinity}",
-            info.cores
-        );
+        let own = cpu::parse_cpu_list(&info.affinity).unwrap();
+        assert_eq!(own.len(), affinity, "affinity {}", info.affinity);
+        assert!(affinity <= info.threads, "{affinity} of {}", info.threads);
+        assert!((1..=info.threads).contains(&info.cores));
     }
 }

@@ -275,3 +275,37 @@ fn bad_flags_under_mpirun_fail_on_every_rank_with_one_message() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).matches("Usage:").count(), 1);
 }
+
+/// Busy means busy now: with every CPU of this host kept busy by other processes while the
+/// run starts, the host is flagged busy from the sample (whatever the load average says), and
+/// the JSON has each rank's affinity and the host's cores and threads.
+#[test]
+fn a_host_busy_with_other_work_is_flagged_from_a_sample() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hogs: Vec<_> = (0..threads)
+        .map(|_| {
+            std::process::Command::new("sh")
+                .args(["-c", "while :; do :; done"])
+                .spawn()
+                .expect("sh")
+        })
+        .collect();
+    let v = run_json(1, "static", 10, 20);
+    for mut h in hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    let host = &v["hosts"][0];
+    let busy = host["busy_cpus_at_start"].as_f64().expect("sampled");
+    let cores = host["cores"].as_f64().unwrap();
+    assert!(busy >= 0.5 * cores, "{host}");
+    assert_eq!(host["busy_at_start"], true, "{host}");
+    assert!(
+        v["flags"][0].as_str().unwrap().starts_with("busy host"),
+        "{}",
+        v["flags"]
+    );
+    assert!(host["threads"].as_u64().unwrap() >= host["cores"].as_u64().unwrap());
+    let info = &v["environment"]["rank_info"][0];
+    assert!(!info["affinity"].as_str().unwrap().is_empty(), "{info}");
+}

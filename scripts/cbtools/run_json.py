@@ -8,9 +8,11 @@ from pathlib import Path
 from .files import InputError, read_json
 
 # 2 renamed speedup/efficiency to busy_speedup/busy_efficiency; 3 moved the per-task records to
-# the journal (`tasks` null unless --json-tasks). Version 0.1 of the binary wrote no
+# the journal (`tasks` null unless --json-tasks); 4 made `cores` physical cores (beside
+# `threads`) and added busy_cpus_at_start, oversubscribed, each rank's affinity and the kernel's
+# SIMD path. Version 0.1 of the binary wrote no
 # schema_version: read as version 1.
-KNOWN_VERSIONS = (1, 2, 3)
+KNOWN_VERSIONS = (1, 2, 3, 4)
 
 
 def version(path: Path, doc) -> int:

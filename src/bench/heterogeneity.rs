@@ -11,8 +11,12 @@
 
 /// A host is flagged slow when its median task time is over this many times the fastest host's.
 pub const SLOW_FACTOR: f64 = 1.5;
-/// A host is flagged busy when, over the minute before the run, each of its cores had at least
-/// this many runnable processes on average (its 1-minute load average per core).
+/// A host is flagged busy when other work kept at least this share of its cores busy in the
+/// moment before the run (sampled while every rank slept).
+pub const BUSY_SHARE: f64 = 0.5;
+/// Where that sample is missing: busy when, over the minute before the run, each of its cores
+/// had at least this many runnable processes on average (its 1-minute load average per core,
+/// which also remembers the user's own run or build that just ended).
 pub const BUSY_LOAD_PER_CORE: f64 = 0.5;
 
 /// Each median over the fastest (smallest) one: 1 for the fastest host, 2 for one taking twice
@@ -71,8 +75,17 @@ pub fn is_slow(speed_index: Option<f64>) -> bool {
     speed_index.is_some_and(|s| s > SLOW_FACTOR)
 }
 
-pub fn is_busy(load_per_core: Option<f64>) -> bool {
-    load_per_core.is_some_and(|l| l >= BUSY_LOAD_PER_CORE)
+/// Busy by the sample of CPUs busy with other work where there is one, else by the load.
+pub fn is_busy(busy_cpus: Option<f64>, cores: usize, load_per_core: Option<f64>) -> bool {
+    match busy_cpus {
+        Some(b) => b >= BUSY_SHARE * cores.max(1) as f64,
+        None => load_per_core.is_some_and(|l| l >= BUSY_LOAD_PER_CORE),
+    }
+}
+
+/// More ranks than physical cores on a host (0 cores: unknown, never flagged).
+pub fn is_oversubscribed(ranks: usize, cores: usize) -> bool {
+    cores > 0 && ranks > cores
 }
 
 /// What the flags need to know of one host.
@@ -81,9 +94,13 @@ pub struct HostFigures<'a> {
     pub median_ms_per_task: Option<f64>,
     pub speed_index: Option<f64>,
     pub load_per_core: Option<f64>,
+    pub busy_cpus: Option<f64>,
+    pub cores: usize,
+    pub ranks: usize,
 }
 
-/// One sentence per slow host and per host busy at the start, naming the host.
+/// One sentence per slow host, per host with more ranks than cores (never called slow: its
+/// ranks slowed each other) and per host busy at the start, naming the host.
 pub fn flags(hosts: &[HostFigures]) -> Vec<String> {
     let fastest = hosts
         .iter()
@@ -91,8 +108,17 @@ pub fn flags(hosts: &[HostFigures]) -> Vec<String> {
         .find_map(|h| h.median_ms_per_task.map(|m| (h.name, m)));
     let mut out = Vec::new();
     for h in hosts {
-        if let (true, Some(s), Some(m), Some((f, fm))) = (
+        let crowded = is_oversubscribed(h.ranks, h.cores);
+        if crowded {
+            out.push(format!(
+                "more ranks than cores on host {}: {} ranks on {} cores, so its tasks shared \
+                 cores (not a slow host)",
+                h.name, h.ranks, h.cores
+            ));
+        }
+        if let (true, false, Some(s), Some(m), Some((f, fm))) = (
             is_slow(h.speed_index),
+            crowded,
             h.speed_index,
             h.median_ms_per_task,
             fastest,
@@ -103,14 +129,25 @@ pub fn flags(hosts: &[HostFigures]) -> Vec<String> {
                 h.name
             ));
         }
-        if let Some(l) = h.load_per_core.filter(|_| is_busy(h.load_per_core)) {
-            out.push(format!(
-                "busy host {}: load {l:.2} per core over the minute before the run",
-                h.name
-            ));
+        if is_busy(h.busy_cpus, h.cores, h.load_per_core) {
+            out.push(busy_sentence(h));
         }
     }
     out
+}
+
+fn busy_sentence(h: &HostFigures) -> String {
+    match (h.busy_cpus, h.load_per_core) {
+        (Some(b), _) => format!(
+            "busy host {}: other work kept {b:.1} of its {} cores busy just before the run",
+            h.name, h.cores
+        ),
+        (None, Some(l)) => format!(
+            "busy host {}: load {l:.2} per core over the minute before the run",
+            h.name
+        ),
+        (None, None) => format!("busy host {}", h.name),
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +185,9 @@ mod tests {
             median_ms_per_task: Some(ms),
             speed_index: Some(ms / 2.0),
             load_per_core: load,
+            busy_cpus: None,
+            cores: 2,
+            ranks: 2,
         };
         let hosts = [
             h("a", 2.0, Some(0.1)),
@@ -164,5 +204,45 @@ mod tests {
             f[1],
             "busy host c: load 0.75 per core over the minute before the run"
         );
+    }
+
+    #[test]
+    fn a_sample_of_busy_cpus_overrules_the_load_average() {
+        // The load average remembers the user's own build; the sample sees an idle host.
+        assert!(!is_busy(Some(0.1), 2, Some(3.0)));
+        assert!(is_busy(Some(1.0), 2, Some(0.0)), "one of two cores taken");
+        assert!(!is_busy(Some(0.9), 2, None));
+        assert!(is_busy(None, 2, Some(0.5)), "no sample: the load decides");
+    }
+
+    #[test]
+    fn a_host_with_more_ranks_than_cores_is_flagged_so_not_slow() {
+        let crowded = HostFigures {
+            name: "c",
+            median_ms_per_task: Some(8.0),
+            speed_index: Some(4.0),
+            load_per_core: None,
+            busy_cpus: Some(1.5),
+            cores: 2,
+            ranks: 3,
+        };
+        let fast = HostFigures {
+            name: "a",
+            median_ms_per_task: Some(2.0),
+            speed_index: Some(1.0),
+            ranks: 2,
+            busy_cpus: Some(0.0),
+            ..crowded
+        };
+        let f = flags(&[fast, crowded]);
+        assert_eq!(
+            f,
+            [
+                "more ranks than cores on host c: 3 ranks on 2 cores, so its tasks shared cores \
+                 (not a slow host)",
+                "busy host c: other work kept 1.5 of its 2 cores busy just before the run",
+            ]
+        );
+        assert!(!is_oversubscribed(2, 2) && is_oversubscribed(3, 2) && !is_oversubscribed(3, 0));
     }
 }

@@ -81,6 +81,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
         .transpose()?;
     let outputs = match &opts.out {
         Some(dir) => {
+            refuse_files_left_elsewhere(opts)?;
             let stem = save::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
             Some(Outputs::prepare(dir, &stem, &resume::work(opts), &earlier)?)
         }
@@ -91,6 +92,22 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
         baseline,
         earlier,
     })
+}
+
+/// Rank 0 writes the files where it runs: without `--out`, a rank 0 on another machine than
+/// mpirun's would leave them in that machine's `results/`, not in the user's folder.
+fn refuse_files_left_elsewhere(opts: &Options) -> Result<()> {
+    match launch::launched_from_elsewhere().filter(|_| !opts.out_given) {
+        None => Ok(()),
+        Some(launcher) => anyhow::bail!(
+            "rank 0 runs on {host}, not on the machine where mpirun was typed ({launcher}): \
+             its results/ would stay on {host}. Put this machine first in the hostfile \
+             (scripts/discover.sh does when it is one of the hosts), or choose where the \
+             files go on {host} with --out DIR (a folder shared with this machine, say), or \
+             --no-save",
+            host = crate::util::host::facts().name
+        ),
+    }
 }
 
 /// Reads an earlier run's JSON as the baseline, warning when it did other work.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use crate::kernel::KernelKind;
-use crate::options::{Options, Schedule, valid_label};
+use crate::options::{Bind, Options, Schedule, valid_label};
 use crate::workload::Workload;
 
 /// What each task does (the flag's values; `Workload` carries the task time).
@@ -58,9 +58,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "MS")]
     pub task_ms: Option<f64>,
 
-    /// Folder for the run's JSON and the appended runs.csv.
-    #[arg(long, default_value = "results", value_name = "DIR")]
-    pub out: PathBuf,
+    /// Folder for the run's JSON and the appended runs.csv, on the host of rank 0 [default:
+    /// results]. Without it, a run whose rank 0 is not on the machine where mpirun was typed
+    /// is refused (its files would stay on that other host).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 
     /// Write no files (report on the terminal only).
     #[arg(long, conflicts_with = "out")]
@@ -103,11 +105,19 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub checkpoint_every: f64,
 
+    /// Pin each rank to a core of its own (where the launcher did not pin them and every rank
+    /// on the host gets a core), or leave placement to the launcher and the kernel.
+    #[arg(long, value_enum, default_value_t = Bind::Core)]
+    pub bind: Bind,
+
     /// Complete an interrupted run: its JSON (with "complete": false) or its journal
     /// (….tasks.csv.gz). Only the missing tasks run; the result holds every task once.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 }
+
+/// Where the files go without `--out`, under the current folder.
+pub const DEFAULT_OUT: &str = "results";
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
 pub const MAX_DIM: usize = 20_000;
@@ -208,7 +218,9 @@ impl BenchArgs {
             warmup: self.warmup,
             kernel: self.kernel,
             workload,
-            out: (!self.no_save).then_some(self.out),
+            out_given: self.out.is_some(),
+            out: (!self.no_save).then(|| self.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT))),
+            bind: self.bind,
             label: self.label,
             json: self.json,
             json_tasks: self.json_tasks,

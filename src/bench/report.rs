@@ -220,12 +220,19 @@ pub struct HostSummary {
     pub slow: bool,
     /// 1-minute load average per core before the run (the highest its ranks saw).
     pub load_per_core: Option<f64>,
-    /// load_per_core ≥ `heterogeneity::BUSY_LOAD_PER_CORE`.
+    /// CPUs busy with other work just before the run (the most its ranks saw).
+    pub busy_cpus_at_start: Option<f64>,
+    /// Other work kept at least `heterogeneity::BUSY_SHARE` of its cores busy just before the
+    /// run (by the 1-minute load average where that was not sampled).
     pub busy_at_start: bool,
+    /// More ranks than physical cores: its tasks shared cores, so its speed says little.
+    pub oversubscribed: bool,
     /// Tasks per second of the run's wall time.
     pub tasks_per_s: f64,
-    /// Logical cores on the host.
+    /// Physical cores on the host.
     pub cores: usize,
+    /// Hardware threads of those cores.
+    pub threads: usize,
     /// CPU model.
     pub cpu_model: String,
 }
@@ -423,14 +430,18 @@ pub fn judge_hosts(hosts: &mut [HostSummary], records: &[TaskRecord], info: &[Ra
     for (k, h) in hosts.iter_mut().enumerate() {
         h.median_ms_per_task = medians[k].map(|secs| secs * 1e3);
         h.speed_index = speed[k];
-        h.slow = heterogeneity::is_slow(speed[k]);
-        h.load_per_core = info
-            .iter()
-            .zip(&host_of_rank)
-            .filter(|(_, hk)| **hk == k)
-            .filter_map(|(i, _)| i.load_per_core)
-            .reduce(f64::max);
-        h.busy_at_start = heterogeneity::is_busy(h.load_per_core);
+        h.oversubscribed = heterogeneity::is_oversubscribed(h.ranks, h.cores);
+        h.slow = heterogeneity::is_slow(speed[k]) && !h.oversubscribed;
+        let most = |of: fn(&RankInfo) -> Option<f64>| {
+            info.iter()
+                .zip(&host_of_rank)
+                .filter(|(_, hk)| **hk == k)
+                .filter_map(|(i, _)| of(i))
+                .reduce(f64::max)
+        };
+        h.load_per_core = most(|i| i.load_per_core);
+        h.busy_cpus_at_start = most(|i| i.busy_cpus);
+        h.busy_at_start = heterogeneity::is_busy(h.busy_cpus_at_start, h.cores, h.load_per_core);
     }
 }
 
@@ -442,6 +453,9 @@ impl HostSummary {
             median_ms_per_task: self.median_ms_per_task,
             speed_index: self.speed_index,
             load_per_core: self.load_per_core,
+            busy_cpus: self.busy_cpus_at_start,
+            cores: self.cores,
+            ranks: self.ranks,
         }
     }
 }
@@ -469,9 +483,12 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
                 speed_index: None,
                 slow: false,
                 load_per_core: None,
+                busy_cpus_at_start: None,
                 busy_at_start: false,
+                oversubscribed: false,
                 tasks_per_s: 0.0,
                 cores: i.cores,
+                threads: i.threads,
                 cpu_model: i.cpu_model.clone(),
             }
         });

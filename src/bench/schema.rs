@@ -14,7 +14,7 @@ use crate::schedule;
 /// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither); 3 made
 /// `tasks` null unless `--json-tasks` (the records are in the journal, `tasks_file`) and added
 /// `rank0_peak_rss_bytes`.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
 #[derive(Clone, Debug, Serialize)]
@@ -167,6 +167,9 @@ pub struct Config {
     pub checkpoint_every_s: f64,
     /// `--resume`: path of the interrupted result this run completed.
     pub resume: Option<String>,
+    /// `--bind`: "core" (each rank pinned to a core of its own where the launcher left them
+    /// free and there were enough; see each rank's `affinity`) or "none".
+    pub bind: String,
 }
 
 /// The run a measured speedup is relative to.
@@ -219,12 +222,20 @@ pub struct Host {
     pub slow: bool,
     /// 1-minute load average per online CPU before the run (runnable processes per core).
     pub load_per_core: Option<f64>,
-    /// load_per_core ≥ 0.5: something else was running there when the run started.
+    /// CPUs kept busy by other work just before the run (count, averaged over 0.2 s while
+    /// every rank slept); `null` when unknown.
+    pub busy_cpus_at_start: Option<f64>,
+    /// busy_cpus_at_start ≥ half its cores (without a sample: load_per_core ≥ 0.5):
+    /// something else was running there when the run started.
     pub busy_at_start: bool,
+    /// More ranks than physical cores on it: its ranks shared cores (it is then never `slow`).
+    pub oversubscribed: bool,
     /// Its tasks per second of the run's wall_s, 1/s.
     pub tasks_per_s: f64,
-    /// Logical cores (count).
+    /// Physical cores (count; its cpuset's where a cgroup restricts it).
     pub cores: usize,
+    /// Hardware threads of those cores (count).
+    pub threads: usize,
     /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
 }
@@ -264,8 +275,14 @@ pub struct RankHost {
     pub rank: i32,
     /// Host name as its kernel reports it.
     pub host: String,
-    /// Logical cores the rank may use (count).
+    /// Physical cores of its host (count).
     pub cores: usize,
+    /// Hardware threads of those cores (count).
+    pub threads: usize,
+    /// The CPUs it ran on, a kernel CPU list ("3": pinned to CPU 3; "0-7": free on eight).
+    pub affinity: String,
+    /// CPUs of its host kept busy by other work just before the run (count); `null` unknown.
+    pub busy_cpus: Option<f64>,
     /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
     /// Total memory of the host, bytes.
@@ -364,6 +381,7 @@ impl From<&Options> for Config {
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
             checkpoint_every_s: o.checkpoint_every_s,
+            bind: value_name(&o.bind),
             resume: o.resume.as_deref().map(path),
         }
     }
@@ -418,9 +436,12 @@ impl From<&report::HostSummary> for Host {
             speed_index: h.speed_index,
             slow: h.slow,
             load_per_core: h.load_per_core,
+            busy_cpus_at_start: h.busy_cpus_at_start,
             busy_at_start: h.busy_at_start,
+            oversubscribed: h.oversubscribed,
             tasks_per_s: h.tasks_per_s,
             cores: h.cores,
+            threads: h.threads,
             cpu_model: h.cpu_model.clone(),
         }
     }
@@ -455,6 +476,9 @@ impl From<&RankInfo> for RankHost {
             rank: i.rank,
             host: i.host.clone(),
             cores: i.cores,
+            threads: i.threads,
+            affinity: i.affinity.clone(),
+            busy_cpus: i.busy_cpus,
             cpu_model: i.cpu_model.clone(),
             mem_total_bytes: i.mem_total_bytes,
             pid: i.pid,
@@ -595,6 +619,7 @@ mod tests {
             "heartbeat_timeout_s",
             "checkpoint_every_s",
             "resume",
+            "bind",
         ];
         assert_eq!(keys(&v["config"]), sorted(config));
         let host = vec![
@@ -607,9 +632,12 @@ mod tests {
             "speed_index",
             "slow",
             "load_per_core",
+            "busy_cpus_at_start",
             "busy_at_start",
+            "oversubscribed",
             "tasks_per_s",
             "cores",
+            "threads",
             "cpu_model",
         ];
         assert_eq!(keys(&v["hosts"][0]), sorted(host));
@@ -651,7 +679,7 @@ mod tests {
     fn values_are_plain_json() {
         let v = serde_json::to_value(sample()).unwrap();
         assert_eq!(v["tool"], "cluster-bench");
-        assert_eq!(v["schema_version"], 3);
+        assert_eq!(v["schema_version"], 4);
         assert_eq!(v["busy_speedup"], 2.0);
         assert_eq!(v["config"]["schedule"], "static");
         assert_eq!(v["config"]["kernel"], "auto");

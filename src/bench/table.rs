@@ -92,23 +92,37 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(w, "#");
     let _ = writeln!(
         w,
-        "# {:<24} {:>5} {:>9} {:>11} {:>10} {:>11} {:>10} {:>6} {:>9}",
-        "host", "ranks", "tasks", "busy_s", "ms/task", "tasks/s", "median_ms", "speed", "load/core"
+        "# {:<24} {:>5} {:>9} {:>11} {:>10} {:>11} {:>10} {:>6} {:>5} {:>9}",
+        "host",
+        "ranks",
+        "tasks",
+        "busy_s",
+        "ms/task",
+        "tasks/s",
+        "median_ms",
+        "speed",
+        "cores",
+        "busy_cpus"
     );
     for h in &r.hosts {
         let opt = |v: Option<f64>, digits: usize| match v {
             Some(x) => format!("{x:.digits$}"),
             None => "-".into(),
         };
-        let mark = match (h.slow, h.busy_at_start) {
-            (true, true) => "  SLOW BUSY",
-            (true, false) => "  SLOW",
-            (false, true) => "  BUSY",
-            (false, false) => "",
+        let marks = [
+            (h.slow, " SLOW"),
+            (h.oversubscribed, " OVERSUBSCRIBED"),
+            (h.busy_at_start, " BUSY"),
+        ];
+        let mark: String = marks.iter().filter(|m| m.0).map(|m| m.1).collect();
+        let mark = if mark.is_empty() {
+            mark
+        } else {
+            format!(" {mark}")
         };
         let _ = writeln!(
             w,
-            "  {:<24} {:>5} {:>9} {:>11.3} {:>10.3} {:>11.1} {:>10} {:>6} {:>9}{mark}",
+            "  {:<24} {:>5} {:>9} {:>11.3} {:>10.3} {:>11.1} {:>10} {:>6} {:>5} {:>9}{mark}",
             h.name,
             h.ranks,
             h.tasks,
@@ -117,7 +131,8 @@ pub fn table(r: &RunReport) -> String {
             h.tasks_per_s,
             opt(h.median_ms_per_task, 3),
             opt(h.speed_index, 2),
-            opt(h.load_per_core, 2),
+            h.cores,
+            opt(h.busy_cpus_at_start, 2),
         );
     }
     for f in &r.flags {

@@ -14,9 +14,10 @@ use mpi::datatype::PartitionMut;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::options::{Options, Schedule};
+use crate::options::{Bind, Options, Schedule};
 use crate::record::{RankInfo, TaskRecord};
 use crate::runner::TaskRunner;
+use crate::util::cpu;
 
 pub use dynamic::{Chunk, Dispatcher};
 pub use static_::block_partition;
@@ -233,8 +234,11 @@ pub fn run(
     resume: Option<Vec<u64>>,
     checkpoint: Checkpoint<'_>,
 ) -> Outcome {
-    crate::util::launch::count_ranks_sharing_cores(world);
-    let ranks = gather_rank_info(world).unwrap_or_default();
+    crate::util::launch::share_cores(world, opts.bind == Bind::Core);
+    // Every rank sleeps through the sample: what keeps the CPUs busy then is other work.
+    sleepy_barrier(world);
+    let busy_cpus = cpu::sample_busy_cpus(BUSY_SAMPLE);
+    let ranks = gather_rank_info(world, busy_cpus).unwrap_or_default();
     let ids = share_ids(world, opts.tasks, resume);
     let mut runner = TaskRunner::new(opts, world.rank());
     runner.warm_up(opts.warmup);
@@ -278,6 +282,10 @@ fn share_ids(world: &SimpleCommunicator, tasks: u64, resume: Option<Vec<u64>>) -
     TaskIds::Listed(ids)
 }
 
+/// How long every rank sleeps while each samples how busy its host's CPUs are: 20 clock ticks
+/// per CPU at the kernel's usual 100 Hz, enough to tell a busy core from an idle one.
+const BUSY_SAMPLE: Duration = Duration::from_millis(200);
+
 /// Shortest nap of `nap_until`.
 const NAP_MIN: Duration = Duration::from_micros(20);
 
@@ -319,9 +327,10 @@ pub(crate) fn sleepy_barrier(world: &SimpleCommunicator) {
 }
 
 /// Gathers every rank's host facts on rank 0 (as JSON bytes: they are variable-length text).
-fn gather_rank_info(world: &SimpleCommunicator) -> Option<Vec<RankInfo>> {
+fn gather_rank_info(world: &SimpleCommunicator, busy_cpus: Option<f64>) -> Option<Vec<RankInfo>> {
     let root = world.process_at_rank(0);
-    let mine = serde_json::to_vec(&RankInfo::local(world.rank())).expect("plain struct");
+    let local = RankInfo::local(world.rank(), busy_cpus);
+    let mine = serde_json::to_vec(&local).expect("plain struct");
     let len = mine.len() as i32;
     if world.rank() == 0 {
         let mut counts = vec![0i32; world.size() as usize];

@@ -4,14 +4,19 @@
 
 use std::sync::OnceLock;
 
+use super::cpu;
+
 /// This host as the kernel describes it; what can't be read is left empty rather than failing
 /// a run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostFacts {
     /// Host name (`gethostname`: the UTS name, which test hosts in namespaces set per host).
     pub name: String,
-    /// Logical cores this process may use.
+    /// Physical cores this host gives its processes (its cgroup's cpuset, else every online
+    /// CPU), however a launcher pinned this one process.
     pub cores: usize,
+    /// Hardware threads (logical CPUs) of those cores: twice `cores` with 2-way SMT.
+    pub threads: usize,
     /// CPU model from /proc/cpuinfo ("" when unknown).
     pub cpu_model: String,
     /// Total memory of the host, bytes (0 when unknown).
@@ -36,9 +41,11 @@ impl HostFacts {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let bytes = |field| meminfo_field_kib(&meminfo, field).map(|kib| kib * 1024);
+        let host_cpus = cpu::host_cpus();
         HostFacts {
             name: hostname(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: cpu::topology().cores_in(&host_cpus).len().max(1),
+            threads: host_cpus.len().max(1),
             cpu_model: cpu_model(&cpuinfo).unwrap_or_default(),
             mem_total_bytes: bytes("MemTotal:").unwrap_or(0),
             mem_available_bytes: bytes("MemAvailable:"),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
-use crate::util::exit;
+use crate::util::{cpu, exit};
 
 /// This process's rank as the launcher announced it, read before MPI_Init (Open MPI, PMIx,
 /// MPICH/Hydra, Slurm); 0 when started without a launcher.
@@ -41,7 +41,7 @@ pub fn wait_granularity() -> Duration {
     grain_for(ranks_sharing_cores(), cores())
 }
 
-/// Ranks that run on this machine's cores: those `count_ranks_sharing_cores` counted once MPI
+/// Ranks that run on this machine's cores: those `share_cores` counted once MPI
 /// is up, else the launcher's count of ranks on this host.
 fn ranks_sharing_cores() -> u32 {
     match RANKS_ON_THIS_KERNEL.load(Ordering::Relaxed) {
@@ -53,18 +53,48 @@ fn ranks_sharing_cores() -> u32 {
     }
 }
 
-/// 0 until `count_ranks_sharing_cores` has run.
+/// 0 until `share_cores` has run.
 static RANKS_ON_THIS_KERNEL: AtomicU32 = AtomicU32::new(0);
 
 /// Counts the ranks of `world` that run under this process's kernel (same boot id): test
 /// hosts in network namespaces, or containers, have host names of their own but share the
-/// machine's cores, and their waits must back off for all of them (collective).
-pub fn count_ranks_sharing_cores(world: &SimpleCommunicator) {
-    let mine = kernel_id();
-    let mut all = vec![0u64; world.size() as usize];
-    world.all_gather_into(&mine, &mut all[..]);
-    let n = all.iter().filter(|&&k| k == mine).count();
-    RANKS_ON_THIS_KERNEL.store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::Relaxed);
+/// machine's cores, and their waits must back off for all of them. With `pin`, each of those
+/// ranks is then pinned to a core of its own where there are enough ([`cpu::core_to_pin`]):
+/// an unpinned rank may be moved between cores mid-task, or share one with another rank while
+/// a core idles. Returns whether this rank was pinned (collective).
+pub fn share_cores(world: &SimpleCommunicator, pin: bool) -> bool {
+    let mine = [kernel_id(), mask_id(&cpu::affinity())];
+    let mut all = vec![0u64; 2 * world.size() as usize];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    let group: Vec<(usize, u64)> = all
+        .chunks_exact(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[0] == mine[0])
+        .map(|(rank, pair)| (rank, pair[1]))
+        .collect();
+    RANKS_ON_THIS_KERNEL.store(
+        u32::try_from(group.len()).unwrap_or(u32::MAX),
+        Ordering::Relaxed,
+    );
+    if !pin {
+        return false;
+    }
+    let index = group.iter().position(|&(r, _)| r == world.rank() as usize);
+    let same_masks = group.iter().all(|&(_, m)| m == mine[1]);
+    let cores = cpu::topology().cores_in(&cpu::affinity());
+    let Some(core) = index.and_then(|i| cpu::core_to_pin(i, group.len(), same_masks, cores.len()))
+    else {
+        return false;
+    };
+    cpu::set_affinity(&cores[core]).is_ok()
+}
+
+/// A hash of a CPU list, to tell whether ranks may run on the same CPUs.
+fn mask_id(cpus: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    cpus.hash(&mut h);
+    h.finish()
 }
 
 /// A hash of the kernel's boot id (one per running kernel); 0 when it can't be read, which
@@ -83,7 +113,7 @@ fn grain_for(ranks: u32, cores: usize) -> Duration {
 }
 
 fn cores() -> usize {
-    crate::util::host::facts().cores
+    crate::util::host::facts().threads
 }
 
 /// Lets the kernel wake this thread, and the threads it starts, up to a given time late from
@@ -183,6 +213,32 @@ pub fn abort_on_panic() {
 /// Rank 0 prepares (opens files, reads inputs); one broadcast of the verdict makes every rank
 /// go on, or stop with the same code (usage: the message names the file). Returns rank 0's
 /// prepared state (`None` on other ranks).
+/// Where mpirun was typed, when Open MPI started this process on another machine: the
+/// launcher's address ("10.0.0.5"); `None` on mpirun's own machine or under another launcher
+/// (Slurm's srun, MPICH's Hydra), which say nothing of the kind.
+pub fn launched_from_elsewhere() -> Option<String> {
+    let var = |k| std::env::var(k).ok();
+    launcher_elsewhere(
+        &var("OMPI_MCA_orte_hnp_uri")?,
+        &var("OMPI_MCA_orte_local_daemon_uri")?,
+    )
+}
+
+/// Open MPI names each daemon `JOB.VPID;tcp://ADDR:PORT;…`, mpirun (the HNP) being vpid 0: a
+/// process whose local daemon is not the HNP runs on another machine than mpirun.
+fn launcher_elsewhere(hnp_uri: &str, local_daemon_uri: &str) -> Option<String> {
+    let name = |uri: &str| uri.split(';').next().unwrap_or_default().to_string();
+    if name(hnp_uri) == name(local_daemon_uri) {
+        return None;
+    }
+    let addr = hnp_uri
+        .split(';')
+        .find_map(|u| u.strip_prefix("tcp://"))
+        .and_then(|a| a.rsplit_once(':'))
+        .map_or("another machine", |(host, _)| host);
+    Some(addr.to_string())
+}
+
 pub fn agree_to_start<T>(
     world: &SimpleCommunicator,
     prepare: impl FnOnce() -> anyhow::Result<T>,
@@ -209,6 +265,18 @@ pub fn agree_to_start<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rank_is_elsewhere_when_its_daemon_is_not_mpirun() {
+        let hnp = "1078198272.0;tcp://10.213.0.1:49737;tcp6://[fd00::2]:45833";
+        assert_eq!(launcher_elsewhere(hnp, hnp), None);
+        let remote = "1078198272.1;tcp://10.213.0.2:40001";
+        assert_eq!(launcher_elsewhere(hnp, remote), Some("10.213.0.1".into()));
+        assert_eq!(
+            launcher_elsewhere("1.0;tcp6://[fd00::2]:1", "1.2;tcp6://[fd00::3]:1"),
+            Some("another machine".into())
+        );
+    }
 
     #[test]
     fn grain_is_a_millisecond_until_ranks_share_cores_then_grows_to_20_ms() {

@@ -3,6 +3,7 @@
 //! and the glue between this process and the MPI launcher.
 
 pub mod clock;
+pub mod cpu;
 pub mod exit;
 pub mod fs;
 pub mod host;
