@@ -43,7 +43,7 @@ PATH, so ranks on other hosts find 'cluster-bench' where it is here (a shared ho
 scripts/deploy.sh).
 
   --slurm      also Debian's munge, slurmctld, slurmd, slurm-client (services left off), for
-               scripts/testnet.sh up N --slurm
+               scripts/dev/testnet.sh up N --slurm
   --mpi mpich  also MPICH (mpich, libmpich-dev) with Open MPI kept as mpirun/mpicc/mpiexec,
                and cluster-bench built on it (MPICC=mpicc.mpich, in target/mpich), installed
                beside 'cluster-bench' as 'cluster-bench-mpich'
