@@ -4,7 +4,8 @@
 # scripts/dev/testnet.sh for `up N --private|--user|--dup-iface|--firewall|--clone`).
 #
 #   --private    each good host sees its own /home, /root and /tmp (folders under its
-#                state folder, bind-mounted in its mount namespace), its own
+#                state folder, bind-mounted in its mount namespace), an empty
+#                /usr/local/bin (what this machine installed is not there), its own
 #                /etc/machine-id and its own boot id (a file bound over
 #                /proc/sys/kernel/random/boot_id): nothing one host writes there is
 #                seen by another host or by this machine

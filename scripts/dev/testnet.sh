@@ -62,7 +62,8 @@ machine is ${NET}.1.
               ${NET}.200 (and every other unused address) has nothing
               at all (unreachable).
               Separate machines (good hosts only; see testnet-lab.sh):
-                --private    own /home, /root, /tmp, machine id, boot id
+                --private    own /home, /root, /tmp, machine id, boot id,
+                             an empty /usr/local/bin
                 --user NAME  login user NAME, key STATE/keys/NAME_ed25519
                              (implies --private)
                 --dup-iface  cbdock0 with 172.17.0.1/16 on every host
@@ -202,8 +203,8 @@ start_sshd() {
   # with /run/sshd; optionally a replaced mpirun; an empty ~/.bashrc, as on
   # a fresh account: bash sources it for every ssh command, and a developer's
   # shell set-up such as pyenv costs ~0.3 s per ssh and per orted; for a
-  # private host its own folders and identity, /tmp last, as the state folder
-  # may be under it). No host data is parsed by the shell: everything arrives
+  # private host its own folders and identity, an empty /usr/local/bin (nothing
+  # this machine installed), /tmp last, as the state folder may be under it). No host data is parsed by the shell: everything arrives
   # as positional parameters.
   # shellcheck disable=SC2016 # expanded by the inner sh, on purpose
   "$IP" netns exec "$ns" unshare --uts --mount --propagation private \
@@ -213,6 +214,7 @@ start_sshd() {
              && mount --bind "$5" /usr/bin/ompi_info; }; } \
       && { [ -z "$8" ] || { mkdir /run/cbnet-state && mount --bind "$9" /run/cbnet-state \
              && mount --bind "$8/home" /home && mount --bind "$8/root" /root \
+             && mount -t tmpfs -o mode=0755 cbnet-local /usr/local/bin \
              && mount --bind "$8/machine-id" /etc/machine-id \
              && mount --bind "$8/boot_id" /proc/sys/kernel/random/boot_id \
              && { [ ! -f "$8/passwd" ] || { mount --bind "$8/passwd" /etc/passwd \

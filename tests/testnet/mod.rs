@@ -88,7 +88,9 @@ pub fn skip(reason: &str) {
         .unwrap_or("a test-host test")
         .to_owned();
     if let Some(why) = required_by() {
-        panic!("{test} cannot run: {reason}; {why} requires the test hosts (scripts/dev/testnet.sh)");
+        panic!(
+            "{test} cannot run: {reason}; {why} requires the test hosts (scripts/dev/testnet.sh)"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
@@ -309,4 +311,16 @@ pub fn assert_all_gone(sshd_pids: &[u32]) {
 pub fn nproc() -> u32 {
     let out = run(&mut Command::new("nproc"));
     text(&out.stdout).trim().parse().expect("nproc output")
+}
+
+/// Physical cores here as discover.sh counts them (distinct core and socket pairs of
+/// `lscpu -p`, at most `nproc`): a test host's slots by default.
+pub fn cores() -> u32 {
+    let out = run(Command::new("lscpu").arg("-p=Core,Socket"));
+    let pairs: std::collections::BTreeSet<&str> = std::str::from_utf8(&out.stdout)
+        .expect("lscpu output")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    u32::try_from(pairs.len()).unwrap().clamp(1, nproc())
 }
