@@ -101,6 +101,7 @@ Targets:
   192.0.2.30-39         range in the last octet
   10.0.0.5-10.0.0.40       range of full addresses
   lab-pc07, lab-pc07.cs.x  host names (and ~/.ssh/config aliases)
+  student@lab-pc07         one host, logged in to as that user (as in a hostfile)
   @FILE                    one target per line, '#' comments
   Ranges larger than a /16 (65536 addresses) are refused without --force.
 

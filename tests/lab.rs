@@ -409,4 +409,17 @@ fn clones_firewalls_and_changed_host_keys_are_named() {
     assert_eq!(host2["status"], "host-key-changed", "{host2}");
     let fix = format!("ssh-keygen -R '10.213.0.12' -f {}", known.display());
     assert!(host2["detail"].as_str().unwrap().contains(&fix), "{host2}");
+
+    // A host as a hostfile names it (what run.sh's re-check passes), inside the ports the
+    // firewall opens: one line, the user kept once, nothing blocked.
+    let out = run(l
+        .command(script("discover.sh"))
+        .args(&ssh)
+        .args(["--binary", "none", "--ports", "50000-50199"])
+        .args(["-o", "one.txt", "student@10.213.0.11"]));
+    ok(&out, "discover student@10.213.0.11");
+    assert_eq!(
+        host_lines(&l.lab().join("one.txt")),
+        [format!("student@10.213.0.11 slots={}", cores())]
+    );
 }
