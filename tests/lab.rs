@@ -2,7 +2,8 @@
 //! repository, `scripts/discover.sh -o lab.txt` over the test subnet, then
 //! `mpirun --hostfile lab.txt cluster-bench` with no path and no extra mpirun flags runs the
 //! command on every core of every host; nothing is left running. First on hosts that share
-//! this machine's file system and user, then on hosts that are separate machines
+//! this machine's file system and user (and this machine itself, found among the targets and
+//! put first), then on hosts that are separate machines
 //! (`testnet.sh up 3 --lab`), with what a real lab adds. The environment holds only HOME (a
 //! temporary one, whose Open MPI parameter file discover.sh writes), the test hosts' ssh
 //! config or options and, as root, Open MPI's root consent.
@@ -118,7 +119,8 @@ fn discover_then_bare_mpirun_runs_the_installed_command_everywhere() {
         Some(installed.as_path()),
         "the bare name must find the installed command first on PATH"
     );
-    let Some(mut net) = Testnet::up(3, &[]) else {
+    // --here: this machine answers ssh at 10.213.0.1 too, named last among the targets.
+    let Some(mut net) = Testnet::up(3, &["--here"]) else {
         return;
     };
     let l = Launch::new();
@@ -128,9 +130,17 @@ fn discover_then_bare_mpirun_runs_the_installed_command_everywhere() {
         .env("OMPI_MCA_plm_rsh_agent", &agent)
         .args(["-o", "lab.txt", "-F"])
         .arg(net.ssh_config())
-        .arg(SUBNET));
+        .args(["10.213.0.11-13", "10.213.0.1"]));
     let stderr = ok(&out, "discover.sh");
-    assert_eq!(host_lines(&l.lab().join("lab.txt")).len(), 3, "{stderr}");
+    let n = u64::from(cores());
+    let first: Vec<String> = ["1", "11", "12", "13"]
+        .map(|k| format!("10.213.0.{k} slots={n}"))
+        .into();
+    assert_eq!(
+        host_lines(&l.lab().join("lab.txt")),
+        first,
+        "this machine first: {stderr}"
+    );
 
     let out = run(l
         .command("timeout")
@@ -147,10 +157,10 @@ fn discover_then_bare_mpirun_runs_the_installed_command_everywhere() {
 
     // Every core of every host: the hostfile's slots are the hosts' physical cores.
     let v = run_json(&l.lab());
-    let n = u64::from(cores());
-    let want: BTreeMap<String, u64> = (1..=3).map(|k| (format!("cbhost{k}"), n)).collect();
+    let mut want: BTreeMap<String, u64> = (1..=3).map(|k| (format!("cbhost{k}"), n)).collect();
+    want.insert(this_host(), n);
     assert_eq!(ranks_per_host(&v), want, "ranks per host");
-    assert_eq!(v["ranks"], 3 * n);
+    assert_eq!(v["ranks"], 4 * n);
     assert_eq!(v["complete"], true, "{}", v["stop_reason"]);
 
     let left = job_leftovers();
@@ -383,8 +393,9 @@ fn clones_firewalls_and_changed_host_keys_are_named() {
         "{comment}"
     );
     assert!(
-        err.contains("pre-flight: 10.213.0.11 cannot reach 10.213.0.12 on TCP port")
-            && err.contains("a firewall drops it")
+        err.contains(
+            "pre-flight: cbhost1 (10.213.0.11) cannot reach cbhost2 (10.213.0.12) on TCP port"
+        ) && err.contains("a firewall drops it")
             && err.contains("--ports LO-HI"),
         "{err}"
     );

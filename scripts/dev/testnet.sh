@@ -71,6 +71,9 @@ machine is ${NET}.1.
                 --clone K    host K is a clone of host 1 (same host name and
                              machine id; implies --private)
                 --lab        --private --user student --dup-iface --firewall
+              --here: also an sshd on this machine itself at ${NET}.1 (its own
+              host name, files and user; port 22 there must be free), so
+              that a scan of the subnet finds the launching machine
               --slurm: also a Slurm cluster: munged and slurmctld (cbctl,
               ${NET}.1:6827) on this machine, a slurmd in each good host
               (node name = host name); prints the SLURM_CONF to export.
@@ -191,8 +194,10 @@ EOF
 # start_sshd NAME HOSTNAME KEYFILE.pub [FAKE_MPIRUN]
 start_sshd() {
   local name=$1 host=$2 pubkey=$3 fake=${4:-}
-  local dir="$STATE/hosts/$name" ns="cbnet-$name" addr view fs=""
+  local dir="$STATE/hosts/$name" addr view fs="" netns=()
   addr=$(<"$dir/addr")
+  # Every host in its own network namespace; "here" is this machine itself.
+  [[ ! -f "$dir/ns" ]] || netns=("$IP" netns exec "$(<"$dir/ns")")
   echo "$host" >"$dir/hostname"
   gen_key "$dir/ssh_host_ed25519_key" "$host"
   cp -- "$pubkey" "$dir/authorized_keys"
@@ -207,7 +212,7 @@ start_sshd() {
   # this machine installed), /tmp last, as the state folder may be under it). No host data is parsed by the shell: everything arrives
   # as positional parameters.
   # shellcheck disable=SC2016 # expanded by the inner sh, on purpose
-  "$IP" netns exec "$ns" unshare --uts --mount --propagation private \
+  "${netns[@]}" unshare --uts --mount --propagation private \
     sh -c 'hostname "$1" && mount -t tmpfs -o mode=0755 cbnet-run /run \
       && mkdir -m 0755 /run/sshd \
       && { [ -z "$5" ] || { mount --bind "$5" /usr/bin/mpirun \
@@ -290,7 +295,7 @@ cmd_up() {
   if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_HOSTS)); then
     usage_error "up needs a host count 1..$MAX_HOSTS, got '${n}'"
   fi
-  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0 slurm=0 dup=0 firewall=0 clone=0
+  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0 slurm=0 dup=0 firewall=0 clone=0 here=0
   while (($#)); do
     case "$1" in
       --private) PRIVATE=1 ;;
@@ -299,6 +304,7 @@ cmd_up() {
       --firewall) firewall=1 ;;
       --clone) (($# > 1)) || usage_error "--clone needs a host number"; clone=$2 PRIVATE=1; shift ;;
       --lab) PRIVATE=1 LAB_USER=student dup=1 firewall=1 ;;
+      --here) here=1 ;;
       --refused) refused=1 ;;
       --bad-key) badkey=1 ;;
       --drop) drop=1 ;;
@@ -347,6 +353,11 @@ cmd_up() {
     if ((firewall)); then lab_firewall "cbnet-host$k"; fi
     start_sshd "host$k" "$name" "$pub"
   done
+  if ((here)); then
+    mkdir -p "$STATE/hosts/here"
+    echo "$NET.1" >"$STATE/hosts/here/addr"
+    start_sshd here "$(uname -n)" "$pub"
+  fi
   if ((refused)); then make_ns refused "$NET.101" 24; fi
   if ((badkey)); then
     make_ns badkey "$NET.102" 24

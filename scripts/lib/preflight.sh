@@ -89,6 +89,18 @@ preflight() {
   done
 }
 
+# preflight_name ADDR: "host (ADDR)" for a host of the hostfile, else ADDR.
+preflight_name() {
+  local rec
+  for rec in "${LAB_HOSTS[@]}"; do
+    if [[ "$(lab_field "$rec" 16)" == "$1" ]]; then
+      echo "$(lab_field "$rec" 4) ($1)"
+      return 0
+    fi
+  done
+  echo "$1"
+}
+
 # preflight_report: one line per blocked pair and the fix, on stderr; false if any.
 preflight_report() {
   local b from to port why
@@ -99,7 +111,8 @@ preflight_report() {
       timeout) why="no answer within ${PREFLIGHT_TIMEOUT}s (a firewall drops it)" ;;
       *) why="no route" ;;
     esac
-    log "pre-flight: $from cannot reach $to on TCP port $port: $why"
+    log "pre-flight: $(preflight_name "$from") cannot reach $(preflight_name "$to")" \
+      "on TCP port $port: $why"
   done
   log "mpirun would hang at start-up on these hosts: allow TCP between them, or give" \
     "--ports LO-HI (a range their firewalls open) and discover.sh sets Open MPI's ports"
