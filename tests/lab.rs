@@ -345,12 +345,17 @@ fn readme_lab_path_on_separate_machines() {
 
 /// What a real lab throws at discovery, each named with its fix: a cloned image (host 3
 /// has host 1's name and machine id) is refused, a firewall that drops the ports mpirun
-/// would use is found before mpirun hangs, and a changed host key is named as such.
+/// would use is found before mpirun hangs, and a changed host key is named as such. Host 2
+/// has one CPU (a cpuset): one slot.
 #[test]
 fn clones_firewalls_and_changed_host_keys_are_named() {
     let Some(net) = Testnet::up(3, &["--lab", "--clone", "3"]) else {
         return;
     };
+    ok(
+        &run(net.command("dev/testnet.sh").args(["cpus", "2", "0"])),
+        "testnet.sh cpus 2 0",
+    );
     let l = Launch::new();
     let ssh = student(&net);
     let discover = || {
@@ -383,15 +388,18 @@ fn clones_firewalls_and_changed_host_keys_are_named() {
     );
     assert_eq!(
         host_lines(&l.lab().join("lab.txt")),
-        [11, 12].map(|k| format!("student@10.213.0.{k} slots={}", cores()))
+        [
+            format!("student@10.213.0.11 slots={}", cores()),
+            "student@10.213.0.12 slots=1".to_owned()
+        ]
     );
-    let comment = format!("{} cores / {} threads", cores(), nproc());
-    assert!(
-        fs::read_to_string(l.lab().join("lab.txt"))
-            .unwrap()
-            .contains(&comment),
-        "{comment}"
-    );
+    let hostfile = fs::read_to_string(l.lab().join("lab.txt")).unwrap();
+    for comment in [
+        format!("{} cores / {} threads", cores(), nproc()),
+        "1 cores / 1 threads".to_owned(),
+    ] {
+        assert!(hostfile.contains(&comment), "{comment} in:\n{hostfile}");
+    }
     assert!(
         err.contains(
             "pre-flight: cbhost1 (10.213.0.11) cannot reach cbhost2 (10.213.0.12) on TCP port"

@@ -21,6 +21,7 @@ readonly BRIDGE=cbnet-br0
 readonly OWNER_FILE=/run/cbnet-testnet.owner
 readonly MAX_HOSTS=40
 CGROUP_CPU=${CLUSTER_BENCH_CGROUP_CPU:-/sys/fs/cgroup/cpu}
+CGROUP_CPUSET=${CLUSTER_BENCH_CGROUP_CPUSET:-/sys/fs/cgroup/cpuset}
 
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
 STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
@@ -41,6 +42,7 @@ usage() {
 Usage: scripts/dev/testnet.sh up N [--slurm] [SEPARATE...] [NEGATIVES...]
        scripts/dev/testnet.sh limit K RATE
        scripts/dev/testnet.sh cap K PERCENT
+       scripts/dev/testnet.sh cpus K LIST
        scripts/dev/testnet.sh down
        scripts/dev/testnet.sh status
        scripts/dev/testnet.sh -h | --help
@@ -86,6 +88,9 @@ machine is ${NET}.1.
               cgroup v1 CPU quota (\$CLUSTER_BENCH_CGROUP_CPU/cbnet-hostK,
               period 10 ms) holding its sshd, so every session, orted and
               rank started after this inherits it. Removed at down.
+  cpus K LIST give test host K only the CPUs LIST (e.g. 0, or 0-1,3): a cgroup
+              v1 cpuset (\$CLUSTER_BENCH_CGROUP_CPUSET/cbnet-hostK) holding its
+              sshd, as cap does; nproc there counts LIST. Removed at down.
   down        stop the Slurm daemons and every sshd (by saved PID), remove
               namespaces, veths and the bridge, delete the state folder.
               Idempotent.
@@ -406,42 +411,71 @@ cmd_limit() {
   log "limit: cbhost$k ($veth, $ns eth0) at $rate each way"
 }
 
+# host_cgroup K ROOT WHAT: the cgroup ROOT/cbnet-hostK for test host K, made and noted in
+# the host's state folder (removed at down): HOST_CGROUP, and HOST_SSHD the PID of the
+# host's sshd, which must run.
+host_cgroup() {
+  local k=$1 root=$2 what=$3 dir cg
+  dir="$STATE/hosts/host$k"
+  [[ -f "$dir/sshd_config" ]] || die "no test host $k under $STATE"
+  HOST_SSHD=$(<"$dir/sshd.pid")
+  pid_is_our_sshd "$HOST_SSHD" "$dir/sshd_config" || die "the sshd of test host $k is not running"
+  [[ -w "$root/cgroup.procs" ]] || die "no cgroup v1 $what controller at $root"
+  cg="$root/cbnet-host$k"
+  mkdir -p -- "$cg"
+  grep -qxF -- "$cg" "$dir/cgroups" 2>/dev/null || echo "$cg" >>"$dir/cgroups"
+  HOST_CGROUP=$cg
+}
+
 # cmd_cap K PERCENT: a CPU quota on the host's sshd and all it starts from now on.
 cmd_cap() {
-  local k=${1:-} pct=${2:-} dir cg pid
+  local k=${1:-} pct=${2:-} cg
   [[ "$k" =~ ^[0-9]+$ ]] || usage_error "cap needs a host number K, got '$k'"
   if ! [[ "$pct" =~ ^[0-9]+$ ]] || ((pct < 1 || pct > 100)); then
     usage_error "cap needs a PERCENT of one core, 1..100, got '$pct'"
   fi
   check_state_path
   require_root
-  dir="$STATE/hosts/host$k"
-  [[ -f "$dir/sshd_config" ]] || die "no test host $k under $STATE"
-  pid=$(<"$dir/sshd.pid")
-  pid_is_our_sshd "$pid" "$dir/sshd_config" || die "the sshd of test host $k is not running"
-  [[ -w "$CGROUP_CPU/cgroup.procs" ]] || die "no cgroup v1 cpu controller at $CGROUP_CPU"
-  cg="$CGROUP_CPU/cbnet-host$k"
-  mkdir -p -- "$cg"
-  echo "$cg" >"$dir/cgroup"
+  host_cgroup "$k" "$CGROUP_CPU" cpu
+  cg=$HOST_CGROUP
   # A short period spreads the quota thinly: a 20 ms task is slowed throughout rather than
   # running at full speed and then waiting out the rest of a long period.
   echo 10000 >"$cg/cpu.cfs_period_us"
   echo $((pct * 100)) >"$cg/cpu.cfs_quota_us"
-  echo "$pid" >"$cg/cgroup.procs"
-  log "cap: cbhost$k at $pct% of one core ($cg holds sshd $pid)"
+  echo "$HOST_SSHD" >"$cg/cgroup.procs"
+  log "cap: cbhost$k at $pct% of one core ($cg holds sshd $HOST_SSHD)"
 }
 
-# remove_cgroup DIR: the host's CPU quota group, once the processes in it have ended.
-remove_cgroup() {
+# cmd_cpus K LIST: test host K's sshd, and all it starts from now on, on the CPUs LIST only
+# (a cgroup v1 cpuset): a machine with fewer CPUs, as nproc and hwloc see it.
+cmd_cpus() {
+  local k=${1:-} list=${2:-} cg
+  [[ "$k" =~ ^[0-9]+$ ]] || usage_error "cpus needs a host number K, got '$k'"
+  [[ "$list" =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] \
+    || usage_error "cpus needs a CPU LIST like 0 or 0-1,3, got '$list'"
+  check_state_path
+  require_root
+  host_cgroup "$k" "$CGROUP_CPUSET" cpuset
+  cg=$HOST_CGROUP
+  echo "$list" >"$cg/cpuset.cpus" || die "cpus: this machine has no CPUs $list"
+  cat -- "$CGROUP_CPUSET/cpuset.mems" >"$cg/cpuset.mems"
+  echo "$HOST_SSHD" >"$cg/cgroup.procs"
+  log "cpus: cbhost$k on CPUs $list ($cg holds sshd $HOST_SSHD)"
+}
+
+# remove_cgroups DIR: the host's cgroups, once the processes in them have ended.
+remove_cgroups() {
   local dir=$1 cg i
-  [[ -f "$dir/cgroup" ]] || return 0
-  cg=$(<"$dir/cgroup")
-  [[ "$cg" == "$CGROUP_CPU"/cbnet-host* && -d "$cg" ]] || return 0
-  for ((i = 0; i < 40; i++)); do
-    rmdir -- "$cg" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  log "down: could not remove $cg (still in use)"
+  [[ -f "$dir/cgroups" ]] || return 0
+  while IFS= read -r cg; do
+    [[ ("$cg" == "$CGROUP_CPU"/cbnet-host* || "$cg" == "$CGROUP_CPUSET"/cbnet-host*) && -d "$cg" ]] \
+      || continue
+    for ((i = 0; i < 40; i++)); do
+      rmdir -- "$cg" 2>/dev/null && break
+      sleep 0.05
+    done
+    [[ ! -d "$cg" ]] || log "down: could not remove $cg (still in use)"
+  done <"$dir/cgroups"
 }
 
 # pid_is_our_sshd PID CONFIG: the PID is still the sshd we started.
@@ -508,7 +542,7 @@ cmd_down() {
     [[ -d "$dir" ]] || continue
     dir=${dir%/}
     stop_host "$dir"
-    remove_cgroup "$dir"
+    remove_cgroups "$dir"
     if [[ -f "$dir/veth" ]]; then
       veth=$(<"$dir/veth")
       if [[ "$veth" =~ ^cbnet-v[0-9]+$ ]] && "$IP" link show "$veth" >/dev/null 2>&1; then
@@ -568,6 +602,7 @@ main() {
     up) cmd_up "$@" ;;
     limit) (($# == 2)) || usage_error "limit takes K and RATE"; cmd_limit "$@" ;;
     cap) (($# == 2)) || usage_error "cap takes K and PERCENT"; cmd_cap "$@" ;;
+    cpus) (($# == 2)) || usage_error "cpus takes K and LIST"; cmd_cpus "$@" ;;
     down) (($# == 0)) || usage_error "down takes no arguments"; cmd_down ;;
     status) (($# == 0)) || usage_error "status takes no arguments"; cmd_status ;;
     -h | --help) usage ;;
