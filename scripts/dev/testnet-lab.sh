@@ -24,7 +24,7 @@ readonly DUP_IFACE=cbdock0
 readonly DUP_ADDR=172.17.0.1/16
 readonly DUP_NET=172.17.0.0/16
 readonly LAB_PORTS=50000-50199
-readonly LAB_UID=2000
+LAB_UID="" # the lab user's uid and gid: the first from 2000 this machine does not use
 
 # lab_random_hex: 32 hex digits, as in /etc/machine-id.
 lab_random_hex() {
@@ -68,11 +68,18 @@ lab_add_user() {
   chown -R "$LAB_UID:$LAB_UID" "$home"
 }
 
-# lab_check_user NAME: a user name that is not this machine's already.
+# lab_check_user NAME: a user name that is not this machine's already; sets LAB_UID.
 lab_check_user() {
+  local id
   [[ "$1" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || usage_error "--user needs a user name, got '$1'"
   ! getent passwd "$1" >/dev/null || usage_error "--user $1: this machine has that user already"
-  ! getent passwd "$LAB_UID" >/dev/null || die "--user: uid $LAB_UID is taken on this machine"
+  for ((id = 2000; id < 3000; id++)); do
+    if ! getent passwd "$id" >/dev/null && ! getent group "$id" >/dev/null; then
+      LAB_UID=$id
+      return 0
+    fi
+  done
+  die "--user: no free uid in 2000..2999 on this machine"
 }
 
 # lab_sshd_match: the sshd_config lines for LAB_USER (its own authorized_keys only).

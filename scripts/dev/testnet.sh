@@ -24,7 +24,11 @@ CGROUP_CPU=${CLUSTER_BENCH_CGROUP_CPU:-/sys/fs/cgroup/cpu}
 CGROUP_CPUSET=${CLUSTER_BENCH_CGROUP_CPUSET:-/sys/fs/cgroup/cpuset}
 
 REPO_ROOT=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+readonly REPO_ROOT PROG=dev/testnet.sh
 STATE=${CLUSTER_BENCH_TESTNET_DIR:-$REPO_ROOT/.testnet}
+
+# shellcheck source=scripts/lib/common.sh
+source "$REPO_ROOT/scripts/lib/common.sh"
 
 # shellcheck source=scripts/dev/testnet-slurm.sh
 source "$REPO_ROOT/scripts/dev/testnet-slurm.sh"
@@ -36,6 +40,7 @@ source "$REPO_ROOT/scripts/dev/testnet-lab.sh"
 readonly VIEW_STATE=/run/cbnet-state
 PRIVATE=0
 LAB_USER=""
+declare -A UP=() # what `up` makes (parse_up_options)
 
 usage() {
   cat <<EOF
@@ -102,21 +107,6 @@ Use the hosts with:  ssh -F "\$STATE/ssh_config" cbhost1
 Tools: \$CLUSTER_BENCH_IP (ip), \$CLUSTER_BENCH_SSHD (/usr/sbin/sshd),
        \$CLUSTER_BENCH_SSH_KEYGEN (ssh-keygen).
 EOF
-}
-
-die() {
-  echo "testnet.sh: $*" >&2
-  exit 1
-}
-
-usage_error() {
-  echo "testnet.sh: $*" >&2
-  echo "Try 'scripts/dev/testnet.sh --help'." >&2
-  exit 2
-}
-
-log() {
-  echo "testnet.sh: $*" >&2
 }
 
 check_state_path() {
@@ -294,39 +284,91 @@ cleanup_failed_up() {
   fi
 }
 
-cmd_up() {
-  local n=${1:-}
-  shift || true
-  if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_HOSTS)); then
-    usage_error "up needs a host count 1..$MAX_HOSTS, got '${n}'"
-  fi
-  local refused=0 badkey=0 drop=0 nompi=0 oldmpi=0 slurm=0 dup=0 firewall=0 clone=0 here=0
+# parse_up_options N OPTION...: UP[...] = 1 for each part asked for (UP[clone] = K).
+parse_up_options() {
+  local n=$1
+  shift
+  UP=([refused]=0 [badkey]=0 [drop]=0 [nompi]=0 [oldmpi]=0 [slurm]=0 [dup]=0 [firewall]=0
+    [clone]=0 [here]=0)
   while (($#)); do
     case "$1" in
       --private) PRIVATE=1 ;;
       --user) (($# > 1)) || usage_error "--user needs a name"; LAB_USER=$2 PRIVATE=1; shift ;;
-      --dup-iface) dup=1 ;;
-      --firewall) firewall=1 ;;
-      --clone) (($# > 1)) || usage_error "--clone needs a host number"; clone=$2 PRIVATE=1; shift ;;
-      --lab) PRIVATE=1 LAB_USER=student dup=1 firewall=1 ;;
-      --here) here=1 ;;
-      --refused) refused=1 ;;
-      --bad-key) badkey=1 ;;
-      --drop) drop=1 ;;
-      --no-mpi) nompi=1 ;;
-      --old-mpi) oldmpi=1 ;;
-      --negatives) refused=1 badkey=1 drop=1 nompi=1 oldmpi=1 ;;
-      --slurm) slurm=1 ;;
+      --dup-iface) UP[dup]=1 ;;
+      --firewall) UP[firewall]=1 ;;
+      --clone) (($# > 1)) || usage_error "--clone needs a host number"; UP[clone]=$2 PRIVATE=1; shift ;;
+      --lab) PRIVATE=1 LAB_USER=student UP[dup]=1 UP[firewall]=1 ;;
+      --here) UP[here]=1 ;;
+      --refused) UP[refused]=1 ;;
+      --bad-key) UP[badkey]=1 ;;
+      --drop) UP[drop]=1 ;;
+      --no-mpi) UP[nompi]=1 ;;
+      --old-mpi) UP[oldmpi]=1 ;;
+      --negatives) UP[refused]=1 UP[badkey]=1 UP[drop]=1 UP[nompi]=1 UP[oldmpi]=1 ;;
+      --slurm) UP[slurm]=1 ;;
       *) usage_error "unknown option for up: '$1'" ;;
     esac
     shift
   done
-  if [[ ! "$clone" =~ ^[0-9]+$ ]] || ((clone == 1 || clone > n)); then
-    usage_error "--clone needs a host number 2..$n, got '$clone'"
+  if [[ ! "${UP[clone]}" =~ ^[0-9]+$ ]] || ((UP[clone] == 1 || UP[clone] > n)); then
+    usage_error "--clone needs a host number 2..$n, got '${UP[clone]}'"
   fi
+}
+
+# make_good_hosts N: cbhost1..N (as UP asks: separate machines, a clone), and this machine
+# itself with --here.
+make_good_hosts() {
+  local n=$1 k name twin pub="$STATE/keys/client_ed25519.pub"
+  if ((UP[dup])); then lab_guard_dup_net; fi
+  for ((k = 1; k <= n; k++)); do
+    make_ns "host$k" "$NET.$((10 + k))" 24
+    name="cbhost$k" twin=""
+    if ((k == UP[clone])); then name=cbhost1 twin=host1; fi
+    if ((PRIVATE)); then lab_make_view "host$k" "$twin"; fi
+    if ((UP[dup])); then lab_dup_iface "cbnet-host$k"; fi
+    if ((UP[firewall])); then lab_firewall "cbnet-host$k"; fi
+    start_sshd "host$k" "$name" "$pub"
+  done
+  if ((UP[here])); then
+    mkdir -p "$STATE/hosts/here"
+    echo "$NET.1" >"$STATE/hosts/here/addr"
+    start_sshd here "$(uname -n)" "$pub"
+  fi
+}
+
+# make_negative_hosts: the hosts discovery must leave out, as UP asks.
+make_negative_hosts() {
+  local pub="$STATE/keys/client_ed25519.pub"
+  if ((UP[refused])); then make_ns refused "$NET.101" 24; fi
+  if ((UP[badkey])); then
+    make_ns badkey "$NET.102" 24
+    start_sshd badkey cbbadkey "$STATE/keys/stranger_ed25519.pub"
+  fi
+  if ((UP[drop])); then
+    # A /32 address with no route back: ARP is answered, SYNs are never
+    # answered (neither SYN-ACK nor RST), like a firewall that drops.
+    make_ns drop "$NET.103" 32
+  fi
+  if ((UP[nompi])); then
+    make_ns nompi "$NET.104" 24
+    start_sshd nompi cbnompi "$pub" "$STATE/no-mpirun"
+  fi
+  if ((UP[oldmpi])); then
+    make_ns oldmpi "$NET.105" 24
+    start_sshd oldmpi cboldmpi "$pub" "$STATE/fake-mpirun"
+  fi
+}
+
+cmd_up() {
+  local n=${1:-} d
+  shift || true
+  if ! [[ "$n" =~ ^[0-9]+$ ]] || ((n < 1 || n > MAX_HOSTS)); then
+    usage_error "up needs a host count 1..$MAX_HOSTS, got '${n}'"
+  fi
+  parse_up_options "$n" "$@"
   check_state_path
   require_root
-  if ((slurm)); then slurm_require_tools; fi
+  if ((UP[slurm])); then slurm_require_tools; fi
   if [[ -n "$LAB_USER" ]]; then lab_check_user "$LAB_USER"; fi
   if "$IP" link show "$BRIDGE" >/dev/null 2>&1; then
     local owner="(unknown)"
@@ -346,48 +388,14 @@ cmd_up() {
   [[ -z "$LAB_USER" ]] || gen_key "$STATE/keys/${LAB_USER}_ed25519" "cbnet-$LAB_USER"
   write_fake_mpi
   make_bridge
-  if ((dup)); then lab_guard_dup_net; fi
-
-  local k pub="$STATE/keys/client_ed25519.pub" name twin
-  for ((k = 1; k <= n; k++)); do
-    make_ns "host$k" "$NET.$((10 + k))" 24
-    name="cbhost$k" twin=""
-    if ((k == clone)); then name=cbhost1 twin=host1; fi
-    if ((PRIVATE)); then lab_make_view "host$k" "$twin"; fi
-    if ((dup)); then lab_dup_iface "cbnet-host$k"; fi
-    if ((firewall)); then lab_firewall "cbnet-host$k"; fi
-    start_sshd "host$k" "$name" "$pub"
-  done
-  if ((here)); then
-    mkdir -p "$STATE/hosts/here"
-    echo "$NET.1" >"$STATE/hosts/here/addr"
-    start_sshd here "$(uname -n)" "$pub"
-  fi
-  if ((refused)); then make_ns refused "$NET.101" 24; fi
-  if ((badkey)); then
-    make_ns badkey "$NET.102" 24
-    start_sshd badkey cbbadkey "$STATE/keys/stranger_ed25519.pub"
-  fi
-  if ((drop)); then
-    # A /32 address with no route back: ARP is answered, SYNs are never
-    # answered (neither SYN-ACK nor RST), like a firewall that drops.
-    make_ns drop "$NET.103" 32
-  fi
-  if ((nompi)); then
-    make_ns nompi "$NET.104" 24
-    start_sshd nompi cbnompi "$pub" "$STATE/no-mpirun"
-  fi
-  if ((oldmpi)); then
-    make_ns oldmpi "$NET.105" 24
-    start_sshd oldmpi cboldmpi "$pub" "$STATE/fake-mpirun"
-  fi
-  local d
+  make_good_hosts "$n"
+  make_negative_hosts
   for d in "$STATE"/hosts/*/; do
     d=${d%/}
     [[ -f "$d/sshd_config" ]] && wait_sshd "${d##*/}"
   done
   write_ssh_config "$n"
-  if ((slurm)); then slurm_up "$n"; fi
+  if ((UP[slurm])); then slurm_up "$n"; fi
   UP_DONE=1
   log "up: $n host(s); ssh -F $STATE/ssh_config cbhost1"
   cmd_status
