@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #
-# deploy.sh: put the cluster-bench command at the same path on every host of a
-# hostfile (where there is no shared home), and check that every host has
-# the same MPI as this machine.
+# deploy.sh: put the cluster-bench command on every host of a hostfile (where there is no
+# shared home): for root at the same path as here, for another user in that user's own
+# ~/.local/bin; and check that every host has the same MPI as this machine.
 #
 # Host strings from the hostfile are validated with strict patterns; the
 # commands run remotely are fixed scripts that read the (validated) path from
@@ -32,9 +32,11 @@ SSH_USER=""
 SSH_KEY=""
 CHECK_ONLY=0
 
-# Remote: prints the MPI version line and the binary's sha256 (or "none").
+# Remote: prints the MPI version line, where the command goes there (the path read from
+# stdin for root, else the same file name in the user's own ~/.local/bin) and that file's
+# sha256 (or "none").
 # shellcheck disable=SC2016 # expanded on the remote host, on purpose
-readonly CHECK='IFS= read -r p || p=""; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; if [ -f "$p" ]; then echo "sha=$(sha256sum < "$p" | cut -d " " -f 1)"; else echo sha=none; fi'
+readonly CHECK='IFS= read -r p || p=""; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; if [ "$(id -u)" = 0 ]; then d=$p; else d=$HOME/.local/bin/${p##*/}; fi; echo "dest=$d"; if [ -f "$d" ]; then echo "sha=$(sha256sum < "$d" | cut -d " " -f 1)"; else echo sha=none; fi'
 # Remote: creates the folder of the path read from stdin.
 # shellcheck disable=SC2016
 readonly MKDIR='IFS= read -r p && mkdir -p -- "${p%/*}"'
@@ -46,10 +48,12 @@ usage() {
   cat <<EOF
 Usage: scripts/deploy.sh HOSTFILE [options]
 
-Copies the cluster-bench command to the same absolute path on every host of
-HOSTFILE (Open MPI 'host slots=N' or MPICH 'host:N' lines; '#' comments), over
-ssh in batch mode (keys only), unless the host already has an identical file
-there (shared home, or deployed before). Checks that each host's mpirun
+Copies the cluster-bench command to every host of HOSTFILE (Open MPI
+'[user@]host slots=N' or MPICH 'host:N' lines; '#' comments), over ssh in batch
+mode (keys only), unless the host already has an identical file there (shared
+home, or deployed before): for root to the same absolute path as here, for any
+other remote user into that user's own ~/.local/bin (discover.sh finds it there
+and gives the ranks the PATH that holds it). Checks that each host's mpirun
 reports the same Open MPI version as this machine's.
 
 The default is the command scripts/setup.sh installed: /usr/local/bin/cluster-bench
@@ -58,8 +62,8 @@ ranks find through the PATH mpirun forwards (setup.sh sets mca_base_env_list).
 Then 'mpirun --hostfile HOSTFILE cluster-bench' runs it on every host.
 
 Options:
-  --binary PATH  the file to copy, to the same path on every host (default:
-                 the installed command, $(cb_install_dir)/cluster-bench);
+  --binary PATH  the file to copy (default: the installed command,
+                 $(cb_install_dir)/cluster-bench);
                  an absolute path of [A-Za-z0-9._/+-]
   -F SSH_CONFIG  ssh configuration file
   -u USER        remote user name
@@ -111,25 +115,28 @@ read_hosts() {
   done
 }
 
-# remote_state HOST: sets R_MPI and R_SHA (empty R_SHA: ssh failed).
+# remote_state HOST: sets R_MPI, R_DEST (where the command goes there) and R_SHA (empty
+# R_SHA: ssh failed, or the remote path is not one we write to).
 remote_state() {
   local host=$1 out key value
-  R_MPI="" R_SHA=""
+  R_MPI="" R_SHA="" R_DEST=""
   out=$("$SSH" "${SSH_ARGS[@]}" -- "$host" "$CHECK" <<<"$BINARY" 2>/dev/null) || return 1
   while IFS='=' read -r key value; do
     case "$key" in
       mpi) R_MPI=$(mpi_version "$value") ;;
+      dest) R_DEST=$value ;;
       sha) R_SHA=$value ;;
     esac
   done <<<"$out"
+  [[ "$R_DEST" =~ ^/[A-Za-z0-9._/+-]+$ && "$R_DEST" != */ ]] || R_SHA=""
   [[ -n "$R_SHA" ]]
 }
 
 copy_to() {
   local host=$1
-  "$SSH" "${SSH_ARGS[@]}" -- "$host" "$MKDIR" <<<"$BINARY" \
-    && "$SCP" -q "${SSH_ARGS[@]}" -- "$BINARY" "$host:$BINARY.cb-deploy" \
-    && "$SSH" "${SSH_ARGS[@]}" -- "$host" "$INSTALL" <<<"$BINARY"
+  "$SSH" "${SSH_ARGS[@]}" -- "$host" "$MKDIR" <<<"$R_DEST" \
+    && "$SCP" -q "${SSH_ARGS[@]}" -- "$BINARY" "$host:$R_DEST.cb-deploy" \
+    && "$SSH" "${SSH_ARGS[@]}" -- "$host" "$INSTALL" <<<"$R_DEST"
 }
 
 main() {
@@ -162,13 +169,13 @@ main() {
       continue
     fi
     if [[ "$R_SHA" == "$local_sha" ]]; then
-      status="identical binary already there"
+      status="identical binary already there ($R_DEST)"
     elif ((CHECK_ONLY)); then
       printf '%-24s %-10s %s\n' "$host" missing "binary absent or different" >&2
       failed=1
       continue
     elif copy_to "$host" && remote_state "$host" && [[ "$R_SHA" == "$local_sha" ]]; then
-      status="copied"
+      status="copied to $R_DEST"
     else
       printf '%-24s %-10s %s\n' "$host" failed "copy failed" >&2
       failed=1

@@ -37,12 +37,15 @@ readonly REPO_ROOT PROG=discover.sh
 . "$REPO_ROOT/scripts/lib/targets.sh"
 # shellcheck source=scripts/lib/probe.sh
 . "$REPO_ROOT/scripts/lib/probe.sh"
+# shellcheck source=scripts/lib/facts.sh
+. "$REPO_ROOT/scripts/lib/facts.sh"
+# shellcheck source=scripts/lib/labnet.sh
+. "$REPO_ROOT/scripts/lib/labnet.sh"
+# shellcheck source=scripts/lib/preflight.sh
+. "$REPO_ROOT/scripts/lib/preflight.sh"
 
 readonly HOSTFILE_MARK="# written by scripts/discover.sh"
 readonly JSON_MARK='"generator": "scripts/discover.sh"'
-
-# A record's fields, in order: target address status detail hostname logical_cores
-# physical_cores cpu_model mem_kb load1 mpi binary binary_path (a pre-check's stop at detail).
 
 # The probe run on every host: POSIX sh, one line, no single quotes and no
 # "!" (so that csh-family login shells accept it too). It reads from stdin
@@ -50,7 +53,7 @@ readonly JSON_MARK='"generator": "scripts/discover.sh"'
 # a non-interactive ssh shell there has it), and looks it up as mpirun's
 # daemon will. Output: key=value lines.
 # shellcheck disable=SC2016 # expanded on the remote host, on purpose
-readonly PROBE='IFS= read -r cb_bin || cb_bin=""; IFS= read -r cb_path || cb_path=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; echo "mpich=$(mpichversion 2>/dev/null | head -n 1)"; if [ -z "$cb_bin" ]; then echo binary=skip; else if [ -n "$cb_path" ]; then PATH=$cb_path; fi; cb_at=$(command -v "$cb_bin" 2>/dev/null); if [ -n "$cb_at" ] && [ -f "$cb_at" ] && [ -x "$cb_at" ]; then echo binary=yes; echo "binary_path=$cb_at"; else echo binary=no; fi; fi'
+readonly PROBE='IFS= read -r cb_bin || cb_bin=""; IFS= read -r cb_path || cb_path=""; echo cb_probe=1; echo "hostname=$(uname -n)"; echo "nproc=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"; echo "physical=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v "^#" | sort -u | wc -l)"; echo "model=$(sed -n "s/^model name[[:space:]]*:[[:space:]]*//p" /proc/cpuinfo 2>/dev/null | head -n 1)"; echo "mem_kb=$(sed -n "s/^MemTotal:[[:space:]]*\([0-9]*\).*/\1/p" /proc/meminfo 2>/dev/null)"; echo "load1=$(cut -d " " -f 1 /proc/loadavg 2>/dev/null)"; echo "mpi=$( { mpirun --version 2>/dev/null || ompi_info --version 2>/dev/null; } | head -n 1)"; echo "mpich=$(mpichversion 2>/dev/null | head -n 1)"; echo "machine_id=$(cat /etc/machine-id 2>/dev/null)"; echo "boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)"; echo "conn=${SSH_CONNECTION:-}"; echo "home=$HOME"; echo "addrs=$(ip -4 -o addr show 2>/dev/null | awk "{print \$4}" | tr "\n" " ")"; if [ -z "$cb_bin" ]; then echo binary=skip; else if [ -n "$cb_path" ]; then PATH=$cb_path; fi; cb_at=$(command -v "$cb_bin" 2>/dev/null); if [ -z "$cb_at" ] && [ -f "$HOME/.local/bin/$cb_bin" ] && [ -x "$HOME/.local/bin/$cb_bin" ]; then cb_at=$HOME/.local/bin/$cb_bin; fi; if [ -n "$cb_at" ] && [ -f "$cb_at" ] && [ -x "$cb_at" ]; then echo binary=yes; echo "binary_path=$cb_at"; cb_v=$("$cb_at" --version 2>&1 </dev/null); echo "binary_rc=$?"; echo "binary_version=$(printf "%s\n" "$cb_v" | grep -v "^[[:space:]]*$" | head -n 1)"; else echo binary=no; fi; fi'
 
 # Options (set by parse_args).
 OUT="$REPO_ROOT/hostfiles/lab.txt"
@@ -61,7 +64,10 @@ JOBS=256
 TIMEOUT=1
 BINARY=$CB_COMMAND
 FORMAT=openmpi
-SLOTS=logical
+SLOTS=physical
+PORTS=""
+MCA_CONF=1
+PREFLIGHT=1
 INCLUDE_LOCAL=0
 FORCE=0
 RAW_TARGETS=()
@@ -70,6 +76,9 @@ RAW_TARGETS=()
 LOOKUP_PATH=""     # the PATH the probe looks the command up in (empty: the host's own)
 PROBE_INPUT=""     # the probe's stdin (choose_lookup_path)
 LOCAL_MPI=""
+LOCAL_VERSION=""   # the command's --version line here
+LOCAL_KEY=""       # this machine's identity (machine_key)
+LOCAL_ADDRS=""     # this machine's a.b.c.d/N addresses
 
 # Results (collect_records and classify_records).
 RECORDS=()
@@ -92,6 +101,7 @@ Targets:
   192.0.2.30-39         range in the last octet
   10.0.0.5-10.0.0.40       range of full addresses
   lab-pc07, lab-pc07.cs.x  host names (and ~/.ssh/config aliases)
+  student@lab-pc07         one host, logged in to as that user (as in a hostfile)
   @FILE                    one target per line, '#' comments
   Ranges larger than a /16 (65536 addresses) are refused without --force.
 
@@ -116,22 +126,46 @@ Options:
   --format F     openmpi ('host slots=N', default) or mpich ('host:N', a
                  Hydra hostfile; hosts must have this machine's MPICH
                  version, from mpichversion, instead of its Open MPI)
-  --slots S      logical (nproc, default), physical (cores), or idle
-                 (logical cores minus the 1-minute load, at least 1)
-  --include-local  add this machine (by its host name, first in the file)
+  --slots S      cores (physical cores the user may use, default), threads
+                 (hardware threads, nproc), or idle (threads minus the 1-minute
+                 load, at least 1); every line's comment says both counts
+  --ports LO-HI  a TCP port range the hosts' firewalls open: Open MPI's
+                 wire-up gets the lower half, its MPI messages the upper
+                 (the pre-flight check tries both)
+  --include-local  add this machine (by its host name, first in the file);
+                 a target that is this machine goes first in any case, so
+                 that rank 0 and its ./results stay where mpirun is typed
+  --no-mca-conf  do not write the Open MPI settings (below)
+  --no-preflight skip the check that the hosts reach each other
   --force        allow ranges larger than a /16; overwrite files that
                  discover.sh did not write
   -h, --help     this help
 
 Every target is classified: ok, refused, timeout, unreachable, auth-failed,
-no-mpi, mpi-version-mismatch (differs from this machine's mpirun), no-binary,
-probe-failed (logged in but the probe printed nothing usable). Only ok hosts
-go into the hostfile, once per remote host name. A summary goes to stderr.
+host-key-changed (the fix, ssh-keygen -R, is named), no-mpi,
+mpi-version-mismatch (differs from this machine's mpirun), no-binary,
+binary-fails (its --version does not run there: architecture, glibc, libmpi),
+binary-version-mismatch, hostname-clash (another machine, by machine id and boot
+id, with a host name already listed: a cloned image), probe-failed (logged in
+but the probe printed nothing usable). Only ok hosts go into the hostfile, once
+per machine, with -u as USER@HOST. A summary goes to stderr.
+
+Open MPI settings: with an Open MPI hostfile, discover.sh writes what a plain
+'mpirun --hostfile FILE cluster-bench' needs into a marked block of
+~/.openmpi/mca-params.conf (the block is replaced by each run, the rest of the
+file kept): plm_rsh_agent (ssh with -F/-i as given), oob_tcp_if_include and
+btl_tcp_if_include (the subnets the hosts were reached on: an address that
+every host holds, such as docker0's, is never used), the ports of --ports, and
+mca_base_env_list = PATH=... when the command is in the remote user's
+~/.local/bin (where deploy.sh puts it for a user other than root). Then every
+ok host tries to reach every other one and this machine on those ports
+(pre-flight); a pair that cannot is named.
 
 SSH: ssh -o BatchMode=yes -o ConnectTimeout=N -o StrictHostKeyChecking=accept-new;
 passwords are never asked for. A timeout to an address of a local network
 that never answered ARP is reported as unreachable (nothing there).
-Exit status: 0 some host qualifies, 1 none does, 2 bad usage or target.
+Exit status: 0 some host qualifies, 1 none does or the pre-flight check found
+hosts that cannot reach each other, 2 bad usage or target.
 Needs bash, ssh, coreutils, iproute2 and jq here; a POSIX shell there.
 
 Environment: CLUSTER_BENCH_SSH (ssh), CLUSTER_BENCH_IP (ip),
@@ -159,6 +193,9 @@ parse_args() {
       --binary) need_value "$@"; BINARY=$2; shift ;;
       --format) need_value "$@"; FORMAT=$2; shift ;;
       --slots) need_value "$@"; SLOTS=$2; shift ;;
+      --ports) need_value "$@"; PORTS=$2; shift ;;
+      --no-mca-conf) MCA_CONF=0 ;;
+      --no-preflight) PREFLIGHT=0 ;;
       --include-local) INCLUDE_LOCAL=1 ;;
       --force) FORCE=1 ;;
       --) shift; RAW_TARGETS+=("$@"); break ;;
@@ -181,11 +218,38 @@ check_options() {
   whole_number -t "$TIMEOUT" 1 120 "whole seconds"
   JOBS=$((10#$JOBS)) TIMEOUT=$((10#$TIMEOUT))
   case "$FORMAT" in openmpi | mpich) ;; *) usage_error "--format is openmpi or mpich, got $(quoted "$FORMAT")" ;; esac
-  case "$SLOTS" in logical | physical | idle) ;; *) usage_error "--slots is logical, physical or idle, got $(quoted "$SLOTS")" ;; esac
+  case "$SLOTS" in
+    cores | physical | threads | logical | idle) ;;
+    *) usage_error "--slots is cores, threads or idle, got $(quoted "$SLOTS")" ;;
+  esac
+  check_ports_option
   ssh_options "$SSH_CONFIG" "$SSH_USER" "$SSH_KEY"
+  check_agent_paths
   check_binary_option
   [[ "$OUT" != -* && -n "$OUT" && "$OUT" != */ ]] || usage_error "-o: bad file name $(quoted "$OUT")"
   ((${#RAW_TARGETS[@]} > 0)) || usage_error "no targets given"
+}
+
+# check_ports_option: --ports LO-HI, at least 4 ports (two halves of 2), above 1023.
+check_ports_option() {
+  [[ -n "$PORTS" ]] || return 0
+  if ! [[ "$PORTS" =~ ^([0-9]{4,5})-([0-9]{4,5})$ ]] || ((10#${BASH_REMATCH[1]} < 1024)) \
+    || ((10#${BASH_REMATCH[2]} > 65535 || 10#${BASH_REMATCH[2]} - 10#${BASH_REMATCH[1]} < 3)); then
+    usage_error "--ports needs LO-HI, 1024 <= LO, LO + 3 <= HI <= 65535; got $(quoted "$PORTS")"
+  fi
+  PORTS="$((10#${BASH_REMATCH[1]}))-$((10#${BASH_REMATCH[2]}))"
+}
+
+# check_agent_paths: -F and -i go into Open MPI's plm_rsh_agent, which is split at
+# spaces: their absolute paths must have none (or the settings are not written).
+check_agent_paths() {
+  local f
+  ((MCA_CONF)) && [[ "$FORMAT" == openmpi ]] || return 0
+  for f in "$SSH_CONFIG" "$SSH_KEY"; do
+    [[ -z "$f" || "$(realpath -- "$f")" =~ ^/[A-Za-z0-9._/+-]+$ ]] \
+      || usage_error "$(quoted "$f"): Open MPI cannot take a path with spaces or quotes in" \
+        "plm_rsh_agent; move it, or use --no-mca-conf"
+  done
 }
 
 check_binary_option() {
@@ -231,8 +295,9 @@ check_outputs() {
 # classify_ssh_error STDERR: status for a failed ssh (exit 255).
 classify_ssh_error() {
   case "$1" in
+    *"IDENTIFICATION HAS CHANGED"* | *"has changed and you have requested strict"*) echo host-key-changed ;;
     *"Permission denied"* | *"Too many authentication failures"*) echo auth-failed ;;
-    *"Host key verification failed"* | *"IDENTIFICATION HAS CHANGED"*) echo auth-failed ;;
+    *"Host key verification failed"*) echo auth-failed ;;
     *"Connection refused"* | *"Connection closed"* | *"Connection reset"*) echo refused ;;
     *"timed out"*) echo timeout ;;
     *) echo unreachable ;;
@@ -252,7 +317,7 @@ choose_lookup_path() {
 
 # probe_ssh INDEX: the one ssh round trip; the record goes to stdout.
 probe_ssh() {
-  local i=$1 target=${TARGETS[$1]} addr=${TARGET_ADDR[$1]} rc=0 out line
+  local i=$1 target=${TARGETS[$1]} addr=${TARGET_ADDR[$1]} rc=0 out line status
   # The port already answered: give ssh's own connect and banner exchange
   # some slack (a busy host's sshd can be slow to greet).
   local ct=$((TIMEOUT > 5 ? TIMEOUT : 5))
@@ -264,13 +329,35 @@ probe_ssh() {
     record "$target" "$addr" timeout "probe did not finish"
   elif [[ "$out" != *cb_probe=1* ]]; then
     if ((rc == 255)); then
-      record "$target" "$addr" "$(classify_ssh_error "$line")" "$line"
+      status=$(classify_ssh_error "$(<"$WORKDIR/e.$i")")
+      [[ "$status" != host-key-changed ]] || line=$(host_key_detail "$target")
+      record "$target" "$addr" "$status" "$line"
     else
       record "$target" "$addr" probe-failed "exit $rc: $line"
     fi
   else
     emit_facts "$target" "$addr" "$out"
   fi
+}
+
+# host_key_detail TARGET: what a changed host key means, and the one command that forgets
+# the old key: the name ssh stored it under (its HostName, [name]:port off port 22), in the
+# known-hosts file ssh's configuration names.
+host_key_detail() {
+  local key value name="" port=22 file=""
+  while read -r key value; do
+    case "$key" in
+      hostname) name=$value ;;
+      port) port=$value ;;
+      userknownhostsfile) file=${value%% *} ;;
+    esac
+  done < <("$SSH" "${SSH_ARGS[@]}" -G -- "$1" 2>/dev/null)
+  [[ -n "$name" ]] || name=${1#*@}
+  [[ "$port" == 22 ]] || name="[$name]:$port"
+  clean name "$name"
+  clean file "$file"
+  echo "the host key differs from the one known for $name (reinstalled or replaced?):" \
+    "if that is expected, run: ssh-keygen -R '$name'${file:+ -f $file}, then discover again"
 }
 
 # first_error FILE: REC = ssh's first message in FILE that is not the notice
@@ -285,84 +372,55 @@ first_error() {
   done <"$1"
 }
 
-# emit_facts TARGET ADDR PROBE_OUTPUT: classify a host that answered.
-emit_facts() {
-  local target=$1 addr=$2 out=$3 key value
-  local hostname="" nproc="" physical="" model="" mem_kb="" load1="" mpi="" binary="" binary_path=""
-  while IFS='=' read -r key value; do
-    clean value "$value"
-    case "$key" in
-      hostname) hostname=$value ;;
-      nproc) nproc=$value ;;
-      physical) physical=${value//[[:space:]]/} ;;
-      model) model=$value ;;
-      mem_kb) mem_kb=$value ;;
-      load1) load1=$value ;;
-      mpi) [[ "$FORMAT" == mpich ]] || mpi=$(mpi_version "$value") ;;
-      mpich) [[ "$FORMAT" != mpich ]] || mpi=$(mpi_version "$value") ;;
-      binary) binary=$value ;;
-      binary_path) binary_path=$value ;;
-    esac
-  done <<<"$out"
-  [[ "$nproc" =~ ^[0-9]+$ ]] || nproc=""
-  [[ "$physical" =~ ^[1-9][0-9]*$ ]] || physical=$nproc
-  [[ "$mem_kb" =~ ^[0-9]+$ ]] || mem_kb=""
-  [[ "$load1" =~ ^[0-9]+(\.[0-9]+)?$ ]] || load1=""
-  valid_host "$hostname" || hostname=""
-  local status=ok detail=""
-  if [[ -z "$hostname" || -z "$nproc" ]]; then
-    status=probe-failed detail="no host name or core count"
-  elif [[ -z "$mpi" ]]; then
-    status=no-mpi detail="no MPI version ($([[ "$FORMAT" == mpich ]] && echo mpichversion || echo "mpirun --version"))"
-  elif [[ -n "$LOCAL_MPI" && "$mpi" != "$LOCAL_MPI" ]]; then
-    status=mpi-version-mismatch detail="'$mpi' there, '$LOCAL_MPI' here"
-  elif [[ "$binary" == no ]]; then
-    status=no-binary detail=$(no_binary_detail)
-  fi
-  record "$target" "$addr" "$status" "$detail" "$hostname" "$nproc" "$physical" \
-    "$model" "$mem_kb" "$load1" "$mpi" "$binary" "$binary_path"
-}
-
-# no_binary_detail: why mpirun would not find the command there, and the fix.
-no_binary_detail() {
-  if [[ "$BINARY" == /* ]]; then
-    echo "no executable $BINARY: scripts/deploy.sh --binary $BINARY copies it there"
-  elif [[ -n "$LOOKUP_PATH" ]]; then
-    echo "$BINARY is in no folder of this shell's PATH (mpirun forwards it) there:" \
-      "scripts/deploy.sh copies it there (no shared home)"
-  else
-    echo "$BINARY is not on the PATH of a non-interactive ssh shell there:" \
-      "scripts/deploy.sh copies it there (no shared home), or add its folder to that PATH"
-  fi
-}
-
+# probe_local: this machine's record (the probe run here, no ssh).
 probe_local() {
   local out
   out=$(sh -c "$PROBE" <<<"$PROBE_INPUT" 2>/dev/null) || true
   emit_facts "$(uname -n)" local "$out"
 }
 
+# know_this_machine: LOCAL_KEY, this machine's identity (machine_key), and its
+# addresses, from the probe run here.
+know_this_machine() {
+  local target addr status detail hostname rest machine_id boot_id
+  IFS=$FS read -r target addr status detail hostname rest rest rest rest rest rest rest rest rest \
+    machine_id boot_id rest rest rest rest LOCAL_ADDRS <<<"$(probe_local)"
+  LOCAL_KEY=$(machine_key "$hostname" "$machine_id" "$boot_id")
+}
+
 # ---------------------------------------------------------------- report
 
-# The inventory JSON, from the annotated records on stdin (RECORD_FIELDS, then
-# slots, in_hostfile, duplicate_of): empty strings become null, numbers numbers.
+# The inventory JSON, from the annotated records on stdin (the fields of facts.sh, then
+# slots, in_hostfile, duplicate_of, this_machine): empty strings become null, numbers
+# numbers.
 # shellcheck disable=SC2016 # jq's own variables
 readonly JQ_INVENTORY='
   def str: if . == null or . == "" then null else . end;
   def num: if type == "string" and test("^[0-9]+([.][0-9]+)?$") then tonumber else null end;
+  def words: if . == null or . == "" then [] else split(" ") end;
   def target: {
     target: .[0], address: (.[1] | str), status: .[2], detail: (.[3] | str),
     hostname: (.[4] | str), logical_cores: (.[5] | num), physical_cores: (.[6] | num),
     cpu_model: (.[7] | str), mem_kb: (.[8] | num), load1: (.[9] | num), mpi: (.[10] | str),
-    binary: (.[11] | str), slots: (.[13] | num), in_hostfile: (.[14] == "true"),
-    duplicate_of: (.[15] | str), binary_path: (.[12] | str)
+    binary: (.[11] | str), binary_path: (.[12] | str), binary_version: (.[13] | str),
+    machine_id: (.[14] | str), boot_id: (.[15] | str), reached_at: (.[16] | str),
+    network: (.[18] | str), home: (.[19] | str), addresses: (.[20] | words),
+    slots: (.[21] | num), in_hostfile: (.[22] == "true"), duplicate_of: (.[23] | str),
+    this_machine: (.[24] == "true")
   };
   {
     generator: "scripts/discover.sh",
     created: $created,
     local_mpi: ($local_mpi | str),
-    options: {format: $format, slots: $slots_mode, binary: ($binary | str), timeout_s: $timeout},
+    options: {format: $format, slots: $slots_mode, binary: ($binary | str), timeout_s: $timeout,
+      ports: ($ports | str)},
     hostfile: (if $hosts > 0 then $hostfile else null end),
+    networks: ($nets | split(",") | map(select(length > 0))),
+    shared_addresses: ($shared | words),
+    mca_settings: ($settings | split("\n") | map(select(length > 0))),
+    mca_conf: ($mca_conf | str),
+    preflight_blocked: [$blocked | split("\n")[] | select(length > 0) | split(" ")
+      | {from: .[0], to: .[1], port: (.[2] | num), result: .[3]}],
     hosts: $hosts,
     slots: $slots,
     targets: [split("\n")[] | select(length > 0) | split("\u001f") | target]
@@ -372,8 +430,8 @@ readonly JQ_INVENTORY='
 slots_for() {
   local nproc=$1 physical=$2 load=$3 whole frac idle
   case "$SLOTS" in
-    logical) echo "$nproc" ;;
-    physical) echo "${physical:-$nproc}" ;;
+    threads | logical) echo "$nproc" ;;
+    physical | cores) echo "${physical:-$nproc}" ;;
     idle)
       whole=${load%%.*}
       frac=0
@@ -407,41 +465,89 @@ collect_records() {
   done
 }
 
-# classify_records: an ok host goes into the hostfile once per host name (a
-# host answering on two addresses is a duplicate). Sets ANNOTATED (records
-# plus slots, in_hostfile, duplicate_of), HOSTFILE_BODY, HOSTS, SLOTS_TOTAL,
-# TABLE (the summary rows), COUNTS (per status).
+# hostfile_name TARGET HERE: the host as the hostfile names it: with -u, USER@TARGET
+# (Open MPI's ssh logs in as USER there), except for this machine (HERE=true), which
+# mpirun starts without ssh.
+hostfile_name() {
+  if [[ "$2" == true || -z "$SSH_USER" || "$1" == *@* || "$FORMAT" == mpich ]]; then
+    echo "$1"
+  else
+    echo "$SSH_USER@$1"
+  fi
+}
+
+# clash_detail TARGET FIRST SAME_MACHINE_ID: why a second host with a known host name is
+# left out.
+clash_detail() {
+  local how="another machine id"
+  [[ "$3" == true ]] && how="the same machine id, another boot id"
+  echo "host name also used by $2, which is another machine ($how; a cloned image?):" \
+    "Open MPI would take the two for one host; give each machine its own host name" \
+    "(hostnamectl set-hostname) and discover again"
+}
+
+# classify_records: an ok host goes into the hostfile once per machine (a host
+# answering on two addresses is a duplicate; another machine with a host name already
+# seen is a hostname-clash), this machine first. Sets ANNOTATED (records plus slots,
+# in_hostfile, duplicate_of, this_machine), HOSTFILE_BODY, HOSTS, SLOTS_TOTAL, TABLE (the
+# summary rows), COUNTS (per status), LAB_HOSTS (the records in the hostfile).
 classify_records() {
-  local -A first_by_name=()
-  local rec target addr status detail hostname nproc physical model mem_kb load1 mpi binary binary_path
-  local slots in_file dup row hidden=0
-  ANNOTATED="" HOSTFILE_BODY="" TABLE="" HOSTS=0 SLOTS_TOTAL=0
+  local -A by_key=() by_name=() mid_of=()
+  local rec row hidden=0 first="" rest="" line
+  ANNOTATED="" HOSTFILE_BODY="" TABLE="" HOSTS=0 SLOTS_TOTAL=0 LAB_HOSTS=()
   COUNTS=()
   for rec in "${RECORDS[@]}"; do
-    IFS=$FS read -r target addr status detail hostname nproc physical model mem_kb load1 mpi binary binary_path <<<"$rec"
-    slots="" in_file=false dup=""
-    if [[ "$status" == ok && -n "${first_by_name[$hostname]:-}" ]]; then
-      dup=${first_by_name[$hostname]}
-      detail="same host as $dup"
-    elif [[ "$status" == ok ]]; then
-      first_by_name[$hostname]=$target
-      slots=$(slots_for "$nproc" "$physical" "$load1")
-      in_file=true HOSTS=$((HOSTS + 1)) SLOTS_TOTAL=$((SLOTS_TOTAL + slots))
-      HOSTFILE_BODY+=$(hostfile_line "$FORMAT" "$target" "$slots" "${model:-unknown cpu}, load ${load1:-?}")$'\n'
-    fi
-    COUNTS[$status]=$((${COUNTS[$status]:-0} + 1))
-    set_rec "$target" "$addr" "$status" "$detail" "$hostname" "$nproc" "$physical" "$model" \
-      "$mem_kb" "$load1" "$mpi" "$binary" "$binary_path" "$slots" "$in_file" "$dup"
+    classify_one "$rec"
+    COUNTS[$C_STATUS]=$((${COUNTS[$C_STATUS]:-0} + 1))
     ANNOTATED+=$REC$'\n'
-    if ((${#RECORDS[@]} > 32)) && [[ "$status" == unreachable ]]; then
+    if [[ -n "$C_LINE" ]]; then
+      if [[ "$C_HERE" == true ]]; then first+=$C_LINE; else rest+=$C_LINE; fi
+    fi
+    if ((${#RECORDS[@]} > 32)) && [[ "$C_STATUS" == unreachable ]]; then
       hidden=$((hidden + 1))
     else
-      printf -v row '%-18s %-20s %-16s %5s  %s\n' "$target" "$status" \
-        "${hostname:--}" "${slots:--}" "${detail:-${mpi:-}}"
+      printf -v row '%-18s %-20s %-16s %5s  %s\n' "$C_TARGET" "$C_STATUS" \
+        "${C_HOSTNAME:--}" "${C_SLOTS:--}" "$C_SHOWN"
       TABLE+=$row
     fi
   done
+  HOSTFILE_BODY=$first$rest
   ((hidden == 0)) || TABLE+="(and $hidden unreachable targets, listed in the JSON)"$'\n'
+}
+
+# classify_one RECORD: REC = the annotated record; C_* what the summary needs; C_LINE
+# its hostfile line (empty when left out). Uses classify_records' by_key, by_name, mid_of.
+classify_one() {
+  local target addr status detail hostname nproc physical model mem_kb load1 mpi binary
+  local binary_path binary_version machine_id boot_id reached client network home addrs
+  local key slots="" in_file=false dup="" here=false same_mid=false
+  IFS=$FS read -r target addr status detail hostname nproc physical model mem_kb load1 mpi \
+    binary binary_path binary_version machine_id boot_id reached client network home addrs <<<"$1"
+  C_LINE=""
+  key=$(machine_key "$hostname" "$machine_id" "$boot_id")
+  if [[ "$status" == ok && -n "${by_key[$key]:-}" ]]; then
+    dup=${by_key[$key]}
+    detail="same host as $dup"
+  elif [[ "$status" == ok && -n "${by_name[$hostname]:-}" ]]; then
+    [[ "${mid_of[$hostname]}" != "$machine_id" ]] || same_mid=true
+    status=hostname-clash detail=$(clash_detail "$target" "${by_name[$hostname]}" "$same_mid")
+  elif [[ "$status" == ok ]]; then
+    by_key[$key]=$target by_name[$hostname]=$target mid_of[$hostname]=$machine_id
+    [[ "$key" != "$LOCAL_KEY" ]] || here=true
+    slots=$(slots_for "$nproc" "$physical" "$load1")
+    in_file=true HOSTS=$((HOSTS + 1)) SLOTS_TOTAL=$((SLOTS_TOTAL + slots))
+    C_LINE=$(hostfile_line "$FORMAT" "$(hostfile_name "$target" "$here")" "$slots" \
+      "${model:-unknown cpu}, $physical cores / $nproc threads, load ${load1:-?}")$'\n'
+    LAB_HOSTS+=("$1")
+  fi
+  if [[ "$status" == refused || "$status" == timeout ]] && [[ " $LOCAL_ADDRS " == *" $addr/"* ]]; then
+    detail="this machine, where mpirun starts ranks without ssh: --include-local puts it first"
+  fi
+  C_TARGET=$target C_STATUS=$status C_HOSTNAME=$hostname C_SLOTS=$slots C_HERE=$here
+  C_SHOWN=${detail:-${mpi:-}}
+  set_rec "$target" "$addr" "$status" "$detail" "$hostname" "$nproc" "$physical" "$model" \
+    "$mem_kb" "$load1" "$mpi" "$binary" "$binary_path" "$binary_version" "$machine_id" \
+    "$boot_id" "$reached" "$client" "$network" "$home" "$addrs" "$slots" "$in_file" "$dup" "$here"
 }
 
 # print_summary: the table and the totals, on stderr.
@@ -455,7 +561,7 @@ print_summary() {
   } >&2
 }
 
-# write_inventory NOW: the JSON of every target, beside the hostfile.
+# write_inventory NOW MCA_CONF: the JSON of every target, beside the hostfile.
 write_inventory() {
   local json_file
   json_file=$(json_path "$OUT")
@@ -463,6 +569,9 @@ write_inventory() {
     --arg created "$1" --arg local_mpi "$LOCAL_MPI" --arg format "$FORMAT" \
     --arg slots_mode "$SLOTS" --arg binary "$BINARY" --argjson timeout "$TIMEOUT" \
     --arg hostfile "$OUT" --argjson hosts "$HOSTS" --argjson slots "$SLOTS_TOTAL" \
+    --arg ports "$PORTS" --arg nets "$LAB_NETS" --arg shared "$SHARED_ADDRS" \
+    --arg settings "$(printf '%s\n' "${MCA_SETTINGS[@]}")" --arg mca_conf "$2" \
+    --arg blocked "$(printf '%s\n' "${BLOCKED[@]}")" \
     "$JQ_INVENTORY" | write_atomic "$json_file"
   log "inventory: $json_file"
 }
@@ -494,6 +603,30 @@ check_tools() {
     LOCAL_MPI=$(local_mpi_version)
   fi
   [[ -n "$LOCAL_MPI" ]] || log "warning: no mpirun here; MPI versions are not compared"
+  if [[ -n "$BINARY" ]]; then
+    LOCAL_VERSION=$("$BINARY" --version 2>/dev/null </dev/null | head -n 1) || LOCAL_VERSION=""
+  fi
+}
+
+# lab_settings: the network, the Open MPI settings and the pre-flight check of the hosts
+# in the hostfile (an Open MPI hostfile; Hydra reads none of these settings).
+lab_settings() {
+  LAB_NETS="" SHARED_ADDRS="" MCA_SETTINGS=() BLOCKED=()
+  ((HOSTS > 0)) && [[ "$FORMAT" == openmpi ]] || return 0
+  lab_networks
+  lab_mca_settings "$(mca_user_conf)"
+  if ((PREFLIGHT)); then preflight; fi
+}
+
+# write_mca_conf: the settings block, when asked and there is something to say; prints
+# the file written.
+write_mca_conf() {
+  ((MCA_CONF && HOSTS > 0 && ${#MCA_SETTINGS[@]} > 0)) || return 0
+  local file
+  file=$(mca_user_conf)
+  lab_write_mca_block "$file" "$(realpath -m -- "$OUT")"
+  lab_report_settings "$file"
+  echo "$file"
 }
 
 main() {
@@ -505,17 +638,21 @@ main() {
   choose_lookup_path
   WORKDIR=$(mktemp -d -t cb-discover.XXXXXX)
   trap 'rm -rf -- "$WORKDIR"' EXIT
-  local started=$SECONDS now rc=0
+  local started=$SECONDS now rc=0 conf
   log "probing ${#TARGETS[@]} target(s), $JOBS at a time, timeout ${TIMEOUT}s"
   resolve_groups
   target_addrs
+  know_this_machine
   run_probes
   collect_records
   classify_records
   print_summary
+  lab_settings
   now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-  write_inventory "$now"
   write_hostfile "$now" || rc=$?
+  conf=$(write_mca_conf)
+  write_inventory "$now" "$conf"
+  preflight_report || rc=1
   log "done in $((SECONDS - started))s"
   return "$rc"
 }

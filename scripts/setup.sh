@@ -14,25 +14,28 @@ readonly ROOT PROG=setup.sh
 
 # What each package is for: Open MPI (runtime, headers for rsmpi's build), libclang (bindgen
 # in rsmpi's build), gcc/make (C parts), ssh client+server (launch; the test hosts' sshd),
-# iproute2 (test hosts' namespaces), shellcheck (lint), python3-venv (plots), jq (the JSON
-# inventory discover.sh writes; bench_speed.sh and bench_cost.sh read run JSONs), time (GNU
-# time: bench_cost.sh's peak memory of a whole job).
+# iproute2 and nftables (the test hosts' namespaces and firewalls), shellcheck (lint),
+# python3-venv (plots), jq (the JSON inventory discover.sh writes; bench_speed.sh and
+# bench_cost.sh read run JSONs), time (GNU time: bench_cost.sh's peak memory of a whole job).
 readonly APT_PACKAGES=(
   openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config
-  openssh-client openssh-server iproute2 procps util-linux
+  openssh-client openssh-server iproute2 nftables procps util-linux
   shellcheck python3 python3-venv jq time curl ca-certificates
 )
+# What building and running need, of the above (without the rest: no plots, lint, test hosts).
+readonly BUILD_PACKAGES=(openmpi-bin libopenmpi-dev libclang-dev gcc make pkg-config openssh-client)
 readonly PY_PACKAGES=(matplotlib numpy)
 # shellcheck source=scripts/lib/setup-extras.sh
 . "$ROOT/scripts/lib/setup-extras.sh"
 
 usage() {
   cat <<USAGE
-Usage: scripts/setup.sh [--no-build] [--no-python] [--no-mca-defaults] [--slurm] [--mpi mpich]
+Usage: scripts/setup.sh [--user] [--no-build] [--no-python] [--no-mca-defaults] [--slurm]
+                       [--mpi mpich]
 
 Installs what cluster-bench needs (apt packages with sudo when not root, Rust via rustup if
 cargo is missing, a Python venv in .venv with matplotlib), writes hostfiles/localhost.txt
-(slots = this machine's cores) if it is missing, builds the release binary and installs it
+(slots = this machine's physical cores) if it is missing, builds the release binary and installs it
 as the command 'cluster-bench' in $(cb_install_dir) (/usr/local/bin as root, ~/.local/bin
 otherwise; --no-build skips both).
 
@@ -42,8 +45,12 @@ and, for a ~/.local/bin install, mca_base_env_list = PATH: mpirun gives every ra
 PATH, so ranks on other hosts find 'cluster-bench' where it is here (a shared home, or
 scripts/deploy.sh).
 
+  --user       no root and no sudo (the default for a user that sudo does not allow): the
+               system packages are only checked; the missing ones are printed as the one
+               apt-get line for an administrator; Rust, the venv, the build and the
+               command (~/.local/bin) are done when what building needs is there
   --slurm      also Debian's munge, slurmctld, slurmd, slurm-client (services left off), for
-               scripts/testnet.sh up N --slurm
+               scripts/dev/testnet.sh up N --slurm
   --mpi mpich  also MPICH (mpich, libmpich-dev) with Open MPI kept as mpirun/mpicc/mpiexec,
                and cluster-bench built on it (MPICC=mpicc.mpich, in target/mpich), installed
                beside 'cluster-bench' as 'cluster-bench-mpich'
@@ -54,12 +61,18 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# missing_packages PKG...: prints those not installed, one a line.
+missing_packages() {
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || echo "$pkg"
+  done
+}
+
 # install_apt_packages PKG...: the ones not installed yet.
 install_apt_packages() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
+  local missing=()
+  mapfile -t missing < <(missing_packages "$@")
   if [[ ${#missing[@]} -eq 0 ]]; then
     return
   fi
@@ -92,14 +105,23 @@ install_python_env() {
   "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 }
 
+# physical_cores: this machine's cores (core and socket pairs), at most its hardware threads.
+physical_cores() {
+  local threads cores
+  threads=$(nproc)
+  cores=$( { lscpu -p=Core,Socket 2>/dev/null || true; } | grep -v '^#' | sort -u | wc -l)
+  ((cores >= 1 && cores <= threads)) || cores=$threads
+  echo "$cores"
+}
+
 write_local_hostfile() {
   local file="$ROOT/hostfiles/localhost.txt"
   if [[ -e "$file" ]]; then
     return
   fi
   mkdir -p "$ROOT/hostfiles"
-  printf '# this machine; written by scripts/setup.sh (slots = nproc)\nlocalhost slots=%s\n' "$(nproc)" >"$file.tmp.$$"
-  mv "$file.tmp.$$" "$file"
+  printf '# this machine; written by scripts/setup.sh (slots = cores: %s cores / %s threads)\nlocalhost slots=%s\n' \
+    "$(physical_cores)" "$(nproc)" "$(physical_cores)" | write_atomic "$file"
   log "wrote $file"
 }
 
@@ -157,11 +179,43 @@ check_command_on_path() {
   fi
 }
 
+# no_root_access: not root, and sudo is absent or refuses this user (a sudo that only asks
+# for a password is access: it asks).
+no_root_access() {
+  local err
+  (($(id -u) != 0)) || return 1
+  command -v sudo >/dev/null || return 0
+  err=$(sudo -n -l 2>&1 >/dev/null) && return 1
+  [[ "$err" != *"password is required"* ]]
+}
+
+# check_user_packages PKG...: without root, what is missing, as the one line an
+# administrator types; fails when building needs some of it.
+check_user_packages() {
+  local missing=() needed=()
+  mapfile -t missing < <(missing_packages "$@")
+  if ((${#missing[@]} == 0)); then
+    log "every system package is installed"
+    return 0
+  fi
+  log "missing system packages; an administrator installs them with:"
+  echo "sudo apt-get install -y --no-install-recommends ${missing[*]}"
+  mapfile -t needed < <(missing_packages "${BUILD_PACKAGES[@]}")
+  ((${#needed[@]} == 0)) || die "cannot build without ${needed[*]} (the line above installs them)"
+  log "building anyway: what is missing is not needed to build and run cluster-bench"
+}
+
+# python_env_possible: python3 can make a venv here (python3-venv).
+python_env_possible() {
+  [[ -x "$ROOT/.venv/bin/python" ]] || python3 -c 'import ensurepip, venv' 2>/dev/null
+}
+
 main() {
-  local build=1 python=1 mca=1 slurm=0 mpich=0
+  local build=1 python=1 mca=1 slurm=0 mpich=0 user=0
   while [[ $# -gt 0 ]]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
+      --user) user=1 ;;
       --no-build) build=0 ;;
       --no-python) python=0 ;;
       --no-mca-defaults) mca=0 ;;
@@ -175,9 +229,25 @@ main() {
     esac
     shift
   done
-  install_apt_packages "${APT_PACKAGES[@]}"
+  if ((user == 0)) && no_root_access; then
+    log "no root and no sudo here: the user set-up (--user)"
+    user=1
+  fi
+  if ((user)); then
+    local pkgs=("${APT_PACKAGES[@]}")
+    ((slurm == 0)) || pkgs+=("${SLURM_APT_PACKAGES[@]}")
+    ((mpich == 0)) || pkgs+=("${MPICH_APT_PACKAGES[@]}")
+    check_user_packages "${pkgs[@]}"
+    slurm=0
+  else
+    install_apt_packages "${APT_PACKAGES[@]}"
+  fi
   if ((slurm)); then install_slurm; fi
-  install_rust
+  if ((build)); then install_rust; fi
+  if ((python)) && ((user)) && ! python_env_possible; then
+    log "no python3-venv: plots need it (the apt line above); skipping the venv"
+    python=0
+  fi
   if ((python)); then install_python_env; fi
   write_local_hostfile
   if ((mca)); then write_mca_defaults; fi
@@ -185,7 +255,15 @@ main() {
     build
     install_command
   fi
-  if ((mpich)); then install_mpich "$build"; fi
+  if ((mpich && user)); then
+    if [[ -n "$(missing_packages "${MPICH_APT_PACKAGES[@]}")" ]]; then
+      log "no MPICH packages: cluster-bench-mpich is not built"
+    elif ((build)); then
+      build_mpich
+    fi
+  elif ((mpich)); then
+    install_mpich "$build"
+  fi
 }
 
 main "$@"

@@ -58,6 +58,7 @@ fn discover_then_mpirun_across_test_hosts() {
     let out = run(Command::new(script("discover.sh"))
         .arg("-o")
         .arg(&hostfile)
+        .arg("--no-mca-conf")
         .arg("-F")
         .arg(net.ssh_config())
         .args(["--binary", BIN, SUBNET]));

@@ -1,5 +1,5 @@
 //! A heterogeneous cluster on the project's test hosts: one host's CPU share is capped by a
-//! cgroup quota on its sshd's process tree (`scripts/testnet.sh cap`), so every rank started
+//! cgroup quota on its sshd's process tree (`scripts/dev/testnet.sh cap`), so every rank started
 //! there runs at a tenth of a core. Tasks of d = 200 (~10 ms) each span several quota
 //! periods, so the host's median task time shows the cap (tasks shorter than the kernel's
 //! tick can slip through a period unthrottled). The report must flag that host as slow, the dynamic
@@ -39,7 +39,7 @@ fn a_capped_host_is_flagged_and_gets_its_share() {
     };
     // Before mpirun: the orted and the rank it starts on cbhost3 inherit the quota.
     let cap = net
-        .command("testnet.sh")
+        .command("dev/testnet.sh")
         .args(["cap", "3", PERCENT])
         .output();
     let cap = cap.expect("testnet.sh cap runs");

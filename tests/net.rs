@@ -58,7 +58,7 @@ fn a_100_mbit_host_is_measured_and_flagged() {
         return;
     };
     let limit = net
-        .command("testnet.sh")
+        .command("dev/testnet.sh")
         .args(["limit", "2", "100mbit"])
         .output();
     let limit = limit.expect("testnet.sh limit runs");

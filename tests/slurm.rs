@@ -1,4 +1,4 @@
-//! A real Slurm cluster on the project's test hosts (`testnet.sh up 3 --slurm`: munged and
+//! A real Slurm cluster on the project's test hosts (`scripts/dev/testnet.sh up 3 --slurm`: munged and
 //! slurmctld on this machine, a slurmd in each host), driven as a Slurm user drives it:
 //! `sbatch --wait -N 3 --ntasks-per-node=2 scripts/cluster-bench.sbatch` runs ranks on every
 //! node with the 1-process checksum, under mpirun and under srun (PMIx); `scancel` mid-run of
@@ -45,7 +45,7 @@ fn sbatch_runs_ranks_on_every_node() {
     let Some(net) = slurm_cluster() else {
         return;
     };
-    let status = text(&run(net.command("testnet.sh").arg("status")).stdout);
+    let status = text(&run(net.command("dev/testnet.sh").arg("status")).stdout);
     assert!(status.contains("slurmd cbhost3"), "{status}");
     let reference = launchers::reference_checksum();
     run_job(&net, "mpirun", reference);

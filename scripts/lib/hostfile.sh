@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # hostfile.sh: host names and MPI hostfiles, read and written in one place. Needs common.sh.
 #
-# Syntax read: Open MPI 'host [slots=N] [max_slots=N]' and MPICH 'host[:N]' lines, '#'
-# comments, blank lines; a host without a count has 1 slot. Written: what discover.sh finds.
+# Syntax read: Open MPI '[user@]host [slots=N] [max_slots=N]' and MPICH 'host[:N]' lines,
+# '#' comments, blank lines; a host without a count has 1 slot. Written: what discover.sh
+# finds. A host keeps its 'user@' (ssh, scp and Open MPI's hostfile all read it so).
 
 readonly RE_OCTET='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 readonly RE_IPV4="$RE_OCTET\\.$RE_OCTET\\.$RE_OCTET\\.$RE_OCTET"
@@ -11,6 +12,8 @@ readonly RE_LABEL='[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?'
 is_ipv4() {
   [[ "$1" =~ ^$RE_IPV4$ ]]
 }
+
+readonly RE_USER='[A-Za-z_][A-Za-z0-9_.-]{0,31}'
 
 # valid_host STRING: an IPv4 address or a DNS host name (nothing a shell or ssh could
 # read as an option or a command).
@@ -46,7 +49,11 @@ hostfile_entry() {
     (($# == 0)) || usage_error "$where: nothing may follow an MPICH 'host:N'"
     hostfile_check_slots "$where" "$slots"
   fi
-  valid_host "$host" || usage_error "$where: $(quoted "$host") is not a host name or address"
+  if [[ "$host" =~ ^$RE_USER@(.*)$ ]]; then
+    valid_host "${BASH_REMATCH[1]}" || usage_error "$where: $(quoted "$host") is not user@host"
+  else
+    valid_host "$host" || usage_error "$where: $(quoted "$host") is not a host name or address"
+  fi
   for word in "$@"; do
     case "$word" in
       slots=*) slots=${word#slots=} && hostfile_check_slots "$where" "$slots" ;;

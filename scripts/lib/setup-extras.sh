@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 #
 # setup-extras.sh: the optional parts of scripts/setup.sh (sourced by it):
-#   --slurm      Debian's Slurm and munge, for `scripts/testnet.sh up N --slurm`
+#   --slurm      Debian's Slurm and munge, for `scripts/dev/testnet.sh up N --slurm`
 #   --mpi mpich  MPICH beside Open MPI, and cluster-bench built on it as
 #                cluster-bench-mpich (target/mpich), installed on PATH
 # Uses from setup.sh: ROOT, CB_COMMAND, log, die, as_root, install_apt_packages,

@@ -1,9 +1,9 @@
 # shellcheck shell=bash disable=SC2034 # the arrays are read by probe.sh and discover.sh
-# targets.sh: discover.sh's TARGET arguments (addresses, CIDRs, ranges, host names, @files),
-# validated and expanded into TARGETS, grouped by the argument they came from (one ssh -G per
-# group), then resolved through ssh's configuration (ssh -G: address, port, proxy). Needs
-# common.sh, hostfile.sh and probe.sh (clean); FORCE=1 allows more than a /16; SSH and
-# SSH_ARGS are the ssh command and its options.
+# targets.sh: discover.sh's TARGET arguments (addresses, CIDRs, ranges, host names,
+# USER@HOST, @files), validated and expanded into TARGETS, grouped by the argument they came
+# from (one ssh -G per group), then resolved through ssh's configuration (ssh -G: address,
+# port, proxy). Needs common.sh, hostfile.sh and probe.sh (clean); FORCE=1 allows more than
+# a /16; SSH and SSH_ARGS are the ssh command and its options.
 
 readonly MAX_ADDRS=65536 # a /16
 
@@ -95,6 +95,11 @@ add_target() {
     add_ip_range "$t" "$first" $(((first & ~255) | 10#${BASH_REMATCH[6]}))
   elif is_ipv4 "$t"; then
     add_single "$t" ip
+  elif [[ "$t" =~ ^$RE_USER@(.+)$ ]]; then
+    # USER@HOST, as a hostfile names a host: one host, ssh logs in as USER.
+    is_ipv4 "${BASH_REMATCH[1]}" || valid_host "${BASH_REMATCH[1]}" \
+      || bad_target "$t" "USER@ takes one host name or address"
+    add_single "$t" name
   elif [[ "$t" =~ ^[0-9./-]+$ ]]; then
     bad_target "$t" "not a valid IPv4 address, CIDR (a.b.c.d/0..32) or range (a.b.c.d-e)"
   elif valid_host "$t"; then

@@ -1,4 +1,4 @@
-//! Shared by the tests that need the project's test hosts (scripts/testnet.sh).
+//! Shared by the tests that need the project's test hosts (scripts/dev/testnet.sh).
 //!
 //! The test network (bridge cbnet-br0, 10.213.0.0/24) exists at most once per
 //! machine, so every user holds an exclusive lock file for its whole life; each
@@ -88,11 +88,13 @@ pub fn skip(reason: &str) {
         .unwrap_or("a test-host test")
         .to_owned();
     if let Some(why) = required_by() {
-        panic!("{test} cannot run: {reason}; {why} requires the test hosts (scripts/testnet.sh)");
+        panic!(
+            "{test} cannot run: {reason}; {why} requires the test hosts (scripts/dev/testnet.sh)"
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
-        "SKIPPED: {test}: {reason} (scripts/testnet.sh; set CLUSTER_BENCH_REQUIRE_TESTNET=1 to fail instead)"
+        "SKIPPED: {test}: {reason} (scripts/dev/testnet.sh; set CLUSTER_BENCH_REQUIRE_TESTNET=1 to fail instead)"
     );
 }
 
@@ -145,7 +147,7 @@ impl Testnet {
             down_done: false,
         };
         let out = run(net
-            .command("testnet.sh")
+            .command("dev/testnet.sh")
             .arg("up")
             .arg(n.to_string())
             .args(extra));
@@ -188,7 +190,7 @@ impl Testnet {
     /// Runs `down` and returns its output (the guard will not run it again).
     pub fn down(&mut self) -> Output {
         self.down_done = true;
-        run(self.command("testnet.sh").arg("down"))
+        run(self.command("dev/testnet.sh").arg("down"))
     }
 }
 
@@ -217,7 +219,7 @@ fn wait_for_free_testnet() {
         let owner = owner.trim().to_owned();
         if owner.starts_with(&test_prefix) && Path::new(&owner).is_dir() {
             eprintln!("taking down the test network a crashed test run left ({owner})");
-            let _ = Command::new(script("testnet.sh"))
+            let _ = Command::new(script("dev/testnet.sh"))
                 .arg("down")
                 .env("CLUSTER_BENCH_TESTNET_DIR", &owner)
                 .output();
@@ -226,7 +228,7 @@ fn wait_for_free_testnet() {
         assert!(
             std::time::Instant::now() < deadline,
             "a test network is up that no test made (state folder {owner:?}); \
-             take it down with: CLUSTER_BENCH_TESTNET_DIR={owner} scripts/testnet.sh down"
+             take it down with: CLUSTER_BENCH_TESTNET_DIR={owner} scripts/dev/testnet.sh down"
         );
         if !said {
             eprintln!("waiting for the test network of {owner:?} to be taken down");
@@ -309,4 +311,16 @@ pub fn assert_all_gone(sshd_pids: &[u32]) {
 pub fn nproc() -> u32 {
     let out = run(&mut Command::new("nproc"));
     text(&out.stdout).trim().parse().expect("nproc output")
+}
+
+/// Physical cores here as discover.sh counts them (distinct core and socket pairs of
+/// `lscpu -p`, at most `nproc`): a test host's slots by default.
+pub fn cores() -> u32 {
+    let out = run(Command::new("lscpu").arg("-p=Core,Socket"));
+    let pairs: std::collections::BTreeSet<&str> = std::str::from_utf8(&out.stdout)
+        .expect("lscpu output")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    u32::try_from(pairs.len()).unwrap().clamp(1, nproc())
 }
