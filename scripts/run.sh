@@ -140,7 +140,7 @@ recheck() {
   [[ -z "$SSH_USER" ]] || ssh+=(-u "$SSH_USER")
   [[ -z "$SSH_KEY" ]] || ssh+=(-i "$SSH_KEY")
   log "re-checking ${hosts[*]}"
-  "$ROOT/scripts/discover.sh" -o "$new" --force --binary "$COMMAND" "${ssh[@]}" -- "${hosts[@]}" >&2 \
+  "$ROOT/scripts/discover.sh" --no-mca-conf -o "$new" --force --binary "$COMMAND" "${ssh[@]}" -- "${hosts[@]}" >&2 \
     || log "no host passed the re-check"
   [[ -s "$new" ]] || return 1
   hostfile_read "$new"

@@ -19,7 +19,7 @@ usage() {
   cat <<USAGE
 Usage: scripts/study/bench_launchers.sh [--rounds N] [--label L] [--out-root DIR]
 
-As root: brings up 3 test hosts with Slurm (scripts/testnet.sh up 3 --slurm), then per round
+As root: brings up 3 test hosts with Slurm (scripts/dev/testnet.sh up 3 --slurm), then per round
 runs, for each launcher in turn (${LAUNCHERS[*]}):
   start-up: the launcher's whole command for a near-empty job (--tasks 6 --dim 4 --no-save),
             timed from outside (what a user waits for);
@@ -68,7 +68,7 @@ tasks_per_s() {
 
 # prepare: test hosts with Slurm, the Hydra hostfile and ssh wrapper, the environment.
 prepare() {
-  "$ROOT/scripts/testnet.sh" up 3 --slurm >/dev/null
+  "$ROOT/scripts/dev/testnet.sh" up 3 --slurm >/dev/null
   printf '10.213.0.1%d:2\n' 1 2 3 >"$STUDY/lab-mpich.txt"
   printf '#!/bin/sh\nexec ssh -F %q "$@"\n' "$NET/ssh_config" >"$STUDY/ssh"
   chmod +x "$STUDY/ssh"
@@ -111,7 +111,7 @@ main() {
   [[ $EUID -eq 0 ]] || die "the test hosts need root"
   STUDY=$(make_study_dir "$out_root" "$(date -u +%F)-$label")
   readonly STUDY
-  trap '"$ROOT/scripts/testnet.sh" down >/dev/null 2>&1 || true; rm -f "$STUDY/ssh"' EXIT
+  trap '"$ROOT/scripts/dev/testnet.sh" down >/dev/null 2>&1 || true; rm -f "$STUDY/ssh"' EXIT
   prepare
   printf 'round\tlauncher\tstartup_s\ttasks_per_s\tload1_before\n' >"$STUDY/runs.tsv"
   for ((r = 1; r <= rounds; r++)); do

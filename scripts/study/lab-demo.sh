@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # lab-demo.sh: the README's "from a room of machines to a speedup plot", typed exactly as a lab
-# user would, on the project's test hosts (scripts/testnet.sh) instead of a real lab.
+# user would, on the project's test hosts (scripts/dev/testnet.sh) instead of a real lab.
 set -euo pipefail
 
 PROG=study/lab-demo.sh
@@ -15,7 +15,7 @@ usage() {
   cat <<USAGE
 Usage: scripts/study/lab-demo.sh [-o DIR] [--repeat N] [-- CLUSTER_BENCH_FLAGS...]
 
-As root: brings up 3 test hosts (scripts/testnet.sh, network namespaces on $SUBNET: no
+As root: brings up 3 test hosts (scripts/dev/testnet.sh, network namespaces on $SUBNET: no
 other address is ever contacted), then in a fresh folder runs exactly
 
   scripts/discover.sh -F SSH_CONFIG -o lab.txt $SUBNET
@@ -84,11 +84,11 @@ main() {
   WORK=$(mktemp -d /tmp/cluster-bench-lab-demo.XXXXXX)
   STATE="$WORK/testnet"
   export CLUSTER_BENCH_TESTNET_DIR=$STATE
-  trap '"$ROOT/scripts/testnet.sh" down >/dev/null 2>&1 || true; rm -rf -- "$WORK"' EXIT
-  "$ROOT/scripts/testnet.sh" up 3 >/dev/null
+  trap '"$ROOT/scripts/dev/testnet.sh" down >/dev/null 2>&1 || true; rm -rf -- "$WORK"' EXIT
+  "$ROOT/scripts/dev/testnet.sh" up 3 >/dev/null
 
   mkdir "$WORK/lab" && cd "$WORK/lab"
-  "$ROOT/scripts/discover.sh" -F "$STATE/ssh_config" -o lab.txt "$SUBNET"
+  "$ROOT/scripts/discover.sh" --no-mca-conf -F "$STATE/ssh_config" -o lab.txt "$SUBNET"
   first_hosts 1 lab.txt >lab-1.txt
   first_hosts 2 lab.txt >lab-2.txt
   run_rounds "$repeat" "$@"
