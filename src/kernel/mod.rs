@@ -6,7 +6,12 @@
 //! its `complex_eigenvalues()` has no iteration bound and never returns on a few random matrices
 //! (nalgebra issues #611, #764; see the regression tests below).
 
+mod hessenberg;
 pub mod hqr;
+pub mod simd;
+mod sweep;
+
+pub use simd::{BadSimdEnv, SIMD_ENV, SimdPath, select_simd_path, simd_path};
 
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -135,6 +140,18 @@ impl Solver {
             faer: None,
             fallbacks: 0,
         }
+    }
+
+    /// Runs our kernel on `path` (capped to what the CPU has) instead of the process's
+    /// [`simd_path`], so benchmarks and tests can compare paths in one process. faer keeps its
+    /// own run-time dispatch.
+    pub fn set_simd_path(&mut self, path: SimdPath) {
+        self.hqr.set_simd_path(path);
+    }
+
+    /// The path our kernel runs on.
+    pub fn simd_path(&self) -> SimdPath {
+        self.hqr.simd_path()
     }
 
     /// The kind this solver was created with.
