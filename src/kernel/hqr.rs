@@ -13,7 +13,7 @@
 
 use super::hessenberg::hessenberg;
 use super::simd::{SimdPath, simd_path};
-use super::sweep::sweep;
+use super::sweep::{SCRATCH_ROWS, sweep};
 
 /// The QR iteration hit its bound without deflating the active block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,8 @@ const DAT2: f64 = -0.4375;
 pub struct Hqr {
     /// The working matrix, column-major, n·n.
     h: Vec<f64>,
-    /// Householder vector and the product `A·v` during the Hessenberg reduction.
+    /// Householder vector and the product `A·v` during the Hessenberg reduction; `w` is then
+    /// the QR sweeps' scratch.
     v: Vec<f64>,
     w: Vec<f64>,
     /// QR sweeps done by the last call (for tests and statistics).
@@ -53,7 +54,7 @@ impl Hqr {
         Hqr {
             h: Vec::with_capacity(n * n),
             v: Vec::with_capacity(n),
-            w: Vec::with_capacity(n),
+            w: Vec::with_capacity(SCRATCH_ROWS * n),
             last_sweeps: 0,
             itmax_override: None,
             path: None,
@@ -110,7 +111,7 @@ impl Hqr {
         }
 
         self.v.resize(n, 0.0);
-        self.w.resize(n, 0.0);
+        self.w.resize(n.max(SCRATCH_ROWS * n), 0.0);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
         let path = self.simd_path();
         let (h, v, w) = (&mut self.h, &mut self.v, &mut self.w);
@@ -149,16 +150,16 @@ fn reduce_and_iterate(
         // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
         SimdPath::Avx512 => unsafe {
             hessenberg_avx512(h, n, v, w);
-            return hqr_avx512(h, n, wr, wi, itmax);
+            return hqr_avx512(h, n, wr, wi, itmax, w);
         },
         SimdPath::Avx2Fma => unsafe {
             hessenberg_avx2_fma(h, n, v, w);
-            return hqr_avx2_fma(h, n, wr, wi, itmax);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
         },
         SimdPath::Baseline => {}
     }
     hessenberg::<false>(h, n, v, w);
-    hqr::<false>(h, n, wr, wi, itmax)
+    hqr::<false>(h, n, wr, wi, itmax, w)
 }
 
 /// The two phases compiled for one set of target features (separate functions, so profiles
@@ -179,8 +180,9 @@ macro_rules! fma_path {
             wr: &mut [f64],
             wi: &mut [f64],
             itmax: usize,
+            scratch: &mut [f64],
         ) -> Result<usize, NoConvergence> {
-            hqr::<true>(h, n, wr, wi, itmax)
+            hqr::<true>(h, n, wr, wi, itmax, scratch)
         }
     };
 }
@@ -291,6 +293,7 @@ fn hqr<const F: bool>(
     wr: &mut [f64],
     wi: &mut [f64],
     itmax: usize,
+    scratch: &mut [f64],
 ) -> Result<usize, NoConvergence> {
     let at = |i: usize, j: usize| i + j * n;
     if n == 1 {
@@ -433,7 +436,7 @@ fn hqr<const F: bool>(
             }
 
             // The double-shift sweep: chase the bulge from row m down to the bottom of the window.
-            sweep::<F>(h, n, l, i, m, v);
+            sweep::<F>(h, n, (l, i, m), v, scratch);
         }
         if !deflated {
             return Err(NoConvergence);

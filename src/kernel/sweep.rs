@@ -16,6 +16,9 @@ use super::hqr::{fmadd, small_reflector};
 const BATCH: usize = 16;
 /// Rows of the deferred column updates done per vector step (one zmm, two ymm, four xmm).
 const LANES: usize = 8;
+/// Scratch rows the sweep needs: `SCRATCH_ROWS · n` entries (the deferred row updates are done
+/// on a transposed copy of the rows they touch).
+pub(super) const SCRATCH_ROWS: usize = BATCH + 2;
 
 /// A 3×3 reflector I − t·vᵀ with v = (1, v2, v3) and t = tau·v.
 #[derive(Clone, Copy, Default)]
@@ -38,14 +41,14 @@ impl Reflector {
 
 /// Chases the double-shift bulge that starts at row `m` (first reflector from `v`) to the bottom
 /// of the active window rows/columns `l..=i` of the column-major `n`×`n` Hessenberg `h`.
+/// `scratch` holds at least [`SCRATCH_ROWS`]·n entries.
 #[inline(always)]
 pub(super) fn sweep<const F: bool>(
     h: &mut [f64],
     n: usize,
-    l: usize,
-    i: usize,
-    m: usize,
+    (l, i, m): (usize, usize, usize),
     mut v: [f64; 3],
+    scratch: &mut [f64],
 ) {
     let mut k = m;
     while k < i {
@@ -58,7 +61,7 @@ pub(super) fn sweep<const F: bool>(
                 *r = step::<F>(h, n, l, i, m, k, &mut v, near_col, k0);
                 k += 1;
             }
-            flush_rows::<F>(h, n, k0, near_col + 1, i, &batch);
+            flush_rows::<F>(h, n, k0, near_col + 1, i, &batch, scratch);
             flush_columns::<F>(h, n, k0, l, &batch);
         } else {
             step::<F>(h, n, l, i, m, k, &mut v, i, l);
@@ -122,7 +125,9 @@ fn step<const F: bool>(
 }
 
 /// The batch's deferred row updates: columns `c0..=c_end`, rows `k0..k0+BATCH+2`, reflector s
-/// on rows k0+s..k0+s+3. Per column a sliding window of three entries stays in registers.
+/// on rows k0+s..k0+s+3. Those rows are copied transposed into `t`, so that the updates run
+/// [`LANES`] columns at a time as vector operations (the same ones as [`flush_columns`]), and
+/// copied back.
 #[inline(always)]
 fn flush_rows<const F: bool>(
     h: &mut [f64],
@@ -131,12 +136,49 @@ fn flush_rows<const F: bool>(
     c0: usize,
     c_end: usize,
     batch: &[Reflector; BATCH],
+    t: &mut [f64],
 ) {
     if c0 > c_end {
         return;
     }
-    for col in h[c0 * n..(c_end + 1) * n].chunks_exact_mut(n) {
-        let x: &mut [f64; BATCH + 2] = (&mut col[k0..k0 + BATCH + 2])
+    let nc = c_end + 1 - c0;
+    let cols = &mut h[c0 * n..(c_end + 1) * n];
+    if nc < LANES {
+        return flush_rows_scalar::<F>(cols, n, k0, batch);
+    }
+    let t = &mut t[..SCRATCH_ROWS * nc];
+    for (j, col) in cols.chunks_exact(n).enumerate() {
+        for (r, &x) in col[k0..k0 + SCRATCH_ROWS].iter().enumerate() {
+            t[r * nc + j] = x;
+        }
+    }
+    let mut j = 0;
+    while j + LANES <= nc {
+        flush_column_rows::<F, LANES>(t, nc, j, batch);
+        j += LANES;
+    }
+    while j < nc {
+        flush_column_rows::<F, 1>(t, nc, j, batch);
+        j += 1;
+    }
+    for (j, col) in cols.chunks_exact_mut(n).enumerate() {
+        for (r, x) in col[k0..k0 + SCRATCH_ROWS].iter_mut().enumerate() {
+            *x = t[r * nc + j];
+        }
+    }
+}
+
+/// [`flush_rows`] in place, column by column, for a few columns: a sliding window of three
+/// entries of each column stays in registers.
+#[inline(always)]
+fn flush_rows_scalar<const F: bool>(
+    cols: &mut [f64],
+    n: usize,
+    k0: usize,
+    batch: &[Reflector; BATCH],
+) {
+    for col in cols.chunks_exact_mut(n) {
+        let x: &mut [f64; SCRATCH_ROWS] = (&mut col[k0..k0 + SCRATCH_ROWS])
             .try_into()
             .expect("BATCH + 2 rows");
         let (mut a, mut b) = (x[0], x[1]);
