@@ -127,11 +127,12 @@ impl Hqr {
     }
 }
 
-/// Hessenberg reduction then QR, compiled three times: for AVX-512, for AVX2 + FMA, and for the
-/// x86-64 baseline (SSE2), run as `path` says (always a path the CPU has), so the binary runs on
-/// every host of a heterogeneous cluster. The two FMA paths evaluate the same fused operations in
-/// the same order, only more of them per instruction on AVX-512, so they agree bit for bit; the
-/// baseline rounds each product separately and differs in the last bits.
+/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction; its QR is the AVX2 one),
+/// for AVX2 + FMA, and for the x86-64 baseline (SSE2), run as `path` says (always a path the CPU
+/// has), so the binary runs on every host of a heterogeneous cluster. The two FMA paths evaluate
+/// the same fused operations in the same order, only more of them per instruction on AVX-512, so
+/// they agree bit for bit; the baseline rounds each product separately and differs in the last
+/// bits.
 #[allow(clippy::too_many_arguments)]
 fn reduce_and_iterate(
     path: SimdPath,
@@ -150,7 +151,7 @@ fn reduce_and_iterate(
         // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
         SimdPath::Avx512 => unsafe {
             hessenberg_avx512(h, n, v, w);
-            return hqr_avx512(h, n, wr, wi, itmax, w);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
         },
         SimdPath::Avx2Fma => unsafe {
             hessenberg_avx2_fma(h, n, v, w);
@@ -162,37 +163,37 @@ fn reduce_and_iterate(
     hqr::<false>(h, n, wr, wi, itmax, w)
 }
 
-/// The two phases compiled for one set of target features (separate functions, so profiles
-/// show the time of each).
-macro_rules! fma_path {
-    ($features:literal, $hess:ident, $qr:ident) => {
+/// The Hessenberg reduction compiled for one set of target features (a separate function per
+/// phase, so profiles show the time of each).
+macro_rules! fma_hessenberg {
+    ($features:literal, $name:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        fn $hess(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
+        fn $name(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
             hessenberg::<true>(h, n, v, w)
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        fn $qr(
-            h: &mut [f64],
-            n: usize,
-            wr: &mut [f64],
-            wi: &mut [f64],
-            itmax: usize,
-            scratch: &mut [f64],
-        ) -> Result<usize, NoConvergence> {
-            hqr::<true>(h, n, wr, wi, itmax, scratch)
         }
     };
 }
 
-fma_path!("avx2,fma", hessenberg_avx2_fma, hqr_avx2_fma);
-fma_path!(
-    "avx512f,avx512vl,avx512dq,avx2,fma",
-    hessenberg_avx512,
-    hqr_avx512
-);
+fma_hessenberg!("avx2,fma", hessenberg_avx2_fma);
+fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512);
+
+/// The QR iteration with AVX2 + FMA, for the AVX-512 path too: its vectors are short (3-row
+/// reflectors, deferred blocks of 8 rows or columns), and compiled for AVX-512 it measured
+/// 5-15% slower here (longer remainder loops, wider registers to fill) on a Sapphire Rapids
+/// Xeon. Same arithmetic either way.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn hqr_avx2_fma(
+    h: &mut [f64],
+    n: usize,
+    wr: &mut [f64],
+    wi: &mut [f64],
+    itmax: usize,
+    scratch: &mut [f64],
+) -> Result<usize, NoConvergence> {
+    hqr::<true>(h, n, wr, wi, itmax, scratch)
+}
 
 /// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
 /// `mul_add` is one instruction; elsewhere it would be a slow libm call).

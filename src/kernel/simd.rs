@@ -112,3 +112,35 @@ pub fn simd_path() -> SimdPath {
     static PATH: OnceLock<SimdPath> = OnceLock::new();
     *PATH.get_or_init(|| select_simd_path().unwrap_or_else(|e| panic!("{e}")))
 }
+
+/// Whether faer (the solver above `AUTO_HQR_MAX_DIM` and the fallback) takes its AVX2 + FMA
+/// ("x86-64-v3") code: it dispatches on its own, from the CPU alone, whatever [`SIMD_ENV`] says.
+fn faer_has_v3() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        has!("sse4.2")
+            && has!("popcnt")
+            && has!("avx2")
+            && has!("fma")
+            && has!("bmi1")
+            && has!("bmi2")
+            && has!("lzcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Identifies the arithmetic of this process's eigenvalues: two processes (hosts, runs) with the
+/// same id compute bit-identical eigenvalues, hence checksums, for the same tasks; different ids
+/// differ in the last bits. Our kernel's part is [`SimdPath::numerics`] of [`simd_path`]
+/// (AVX-512 and AVX2 + FMA agree), faer's part its own dispatch, and last the largest size
+/// `auto` gives our kernel (`AUTO_HQR_MAX_DIM`): `"fma/faer-v3/hqr500"`,
+/// `"nofma/faer-v3/hqr500"` (baseline forced on an AVX2 CPU) or `"nofma/faer-scalar/hqr500"`.
+pub fn numerics_id() -> &'static str {
+    match (simd_path().numerics(), faer_has_v3()) {
+        ("fma", _) => "fma/faer-v3/hqr500",
+        (_, true) => "nofma/faer-v3/hqr500",
+        _ => "nofma/faer-scalar/hqr500",
+    }
+}

@@ -233,6 +233,8 @@ fn simd_path_names_round_trip_and_cap() {
     assert!(simd_path().available());
     assert_eq!(SimdPath::Avx512.numerics(), SimdPath::Avx2Fma.numerics());
     assert_ne!(SimdPath::Baseline.numerics(), SimdPath::Avx2Fma.numerics());
+    assert!(numerics_id().starts_with(&format!("{}/faer-", simd_path().numerics())));
+    assert!(numerics_id().ends_with(&format!("/hqr{AUTO_HQR_MAX_DIM}")));
 }
 
 /// One solver reused across sizes gives the same answers as fresh solvers (stale scratch would
