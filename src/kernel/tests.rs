@@ -142,7 +142,7 @@ fn hqr_faer_and_nalgebra_agree() {
     }
 }
 
-/// The baseline (SSE2) path, which this AVX2 machine would never take on its own, agrees with
+/// The baseline (SSE2) path, which an AVX2 or AVX-512 machine never takes on its own, agrees with
 /// the dispatched one; they differ only in rounding (FMA), not in the algorithm.
 #[test]
 fn baseline_and_simd_paths_agree() {
