@@ -11,6 +11,10 @@
 //! so big or so small that squares in the reflector norms could over- or underflow (as `dgeev`
 //! does); powers of two are exact, so this changes no digit of the result.
 
+use super::hessenberg::hessenberg;
+use super::simd::{SimdPath, simd_path};
+use super::sweep::{SCRATCH_ROWS, sweep};
+
 /// The QR iteration hit its bound without deflating the active block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoConvergence;
@@ -31,15 +35,17 @@ const DAT2: f64 = -0.4375;
 pub struct Hqr {
     /// The working matrix, column-major, n·n.
     h: Vec<f64>,
-    /// Householder vector and the product `A·v` during the Hessenberg reduction.
+    /// Householder vector and the product `A·v` during the Hessenberg reduction; `w` is then
+    /// the QR sweeps' scratch.
     v: Vec<f64>,
     w: Vec<f64>,
     /// QR sweeps done by the last call (for tests and statistics).
     pub last_sweeps: usize,
     /// Replaces the per-block iteration bound; tests set it to 0 to exercise the fallback.
     pub(crate) itmax_override: Option<usize>,
-    /// Skips the AVX2 + FMA path even where the CPU has it, so tests cover the baseline path.
-    pub(crate) force_baseline: bool,
+    /// The instruction-set path; `None` runs the process's [`simd_path`]. Always one the CPU
+    /// has (see [`Hqr::set_simd_path`]).
+    path: Option<SimdPath>,
 }
 
 impl Hqr {
@@ -48,11 +54,22 @@ impl Hqr {
         Hqr {
             h: Vec::with_capacity(n * n),
             v: Vec::with_capacity(n),
-            w: Vec::with_capacity(n),
+            w: Vec::with_capacity(SCRATCH_ROWS * n),
             last_sweeps: 0,
             itmax_override: None,
-            force_baseline: false,
+            path: None,
         }
+    }
+
+    /// Runs `path` (capped to what the CPU has) instead of the process's [`simd_path`]: lets
+    /// tests and benchmarks compare paths in one process.
+    pub fn set_simd_path(&mut self, path: SimdPath) {
+        self.path = Some(path.capped());
+    }
+
+    /// The path the next call runs.
+    pub fn simd_path(&self) -> SimdPath {
+        self.path.unwrap_or_else(simd_path)
     }
 
     /// Eigenvalues of the `n`×`n` column-major matrix `a` into `wr` (real parts) and `wi`
@@ -94,15 +111,11 @@ impl Hqr {
         }
 
         self.v.resize(n, 0.0);
-        self.w.resize(n, 0.0);
+        self.w.resize(n.max(SCRATCH_ROWS * n), 0.0);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
+        let path = self.simd_path();
         let (h, v, w) = (&mut self.h, &mut self.v, &mut self.w);
-        let sweeps = if self.force_baseline {
-            hessenberg::<false>(h, n, v, w);
-            hqr::<false>(h, n, wr, wi, itmax)?
-        } else {
-            reduce_and_iterate(h, n, v, w, wr, wi, itmax)?
-        };
+        let sweeps = reduce_and_iterate(path, h, n, v, w, wr, wi, itmax)?;
         self.last_sweeps = sweeps;
 
         if scale != 1.0 {
@@ -114,11 +127,15 @@ impl Hqr {
     }
 }
 
-/// Hessenberg reduction then QR, compiled twice: for AVX2 + FMA when the CPU has them (4-wide
-/// vectors and fused multiply-adds in the column updates roughly halve their cost), and for the
-/// x86-64 baseline (SSE2) otherwise, picked at run time so the binary still runs on every host
-/// of a heterogeneous cluster. The two paths round differently in the last bits, never more.
+/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction; its QR is the AVX2 one),
+/// for AVX2 + FMA, and for the x86-64 baseline (SSE2), run as `path` says (always a path the CPU
+/// has), so the binary runs on every host of a heterogeneous cluster. The two FMA paths evaluate
+/// the same fused operations in the same order, only more of them per instruction on AVX-512, so
+/// they agree bit for bit; the baseline rounds each product separately and differs in the last
+/// bits.
+#[allow(clippy::too_many_arguments)]
 fn reduce_and_iterate(
+    path: SimdPath,
     h: &mut [f64],
     n: usize,
     v: &mut [f64],
@@ -127,45 +144,68 @@ fn reduce_and_iterate(
     wi: &mut [f64],
     itmax: usize,
 ) -> Result<usize, NoConvergence> {
+    debug_assert!(path.available());
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: a #[target_feature] function may only run on a CPU with those features,
-            // and both were detected just above.
-            return unsafe { reduce_and_iterate_avx2_fma(h, n, v, w, wr, wi, itmax) };
-        }
+    match path {
+        // SAFETY (all four calls): a #[target_feature] function may only run on a CPU with those
+        // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
+        SimdPath::Avx512 => unsafe {
+            hessenberg_avx512(h, n, v, w);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
+        },
+        SimdPath::Avx2Fma => unsafe {
+            hessenberg_avx2_fma(h, n, v, w);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
+        },
+        SimdPath::Baseline => {}
     }
     hessenberg::<false>(h, n, v, w);
-    hqr::<false>(h, n, wr, wi, itmax)
+    hqr::<false>(h, n, wr, wi, itmax, w)
 }
 
+/// The Hessenberg reduction compiled for one set of target features (a separate function per
+/// phase, so profiles show the time of each).
+macro_rules! fma_hessenberg {
+    ($features:literal, $name:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
+            hessenberg::<true>(h, n, v, w)
+        }
+    };
+}
+
+fma_hessenberg!("avx2,fma", hessenberg_avx2_fma);
+fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512);
+
+/// The QR iteration with AVX2 + FMA, for the AVX-512 path too: its vectors are short (3-row
+/// reflectors, deferred blocks of 8 rows or columns), and compiled for AVX-512 it measured
+/// 5-15% slower here (longer remainder loops, wider registers to fill) on a Sapphire Rapids
+/// Xeon. Same arithmetic either way.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn reduce_and_iterate_avx2_fma(
+fn hqr_avx2_fma(
     h: &mut [f64],
     n: usize,
-    v: &mut [f64],
-    w: &mut [f64],
     wr: &mut [f64],
     wi: &mut [f64],
     itmax: usize,
+    scratch: &mut [f64],
 ) -> Result<usize, NoConvergence> {
-    hessenberg::<true>(h, n, v, w);
-    hqr::<true>(h, n, wr, wi, itmax)
+    hqr::<true>(h, n, wr, wi, itmax, scratch)
 }
 
 /// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
 /// `mul_add` is one instruction; elsewhere it would be a slow libm call).
 #[inline(always)]
-fn fmadd<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
+pub(super) fn fmadd<const F: bool>(a: f64, b: f64, c: f64) -> f64 {
     if F { a.mul_add(b, c) } else { a * b + c }
 }
 
 /// Dot product with four independent accumulators so the compiler can keep them in SIMD lanes
 /// (a single running sum is a serial dependency chain it may not reorder).
 #[inline(always)]
-fn dot<const F: bool>(x: &[f64], y: &[f64]) -> f64 {
+pub(super) fn dot<const F: bool>(x: &[f64], y: &[f64]) -> f64 {
     let n = x.len().min(y.len());
     let (x, y) = (&x[..n], &y[..n]);
     let mut acc = [0.0f64; 4];
@@ -186,58 +226,9 @@ fn dot<const F: bool>(x: &[f64], y: &[f64]) -> f64 {
 
 /// `y += alpha · x` (vectorises as is).
 #[inline(always)]
-fn axpy<const F: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
+pub(super) fn axpy<const F: bool>(alpha: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi = fmadd::<F>(alpha, *xi, *yi);
-    }
-}
-
-/// Reduces the column-major `n`×`n` matrix `h` to upper Hessenberg form in place by Householder
-/// similarity transforms (`dgehd2` without keeping the reflectors: we never need Q). Entries
-/// below the subdiagonal are set to zero, which the QR sweeps rely on.
-#[inline(always)]
-fn hessenberg<const F: bool>(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
-    if n < 3 {
-        return;
-    }
-    for k in 0..n - 2 {
-        // Reflector for x = h[k+1.., k], m = n-k-1 entries: (I - tau·v·vᵀ)x = beta·e1, v[0] = 1.
-        let m = n - k - 1;
-        let col = &mut h[k * n + k + 1..(k + 1) * n];
-        let alpha = col[0];
-        let xnorm = dot::<F>(&col[1..], &col[1..]).sqrt();
-        if xnorm == 0.0 {
-            // Already reduced in this column: the reflector is the identity.
-            continue;
-        }
-        let beta = -alpha.signum() * alpha.hypot(xnorm);
-        let tau = (beta - alpha) / beta;
-        let inv = 1.0 / (alpha - beta);
-        let v = &mut v[..m];
-        v[0] = 1.0;
-        for (vi, ci) in v[1..].iter_mut().zip(&col[1..]) {
-            *vi = ci * inv;
-        }
-        col[0] = beta;
-        col[1..].iter_mut().for_each(|x| *x = 0.0);
-
-        // Right: h[.., k+1..] ← h[.., k+1..]·(I - tau·v·vᵀ). All n rows, column by column.
-        let w = &mut w[..n];
-        w.iter_mut().for_each(|x| *x = 0.0);
-        let right = &mut h[(k + 1) * n..];
-        for (c, &vt) in right.chunks_exact(n).zip(v.iter()) {
-            axpy::<F>(vt, c, w);
-        }
-        for (c, &vt) in right.chunks_exact_mut(n).zip(v.iter()) {
-            axpy::<F>(-tau * vt, w, c);
-        }
-
-        // Left: h[k+1.., k+1..] ← (I - tau·v·vᵀ)·h[k+1.., k+1..]: a dot and an axpy per column.
-        for c in right.chunks_exact_mut(n) {
-            let c = &mut c[k + 1..];
-            let s = tau * dot::<F>(v, c);
-            axpy::<F>(-s, v, c);
-        }
     }
 }
 
@@ -260,7 +251,7 @@ fn norm3(a: f64, b: f64, c: f64) -> f64 {
 /// `dlarfg` for 2 or 3 entries: on return `x[0]` = beta and `x[1..]` holds v (with implicit
 /// v0 = 1) such that (I - tau·v·vᵀ)·x_in = beta·e1. Returns tau (0 when x is already e1-aligned).
 #[inline(always)]
-fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
+pub(super) fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
     // x[2] is 0 when nr == 2 (the caller guarantees it), so one formula covers both.
     debug_assert!(nr == 3 || x[2] == 0.0);
     let tail = norm3(0.0, x[1], x[2]);
@@ -303,6 +294,7 @@ fn hqr<const F: bool>(
     wr: &mut [f64],
     wi: &mut [f64],
     itmax: usize,
+    scratch: &mut [f64],
 ) -> Result<usize, NoConvergence> {
     let at = |i: usize, j: usize| i + j * n;
     if n == 1 {
@@ -445,38 +437,7 @@ fn hqr<const F: bool>(
             }
 
             // The double-shift sweep: chase the bulge from row m down to the bottom of the window.
-            let (i1, i2) = (l, i);
-            for k in m..i {
-                let nr = 3.min(i - k + 1);
-                if k > m {
-                    v[0] = h[at(k, k - 1)];
-                    v[1] = h[at(k + 1, k - 1)];
-                    v[2] = if nr == 3 { h[at(k + 2, k - 1)] } else { 0.0 };
-                }
-                let t1 = small_reflector(&mut v, nr);
-                if k > m {
-                    h[at(k, k - 1)] = v[0];
-                    h[at(k + 1, k - 1)] = 0.0;
-                    if k + 1 < i {
-                        h[at(k + 2, k - 1)] = 0.0;
-                    }
-                } else if m > l {
-                    // dlahqr: multiply rather than negate, so an underflowed v does not flip a
-                    // sign that should have stayed.
-                    h[at(k, k - 1)] *= 1.0 - t1;
-                }
-                let v2 = v[1];
-                let t2 = t1 * v2;
-                if nr == 3 {
-                    let v3 = v[2];
-                    let t3 = t1 * v3;
-                    apply_left3::<F>(h, n, k, i2, [t1, t2, t3], v2, v3);
-                    apply_right3::<F>(h, n, k, i1, (k + 3).min(i), [t1, t2, t3], v2, v3);
-                } else {
-                    apply_left2::<F>(h, n, k, i2, t1, t2, v2);
-                    apply_right2::<F>(h, n, k, i1, i, t1, t2, v2);
-                }
-            }
+            sweep::<F>(h, n, (l, i, m), v, scratch);
         }
         if !deflated {
             return Err(NoConvergence);
@@ -508,99 +469,6 @@ fn hqr<const F: bool>(
             wi[0] = 0.0;
             return Ok(sweeps);
         }
-    }
-}
-
-/// Rows k..k+3 of columns k..=i2 ← (I - t·vᵀ)·rows, v = (1, v2, v3). Column-major: each column
-/// touches three adjacent entries, consecutive columns are `n` apart.
-#[inline(always)]
-fn apply_left3<const F: bool>(
-    h: &mut [f64],
-    n: usize,
-    k: usize,
-    i2: usize,
-    t: [f64; 3],
-    v2: f64,
-    v3: f64,
-) {
-    let start = k + k * n;
-    // Columns k..=i2 as chunks starting at row k; each has at least 3 entries because k+2 < n.
-    for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
-        if let [a, b, cc, ..] = c {
-            let sum = fmadd::<F>(v3, *cc, fmadd::<F>(v2, *b, *a));
-            *a = fmadd::<F>(-sum, t[0], *a);
-            *b = fmadd::<F>(-sum, t[1], *b);
-            *cc = fmadd::<F>(-sum, t[2], *cc);
-        }
-    }
-}
-
-/// Columns k..k+3 of rows i1..=r_end ← columns·(I - t·vᵀ): three contiguous column slices.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn apply_right3<const F: bool>(
-    h: &mut [f64],
-    n: usize,
-    k: usize,
-    i1: usize,
-    r_end: usize,
-    t: [f64; 3],
-    v2: f64,
-    v3: f64,
-) {
-    let (c0, rest) = h[k * n..(k + 3) * n].split_at_mut(n);
-    let (c1, c2) = rest.split_at_mut(n);
-    let r = i1..r_end + 1;
-    for ((x, y), z) in c0[r.clone()]
-        .iter_mut()
-        .zip(&mut c1[r.clone()])
-        .zip(&mut c2[r])
-    {
-        let sum = fmadd::<F>(v3, *z, fmadd::<F>(v2, *y, *x));
-        *x = fmadd::<F>(-sum, t[0], *x);
-        *y = fmadd::<F>(-sum, t[1], *y);
-        *z = fmadd::<F>(-sum, t[2], *z);
-    }
-}
-
-#[inline(always)]
-fn apply_left2<const F: bool>(
-    h: &mut [f64],
-    n: usize,
-    k: usize,
-    i2: usize,
-    t1: f64,
-    t2: f64,
-    v2: f64,
-) {
-    let start = k + k * n;
-    for c in h[start..].chunks_mut(n).take(i2 - k + 1) {
-        if let [a, b, ..] = c {
-            let sum = fmadd::<F>(v2, *b, *a);
-            *a = fmadd::<F>(-sum, t1, *a);
-            *b = fmadd::<F>(-sum, t2, *b);
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn apply_right2<const F: bool>(
-    h: &mut [f64],
-    n: usize,
-    k: usize,
-    i1: usize,
-    r_end: usize,
-    t1: f64,
-    t2: f64,
-    v2: f64,
-) {
-    let (c0, c1) = h[k * n..(k + 2) * n].split_at_mut(n);
-    let r = i1..r_end + 1;
-    for (x, y) in c0[r.clone()].iter_mut().zip(&mut c1[r]) {
-        let sum = fmadd::<F>(v2, *y, *x);
-        *x = fmadd::<F>(-sum, t1, *x);
-        *y = fmadd::<F>(-sum, t2, *y);
     }
 }
 

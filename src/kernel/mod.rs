@@ -6,7 +6,12 @@
 //! its `complex_eigenvalues()` has no iteration bound and never returns on a few random matrices
 //! (nalgebra issues #611, #764; see the regression tests below).
 
+mod hessenberg;
 pub mod hqr;
+pub mod simd;
+mod sweep;
+
+pub use simd::{BadSimdEnv, SIMD_ENV, SimdPath, numerics_id, select_simd_path, simd_path};
 
 use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -20,7 +25,7 @@ pub type C64 = nalgebra::Complex<f64>;
 /// Which eigen-solver computes a task's eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelKind {
-    /// The fastest correct solver for the size: ours up to d = 300, faer above.
+    /// The fastest correct solver for the size: ours up to d = 500, faer above.
     Auto,
     /// Our Hessenberg + Francis double-shift QR (eigenvalues only).
     Hqr,
@@ -32,24 +37,22 @@ pub enum KernelKind {
 
 /// Largest dimension for which [`KernelKind::Auto`] uses our HQR; faer above.
 ///
-/// Measured with `benches/kernel_table.rs` on the 2-core AMD EPYC dev machine (release, one
-/// thread, median ms per task; the machine was shared, so absolute times vary ~2× between runs,
-/// but hqr and faer were timed back to back in one process):
+/// Measured with `benches/kernel_table.rs` on a 2-core Intel Xeon (Sapphire Rapids class, with
+/// AVX-512) shared with compile jobs: thread CPU time, median ms per task, hqr and faer back to
+/// back in one process (faer's own dispatch runs its AVX2 + FMA code here):
 ///
-/// | d   | hqr  | faer |
-/// |----:|-----:|-----:|
-/// |  50 | 0.44 | 0.73 |
-/// | 100 | 2.15 | 3.90 |
-/// | 200 | 14.6 | 19.1 |
-/// | 260 | 40–62 | 57–63 |
-/// | 290 | 68–69 | 68–71 |
-/// | 320 | 87–93 | 90–92 |
-/// | 400 | 208  | 183  |
+/// | d   | hqr avx512 | hqr avx2-fma | faer |
+/// |----:|-----------:|-------------:|-----:|
+/// | 200 | 7.3        | 7.5          | 13.6 |
+/// | 300 | 22.6       | 23.0         | 31.1 |
+/// | 400 | 51.5       | 51.6         | 55.7 |
+/// | 600 | 183        | 188          | 177  |
+/// | 800 | 480        | 472          | 308  |
 ///
-/// HQR (level-1/2 operations, no blocking) wins clearly up to ~260 and ties faer (blocked
-/// Hessenberg, multishift QR with aggressive early deflation) at 290–320; faer wins beyond, by
-/// more the larger d gets. So the switch is at 300.
-pub const AUTO_HQR_MAX_DIM: usize = 300;
+/// HQR (level-1/2 operations with deferred, vectorised far updates) wins up to 400 and ties
+/// faer (blocked Hessenberg, multishift QR with aggressive early deflation) around 600; faer
+/// wins beyond, by more the larger d gets. So the switch is at 500.
+pub const AUTO_HQR_MAX_DIM: usize = 500;
 
 /// Relative tolerance of the trace check |Σλ − tr A| ≤ tol·max(1, ‖A‖_F).
 pub const TRACE_REL_TOL: f64 = 1e-8;
@@ -135,6 +138,18 @@ impl Solver {
             faer: None,
             fallbacks: 0,
         }
+    }
+
+    /// Runs our kernel on `path` (capped to what the CPU has) instead of the process's
+    /// [`simd_path`], so benchmarks and tests can compare paths in one process. faer keeps its
+    /// own run-time dispatch.
+    pub fn set_simd_path(&mut self, path: SimdPath) {
+        self.hqr.set_simd_path(path);
+    }
+
+    /// The path our kernel runs on.
+    pub fn simd_path(&self) -> SimdPath {
+        self.hqr.simd_path()
     }
 
     /// The kind this solver was created with.

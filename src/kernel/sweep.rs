@@ -1,0 +1,318 @@
+//! One Francis double-shift sweep (the bulge chase of `dlahqr`), with the updates far from the
+//! bulge deferred and applied [`BATCH`] reflectors at a time.
+//!
+//! Each 3×3 reflector of the chase updates three rows (to the right edge of the active window)
+//! and three columns (from its top edge). Only a small window around the bulge is read by the
+//! next steps; the far-right part of the rows and the far-top part of the columns are not. So
+//! within a batch those parts are left alone, then each of their entries gets the batch's
+//! reflectors applied in turn while it stays in a register: one load and one store per entry
+//! per batch instead of one per reflector. Every entry sees the same operations in the same
+//! order as with one reflector at a time, so results are bit-identical to the unbatched chase.
+
+use super::hqr::{fmadd, small_reflector};
+
+/// Reflectors per batch. Deferral needs the window to reach [`BATCH`] + 2 rows below the batch
+/// start; shorter tails run one reflector at a time.
+const BATCH: usize = 16;
+/// Rows of the deferred column updates done per vector step (one zmm, two ymm, four xmm).
+const LANES: usize = 8;
+/// Scratch rows the sweep needs: `SCRATCH_ROWS · n` entries (the deferred row updates are done
+/// on a transposed copy of the rows they touch).
+pub(super) const SCRATCH_ROWS: usize = BATCH + 2;
+
+/// A 3×3 reflector I − t·vᵀ with v = (1, v2, v3) and t = tau·v.
+#[derive(Clone, Copy, Default)]
+struct Reflector {
+    t: [f64; 3],
+    v2: f64,
+    v3: f64,
+}
+
+impl Reflector {
+    /// `(a, b, c) ← (I − t·vᵀ)(a, b, c)`, the single operation sequence every update uses.
+    #[inline(always)]
+    fn apply<const F: bool>(&self, a: &mut f64, b: &mut f64, c: &mut f64) {
+        let sum = fmadd::<F>(self.v3, *c, fmadd::<F>(self.v2, *b, *a));
+        *a = fmadd::<F>(-sum, self.t[0], *a);
+        *b = fmadd::<F>(-sum, self.t[1], *b);
+        *c = fmadd::<F>(-sum, self.t[2], *c);
+    }
+}
+
+/// Chases the double-shift bulge that starts at row `m` (first reflector from `v`) to the bottom
+/// of the active window rows/columns `l..=i` of the column-major `n`×`n` Hessenberg `h`.
+/// `scratch` holds at least [`SCRATCH_ROWS`]·n entries.
+#[inline(always)]
+pub(super) fn sweep<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    (l, i, m): (usize, usize, usize),
+    mut v: [f64; 3],
+    scratch: &mut [f64],
+) {
+    let mut k = m;
+    while k < i {
+        if k + BATCH < i {
+            // Steps k0..k0+BATCH all have three rows and touch columns up to k0+BATCH+1 ≤ i.
+            let k0 = k;
+            let near_col = k0 + BATCH + 1;
+            let mut batch = [Reflector::default(); BATCH];
+            for r in batch.iter_mut() {
+                *r = step::<F>(h, n, l, i, m, k, &mut v, near_col, k0);
+                k += 1;
+            }
+            flush_rows::<F>(h, n, k0, near_col + 1, i, &batch, scratch);
+            flush_columns::<F>(h, n, k0, l, &batch);
+        } else {
+            step::<F>(h, n, l, i, m, k, &mut v, i, l);
+            k += 1;
+        }
+    }
+}
+
+/// One bulge-chase step at row `k`: makes the reflector (from `v` at the first step `k == m`,
+/// else from column k−1), then applies it to columns `k..=col_hi` of its rows and rows
+/// `row_lo..=min(k+3, i)` of its columns. Returns the reflector (meaningful for three rows).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn step<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    l: usize,
+    i: usize,
+    m: usize,
+    k: usize,
+    v: &mut [f64; 3],
+    col_hi: usize,
+    row_lo: usize,
+) -> Reflector {
+    let at = |r: usize, c: usize| r + c * n;
+    let nr = 3.min(i - k + 1);
+    if k > m {
+        v[0] = h[at(k, k - 1)];
+        v[1] = h[at(k + 1, k - 1)];
+        v[2] = if nr == 3 { h[at(k + 2, k - 1)] } else { 0.0 };
+    }
+    let t1 = small_reflector(v, nr);
+    if k > m {
+        h[at(k, k - 1)] = v[0];
+        h[at(k + 1, k - 1)] = 0.0;
+        if k + 1 < i {
+            h[at(k + 2, k - 1)] = 0.0;
+        }
+    } else if m > l {
+        // dlahqr: multiply rather than negate, so an underflowed v does not flip a sign that
+        // should have stayed.
+        h[at(k, k - 1)] *= 1.0 - t1;
+    }
+    let v2 = v[1];
+    let t2 = t1 * v2;
+    if nr == 3 {
+        let v3 = v[2];
+        let r = Reflector {
+            t: [t1, t2, t1 * v3],
+            v2,
+            v3,
+        };
+        apply_left3::<F>(h, n, k, col_hi, &r);
+        apply_right3::<F>(h, n, k, row_lo, (k + 3).min(i), &r);
+        r
+    } else {
+        apply_left2::<F>(h, n, k, col_hi, t1, t2, v2);
+        apply_right2::<F>(h, n, k, row_lo, i, t1, t2, v2);
+        Reflector::default()
+    }
+}
+
+/// The batch's deferred row updates: columns `c0..=c_end`, rows `k0..k0+BATCH+2`, reflector s
+/// on rows k0+s..k0+s+3. Those rows are copied transposed into `t`, so that the updates run
+/// [`LANES`] columns at a time as vector operations (the same ones as [`flush_columns`]), and
+/// copied back.
+#[inline(always)]
+fn flush_rows<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k0: usize,
+    c0: usize,
+    c_end: usize,
+    batch: &[Reflector; BATCH],
+    t: &mut [f64],
+) {
+    if c0 > c_end {
+        return;
+    }
+    let nc = c_end + 1 - c0;
+    let cols = &mut h[c0 * n..(c_end + 1) * n];
+    if nc < LANES {
+        return flush_rows_scalar::<F>(cols, n, k0, batch);
+    }
+    let t = &mut t[..SCRATCH_ROWS * nc];
+    for (j, col) in cols.chunks_exact(n).enumerate() {
+        for (r, &x) in col[k0..k0 + SCRATCH_ROWS].iter().enumerate() {
+            t[r * nc + j] = x;
+        }
+    }
+    let mut j = 0;
+    while j + LANES <= nc {
+        flush_column_rows::<F, LANES>(t, nc, j, batch);
+        j += LANES;
+    }
+    while j < nc {
+        flush_column_rows::<F, 1>(t, nc, j, batch);
+        j += 1;
+    }
+    for (j, col) in cols.chunks_exact_mut(n).enumerate() {
+        for (r, x) in col[k0..k0 + SCRATCH_ROWS].iter_mut().enumerate() {
+            *x = t[r * nc + j];
+        }
+    }
+}
+
+/// [`flush_rows`] in place, column by column, for a few columns: a sliding window of three
+/// entries of each column stays in registers.
+#[inline(always)]
+fn flush_rows_scalar<const F: bool>(
+    cols: &mut [f64],
+    n: usize,
+    k0: usize,
+    batch: &[Reflector; BATCH],
+) {
+    for col in cols.chunks_exact_mut(n) {
+        let x: &mut [f64; SCRATCH_ROWS] = (&mut col[k0..k0 + SCRATCH_ROWS])
+            .try_into()
+            .expect("BATCH + 2 rows");
+        let (mut a, mut b) = (x[0], x[1]);
+        for (s, r) in batch.iter().enumerate() {
+            let mut c = x[s + 2];
+            r.apply::<F>(&mut a, &mut b, &mut c);
+            x[s] = a;
+            (a, b) = (b, c);
+        }
+        x[BATCH] = a;
+        x[BATCH + 1] = b;
+    }
+}
+
+/// The batch's deferred column updates: rows `r0..k0` of columns `k0..k0+BATCH+2`, reflector s
+/// on columns k0+s..k0+s+3, [`LANES`] rows at a time with a sliding window of three columns.
+#[inline(always)]
+fn flush_columns<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k0: usize,
+    r0: usize,
+    batch: &[Reflector; BATCH],
+) {
+    let cols = &mut h[k0 * n..(k0 + BATCH + 2) * n];
+    let mut r = r0;
+    while r + LANES <= k0 {
+        flush_column_rows::<F, LANES>(cols, n, r, batch);
+        r += LANES;
+    }
+    while r < k0 {
+        flush_column_rows::<F, 1>(cols, n, r, batch);
+        r += 1;
+    }
+}
+
+/// [`flush_columns`] for rows `r..r+W`.
+#[inline(always)]
+fn flush_column_rows<const F: bool, const W: usize>(
+    cols: &mut [f64],
+    n: usize,
+    r: usize,
+    batch: &[Reflector; BATCH],
+) {
+    let load = |cols: &[f64], c: usize| -> [f64; W] {
+        cols[c * n + r..c * n + r + W].try_into().expect("W rows")
+    };
+    let (mut a, mut b) = (load(cols, 0), load(cols, 1));
+    for (s, refl) in batch.iter().enumerate() {
+        let mut c = load(cols, s + 2);
+        for lane in 0..W {
+            refl.apply::<F>(&mut a[lane], &mut b[lane], &mut c[lane]);
+        }
+        cols[s * n + r..s * n + r + W].copy_from_slice(&a);
+        (a, b) = (b, c);
+    }
+    cols[BATCH * n + r..BATCH * n + r + W].copy_from_slice(&a);
+    cols[(BATCH + 1) * n + r..(BATCH + 1) * n + r + W].copy_from_slice(&b);
+}
+
+/// Rows k..k+3 of columns k..=col_hi ← (I − t·vᵀ)·rows. Column-major: each column touches three
+/// adjacent entries, consecutive columns are `n` apart.
+#[inline(always)]
+fn apply_left3<const F: bool>(h: &mut [f64], n: usize, k: usize, col_hi: usize, r: &Reflector) {
+    let start = k + k * n;
+    // Columns k..=col_hi as chunks starting at row k; each has at least 3 entries as k+2 < n.
+    for c in h[start..].chunks_mut(n).take(col_hi - k + 1) {
+        if let [a, b, cc, ..] = c {
+            r.apply::<F>(a, b, cc);
+        }
+    }
+}
+
+/// Columns k..k+3 of rows row_lo..=r_end ← columns·(I − t·vᵀ): three contiguous column slices.
+#[inline(always)]
+fn apply_right3<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    row_lo: usize,
+    r_end: usize,
+    r: &Reflector,
+) {
+    let (c0, rest) = h[k * n..(k + 3) * n].split_at_mut(n);
+    let (c1, c2) = rest.split_at_mut(n);
+    let rows = row_lo..r_end + 1;
+    for ((x, y), z) in c0[rows.clone()]
+        .iter_mut()
+        .zip(&mut c1[rows.clone()])
+        .zip(&mut c2[rows])
+    {
+        r.apply::<F>(x, y, z);
+    }
+}
+
+/// [`apply_left3`] for the last, two-row reflector (v = (1, v2)).
+#[inline(always)]
+fn apply_left2<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    col_hi: usize,
+    t1: f64,
+    t2: f64,
+    v2: f64,
+) {
+    let start = k + k * n;
+    for c in h[start..].chunks_mut(n).take(col_hi - k + 1) {
+        if let [a, b, ..] = c {
+            let sum = fmadd::<F>(v2, *b, *a);
+            *a = fmadd::<F>(-sum, t1, *a);
+            *b = fmadd::<F>(-sum, t2, *b);
+        }
+    }
+}
+
+/// [`apply_right3`] for the last, two-column reflector.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn apply_right2<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    k: usize,
+    row_lo: usize,
+    r_end: usize,
+    t1: f64,
+    t2: f64,
+    v2: f64,
+) {
+    let (c0, c1) = h[k * n..(k + 2) * n].split_at_mut(n);
+    let rows = row_lo..r_end + 1;
+    for (x, y) in c0[rows.clone()].iter_mut().zip(&mut c1[rows]) {
+        let sum = fmadd::<F>(v2, *y, *x);
+        *x = fmadd::<F>(-sum, t1, *x);
+        *y = fmadd::<F>(-sum, t2, *y);
+    }
+}
