@@ -3,7 +3,7 @@
 //!
 //! Measurement time is kept modest for a 2-core machine: the whole run takes a few minutes.
 //! nalgebra is skipped at d ≥ 400, where one call takes seconds and it is never the choice.
-//! For the side-by-side table with numpy, see `scripts/bench_kernel.sh`.
+//! For the side-by-side table with numpy, see `scripts/study/bench_kernel.sh`.
 
 use std::hint::black_box;
 use std::time::Duration;

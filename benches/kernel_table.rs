@@ -1,4 +1,4 @@
-//! Plain timing loop behind `scripts/bench_kernel.sh`: prints one CSV line per (d, solver, SIMD
+//! Plain timing loop behind `scripts/study/bench_kernel.sh`: prints one CSV line per (d, solver, SIMD
 //! path) with the median wall and thread-CPU time per task over several rounds. criterion's
 //! report is awkward to join with the numpy numbers, so the side-by-side table uses this instead.
 //! CPU time is what to compare on a loaded machine: it leaves out time the thread was not

@@ -4,6 +4,11 @@
 # Writes results/kernel-vs-numpy.csv (every measurement) and results/kernel-vs-numpy.md (medians).
 set -euo pipefail
 
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/bench_kernel.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+
 usage() {
     cat <<USAGE
 Usage: $(basename "$0") [-d DIMS] [-p PATHS] [-r ROUNDS] [-i INNER] [-o OUTDIR] [-h]
@@ -25,11 +30,6 @@ process's thread CPU time, the fairer figure on a loaded machine. GF/s counts 10
 task (the usual estimate for Hessenberg reduction plus eigenvalues-only QR), next to the
 one-core peak of each path: FMA lanes × 2 flops × 2 FMA units × the clock /proc/cpuinfo reports.
 USAGE
-}
-
-die() {
-    echo "error: $*" >&2
-    exit 1
 }
 
 # numpy in the environment the comparison promises: one thread, OpenBLAS's own CPU detection.
@@ -65,7 +65,7 @@ main() {
 
     script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
     local repo
-    repo="$(cd "$script_dir/.." && pwd)"
+    repo="$ROOT"
     cd "$repo"
     "$python" -c "import numpy" 2>/dev/null \
         || die "$python has no numpy: pip install numpy, or set PYTHON to one that has it"

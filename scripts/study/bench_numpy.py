@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""numpy's side of scripts/bench_kernel.sh: median time per np.linalg.eigvals call.
+"""numpy's side of scripts/study/bench_kernel.sh: median time per np.linalg.eigvals call.
 
 Prints the same CSV columns as `cargo bench --bench kernel_table`:
 d,kind,median_ns,min_ns,tasks_per_round,rounds,cpu_median_ns,cpu_min_ns
