@@ -103,6 +103,8 @@ pub struct RankInfo {
     pub threads: usize,
     /// The CPUs the rank may run on once placed, as a kernel CPU list ("3", "0-7").
     pub affinity: String,
+    /// The kernel's SIMD path on this rank ("avx512", "avx2-fma", "baseline").
+    pub kernel_path: String,
     /// CPUs of the host busy with other work just before the run, averaged over a short
     /// window in which every rank slept (`None` when unknown).
     pub busy_cpus: Option<f64>,
@@ -127,6 +129,7 @@ impl RankInfo {
             threads: h.threads,
             affinity: cpu::format_cpu_list(&cpu::affinity()),
             busy_cpus,
+            kernel_path: crate::kernel::simd_path().name().to_string(),
             cpu_model: h.cpu_model.clone(),
             mem_total_bytes: h.mem_total_bytes,
             pid: std::process::id(),

@@ -136,6 +136,9 @@ pub const MIN_HEARTBEAT_TIMEOUT_S: f64 = 3.0;
 /// A flag value a user can fix; the message names the flag.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum OptionsError {
+    /// The kernel's SIMD path override names no path.
+    #[error(transparent)]
+    Simd(#[from] crate::kernel::BadSimdEnv),
     #[error("--dim must be at least 1 (got 0)")]
     ZeroDim,
     #[error("--dim {0} is larger than the maximum {MAX_DIM}")]
@@ -196,6 +199,7 @@ impl BenchArgs {
             _ => {}
         }
         let workload = workload(self.workload, self.task_ms)?;
+        crate::kernel::select_simd_path()?;
         if let Some(t) = self.time_limit.filter(|t| !(t.is_finite() && *t > 0.0)) {
             return Err(OptionsError::BadTimeLimit(t));
         }

@@ -233,6 +233,8 @@ pub struct HostSummary {
     pub cores: usize,
     /// Hardware threads of those cores.
     pub threads: usize,
+    /// The kernel's SIMD path its ranks ran ("avx512", "avx2-fma", "baseline").
+    pub kernel_path: String,
     /// CPU model.
     pub cpu_model: String,
 }
@@ -489,6 +491,7 @@ pub fn per_host(ranks: &[RankSummary], info: &[RankInfo], wall_s: f64) -> Vec<Ho
                 tasks_per_s: 0.0,
                 cores: i.cores,
                 threads: i.threads,
+                kernel_path: i.kernel_path.clone(),
                 cpu_model: i.cpu_model.clone(),
             }
         });

@@ -236,6 +236,9 @@ pub struct Host {
     pub cores: usize,
     /// Hardware threads of those cores (count).
     pub threads: usize,
+    /// The kernel's SIMD path there, chosen at run time from the CPU (capped by
+    /// CLUSTER_BENCH_SIMD): "avx512", "avx2-fma" or "baseline".
+    pub kernel_path: String,
     /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
 }
@@ -442,6 +445,7 @@ impl From<&report::HostSummary> for Host {
             tasks_per_s: h.tasks_per_s,
             cores: h.cores,
             threads: h.threads,
+            kernel_path: h.kernel_path.clone(),
             cpu_model: h.cpu_model.clone(),
         }
     }
@@ -638,6 +642,7 @@ mod tests {
             "tasks_per_s",
             "cores",
             "threads",
+            "kernel_path",
             "cpu_model",
         ];
         assert_eq!(keys(&v["hosts"][0]), sorted(host));

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::report::RunReport;
+use super::report::{HostSummary, RunReport};
 use crate::options::value_name;
 use crate::workload::{SLEEP_SPREAD, Workload};
 
@@ -34,11 +34,12 @@ pub fn table(r: &RunReport) -> String {
     };
     let _ = writeln!(
         w,
-        "# schedule {}, {} ranks on {} host(s), {}",
+        "# schedule {}, {} ranks on {} host(s), {}, kernel path {}",
         value_name(&c.schedule),
         r.ranks,
         r.hosts.len(),
-        r.environment.mpi_library
+        r.environment.mpi_library,
+        kernel_paths(&r.hosts)
     );
     let _ = writeln!(
         w,
@@ -139,4 +140,15 @@ pub fn table(r: &RunReport) -> String {
         let _ = writeln!(w, "# FLAG {f}");
     }
     s
+}
+
+/// The SIMD paths the hosts ran, each once, in host order ("avx512", "avx512 + avx2-fma").
+fn kernel_paths(hosts: &[HostSummary]) -> String {
+    let mut paths: Vec<&str> = Vec::new();
+    for h in hosts {
+        if !paths.contains(&h.kernel_path.as_str()) {
+            paths.push(&h.kernel_path);
+        }
+    }
+    paths.join(" + ")
 }
