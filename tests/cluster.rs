@@ -144,6 +144,32 @@ fn discover_then_mpirun_across_test_hosts() {
         println!("{schedule}: {hosts:?}");
     }
 
+    // Rank 0 on cbhost1, not here: without --out its files would stay there, so the run is
+    // refused before any work, and nothing is written where mpirun was typed.
+    let here = dir.path().join("typed-here");
+    fs::create_dir(&here).unwrap();
+    let mut cmd = Command::new("timeout");
+    cmd.current_dir(&here)
+        .args(["120", "mpirun", "--hostfile"])
+        .arg(&hostfile)
+        .args(TWO_RANKS_ON_3_HOSTS)
+        .args(WORKLOAD);
+    let out = run(on_testnet(&mut cmd, &net));
+    let err = text(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a run saving on cbhost1 was not refused"
+    );
+    assert!(
+        err.contains("rank 0 runs on cbhost1, not on the machine where mpirun was typed"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_dir(&here).unwrap().count(),
+        0,
+        "files written here"
+    );
+
     let pids = net.sshd_pids();
     let out = net.down();
     assert!(out.status.success(), "down: {}", text(&out.stderr));
