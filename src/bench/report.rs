@@ -319,7 +319,7 @@ impl RunReport {
             .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
         Ok(RunReport {
             version: env!("CARGO_PKG_VERSION"),
-            label: opts.label.clone(),
+            label: opts.output.label.clone(),
             complete: task_count == opts.tasks,
             stop_reason: stop_reason
                 .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),

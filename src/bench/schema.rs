@@ -9,6 +9,7 @@ use crate::options::{Options, value_name};
 use crate::record::Environment as RunEnvironment;
 use crate::record::{RankInfo, TaskRecord, UnknownStatus};
 use crate::schedule;
+use crate::util::fs::json_bytes;
 
 /// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
 /// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither); 3 made
@@ -365,6 +366,13 @@ impl Run {
     }
 }
 
+impl Run {
+    /// The document as its file holds it (`util::fs::json_bytes`).
+    pub fn to_json(&self) -> Vec<u8> {
+        json_bytes(self)
+    }
+}
+
 impl From<&Options> for Config {
     fn from(o: &Options) -> Self {
         let path = |p: &std::path::Path| p.display().to_string();
@@ -378,8 +386,8 @@ impl From<&Options> for Config {
             kernel: value_name(&o.kernel),
             workload: o.workload.name().into(),
             task_ms: o.workload.task_ms(),
-            out: o.out.as_deref().map(path),
-            label: o.label.clone(),
+            out: o.output.out.as_deref().map(path),
+            label: o.output.label.clone(),
             baseline: o.baseline.as_deref().map(path),
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
