@@ -12,6 +12,7 @@ pub mod resume;
 pub mod save;
 pub mod schema;
 pub mod table;
+pub mod work;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -28,7 +29,8 @@ use crate::util::{exit, fs, interrupt, launch};
 use journal::Contents;
 use report::{Baseline, Earlier, ReportInput, RunReport};
 use save::Outputs;
-use schema::{Attempt, Run};
+use schema::{Attempt, History, Run};
+use work::Work;
 
 /// What rank 0 alone holds for the run, ready before any work starts.
 struct Rank0 {
@@ -71,7 +73,7 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
 fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
     let earlier = match &opts.resume {
         Some(path) => resume::load(path, opts)?,
-        None => Contents::new(resume::work(opts)),
+        None => Contents::new(Work::of(opts)),
     };
     let baseline = opts
         .baseline
@@ -83,7 +85,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
             refuse_files_left_elsewhere(opts)?;
             let started_at = iso8601_utc(unix_now_s());
             let stem = fs::stem(&opts.output.label, &started_at, ranks as usize, 'r');
-            Some(Outputs::prepare(dir, &stem, &resume::work(opts), &earlier)?)
+            Some(Outputs::prepare(dir, &stem, &Work::of(opts), &earlier)?)
         }
         None => None,
     };
@@ -248,11 +250,13 @@ fn report(
                 .sum(),
         },
     })?;
-    let mut doc = Run::new(&report)?;
-    doc.attempts = std::mem::take(&mut earlier.attempts);
-    doc.attempts.push(now);
-    doc.tasks_file = rank0.outputs.as_ref().map(Outputs::journal_name);
-    doc.rank0_peak_rss_bytes = crate::util::host::peak_rss_bytes();
+    let mut attempts = std::mem::take(&mut earlier.attempts);
+    attempts.push(now);
+    let history = History {
+        attempts,
+        tasks_file: rank0.outputs.as_ref().map(Outputs::journal_name),
+    };
+    let doc = Run::new(&report, history)?;
     Ok((report, doc))
 }
 

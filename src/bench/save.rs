@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::csv;
-use super::journal::{Contents, Journal, Work};
+use super::journal::{Contents, Journal};
 use super::schema::{Attempt, Run};
+use super::work::Work;
 use crate::record::TaskRecord;
 use crate::util::fs::{create_new_name, open_nofollow, write_new};
 
@@ -174,10 +175,11 @@ mod tests {
 
     #[test]
     fn json_bytes_are_the_document_with_a_newline() {
-        let bytes = report().to_json();
+        let r = report();
+        let bytes = r.to_json();
         assert!(bytes.ends_with(b"}\n"));
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(v, serde_json::to_value(report()).unwrap());
+        assert_eq!(v, serde_json::to_value(&r).unwrap());
     }
 
     #[test]
