@@ -13,10 +13,7 @@ use crate::record::{Environment, TaskRecord, UnknownStatus};
 use crate::schedule;
 use crate::util::fs::json_bytes;
 
-/// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
-/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither); 3 made
-/// `tasks` null unless `--json-tasks` (the records are in the journal, `tasks_file`) and added
-/// `rank0_peak_rss_bytes`.
+/// Version of the document's keys; CHANGELOG.md says what each version changed.
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
