@@ -95,18 +95,17 @@ impl TaskRecord {
 pub struct RankInfo {
     /// MPI rank.
     pub rank: i32,
-    /// Host name as the kernel reports it (`gethostname`).
+    /// Host name as its kernel reports it.
     pub host: String,
-    /// Physical cores of the host (its cpuset's, where a cgroup restricts it).
+    /// Physical cores of its host (count).
     pub cores: usize,
-    /// Hardware threads of those cores.
+    /// Hardware threads of those cores (count).
     pub threads: usize,
-    /// The CPUs the rank may run on once placed, as a kernel CPU list ("3", "0-7").
+    /// The CPUs it ran on, a kernel CPU list ("3": pinned to CPU 3; "0-7": free on eight).
     pub affinity: String,
     /// The kernel's SIMD path on this rank ("avx512", "avx2-fma", "baseline").
     pub kernel_path: String,
-    /// CPUs of the host busy with other work just before the run, averaged over a short
-    /// window in which every rank slept (`None` when unknown).
+    /// CPUs of its host kept busy by other work just before the run (count); `null` unknown.
     pub busy_cpus: Option<f64>,
     /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
@@ -114,7 +113,7 @@ pub struct RankInfo {
     pub mem_total_bytes: u64,
     /// Process id on that host.
     pub pid: u32,
-    /// The host's 1-minute load average per online CPU before the run (`None` when unknown).
+    /// Its host's 1-minute load average per online CPU before the run.
     pub load_per_core: Option<f64>,
 }
 
@@ -139,11 +138,11 @@ impl RankInfo {
 }
 
 /// Where and with what a run happened.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Environment {
-    /// Start of the timed part, UTC, ISO 8601.
+    /// Start of the timed part, UTC, ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`).
     pub started_at: String,
-    /// `MPI_Get_library_version`, first line up to a comma (e.g. "Open MPI v4.1.4").
+    /// The MPI library's version line, e.g. "Open MPI v4.1.4".
     pub mpi_library: String,
     /// `git describe` of the source the binary was built from, when known.
     pub git_revision: Option<String>,

@@ -22,9 +22,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::schema::Attempt;
+use super::work::Work;
 use crate::record::TaskRecord;
 
 /// First line of every journal.
@@ -35,40 +36,6 @@ const MAGIC: &str = "#cluster-bench-tasks 1";
 const MEMBER_ROWS: usize = 1 << 14;
 /// The CSV columns of a row.
 pub const COLUMNS: &str = "task,rank,status,fallback,start_s,seconds,eig_sum_re,eig_sum_im,trace";
-
-/// What a run computes: two runs of equal `Work` compute the same matrices the same way.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Work {
-    /// `--workload` ("eig" or "sleep"); files written before the sleep workload existed were eig.
-    #[serde(default = "eig")]
-    pub workload: String,
-    /// `--task-ms` of the sleep workload, milliseconds; `None` for eig.
-    #[serde(default)]
-    pub task_ms: Option<f64>,
-    pub dim: usize,
-    pub tasks: u64,
-    pub seed: u64,
-    pub kernel: String,
-}
-
-fn eig() -> String {
-    "eig".into()
-}
-
-impl Work {
-    /// Eigenvalues of `tasks` seeded d×d matrices with `--kernel auto`: a test's work.
-    #[cfg(test)]
-    pub(crate) fn eig(dim: usize, tasks: u64, seed: u64) -> Self {
-        Work {
-            workload: eig(),
-            task_ms: None,
-            dim,
-            tasks,
-            seed,
-            kernel: "auto".into(),
-        }
-    }
-}
 
 /// What a journal holds.
 #[derive(Debug)]

@@ -6,13 +6,13 @@
 pub mod csv;
 pub mod heterogeneity;
 pub mod journal;
-pub mod json;
 pub mod options;
 pub mod report;
 pub mod resume;
 pub mod save;
 pub mod schema;
 pub mod table;
+pub mod work;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,11 +25,12 @@ use crate::options::Options;
 use crate::record::{Environment, RankInfo, TaskRecord, UnknownStatus};
 use crate::schedule::{self, Gathered, Outcome, Silent, Snapshot, Stop};
 use crate::util::clock::{iso8601_utc, unix_now_s};
-use crate::util::{exit, interrupt, launch};
+use crate::util::{exit, fs, interrupt, launch};
 use journal::Contents;
 use report::{Baseline, Earlier, ReportInput, RunReport};
 use save::Outputs;
-use schema::{Attempt, Run};
+use schema::{Attempt, History, Run};
+use work::Work;
 
 /// What rank 0 alone holds for the run, ready before any work starts.
 struct Rank0 {
@@ -72,18 +73,19 @@ pub fn run(world: &SimpleCommunicator, opts: &Options) -> ExitCode {
 fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
     let earlier = match &opts.resume {
         Some(path) => resume::load(path, opts)?,
-        None => Contents::new(resume::work(opts)),
+        None => Contents::new(Work::of(opts)),
     };
     let baseline = opts
         .baseline
         .as_deref()
         .map(|p| read_baseline(p, opts))
         .transpose()?;
-    let outputs = match &opts.out {
+    let outputs = match &opts.output.out {
         Some(dir) => {
             refuse_files_left_elsewhere(opts)?;
-            let stem = save::stem(&opts.label, &iso8601_utc(unix_now_s()), ranks as usize);
-            Some(Outputs::prepare(dir, &stem, &resume::work(opts), &earlier)?)
+            let started_at = iso8601_utc(unix_now_s());
+            let stem = fs::stem(&opts.output.label, &started_at, ranks as usize, 'r');
+            Some(Outputs::prepare(dir, &stem, &Work::of(opts), &earlier)?)
         }
         None => None,
     };
@@ -97,7 +99,7 @@ fn prepare(opts: &Options, ranks: i32) -> Result<Rank0> {
 /// Rank 0 writes the files where it runs: without `--out`, a rank 0 on another machine than
 /// mpirun's would leave them in that machine's `results/`, not in the user's folder.
 fn refuse_files_left_elsewhere(opts: &Options) -> Result<()> {
-    match launch::launched_from_elsewhere().filter(|_| !opts.out_given) {
+    match launch::launched_from_elsewhere().filter(|_| !opts.output.out_given) {
         None => Ok(()),
         Some(launcher) => anyhow::bail!(
             "rank 0 runs on {host}, not on the machine where mpirun was typed ({launcher}): \
@@ -205,7 +207,7 @@ fn finish_on_root(
                 Ending::Lost(lost) => lost.announce(&report, opts),
                 Ending::Interrupted(sig) => interrupted(*sig, &report, opts),
             };
-            let quiet = opts.quiet && matches!(ending, Ending::Finished);
+            let quiet = opts.output.quiet && matches!(ending, Ending::Finished);
             match save(rank0.outputs, &doc, quiet) {
                 Ok(()) => code,
                 Err(e) => failed(e),
@@ -248,11 +250,13 @@ fn report(
                 .sum(),
         },
     })?;
-    let mut doc = Run::new(&report)?;
-    doc.attempts = std::mem::take(&mut earlier.attempts);
-    doc.attempts.push(now);
-    doc.tasks_file = rank0.outputs.as_ref().map(Outputs::journal_name);
-    doc.rank0_peak_rss_bytes = crate::util::host::peak_rss_bytes();
+    let mut attempts = std::mem::take(&mut earlier.attempts);
+    attempts.push(now);
+    let history = History {
+        attempts,
+        tasks_file: rank0.outputs.as_ref().map(Outputs::journal_name),
+    };
+    let doc = Run::new(&report, history)?;
     Ok((report, doc))
 }
 
@@ -265,8 +269,8 @@ fn sorted(mut records: Vec<TaskRecord>) -> Vec<TaskRecord> {
 /// Prints the report (table or JSON) and returns the exit code it calls for, saying why on
 /// stderr when that is not 0.
 fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
-    if opts.json {
-        print!("{}", String::from_utf8_lossy(&json::to_bytes(doc)));
+    if opts.output.json {
+        print!("{}", String::from_utf8_lossy(&doc.to_json()));
     } else {
         print!("{}", table::table(report));
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::ValueEnum;
 
 use crate::kernel::KernelKind;
-use crate::options::{Bind, Options, Schedule, valid_label};
+use crate::options::{BadLabel, Bind, Options, OutputArgs, Schedule, label_default};
 use crate::workload::Workload;
 
 /// What each task does (the flag's values; `Workload` carries the task time).
@@ -21,6 +21,7 @@ pub enum WorkloadKind {
 
 /// The benchmark's flags (the command line without a subcommand).
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("label", label_default("run")), mut_arg("out", |a| a.help(OUT_HELP)))]
 pub struct BenchArgs {
     /// Matrix size d (each task is a d×d matrix).
     #[arg(short = 'd', long, default_value_t = 120, value_name = "D")]
@@ -58,23 +59,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "MS")]
     pub task_ms: Option<f64>,
 
-    /// Folder for the run's JSON and the appended runs.csv, on the host of rank 0 [default:
-    /// results]. Without it, a run whose rank 0 is not on the machine where mpirun was typed
-    /// is refused (its files would stay on that other host).
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-
-    /// Write no files (report on the terminal only).
-    #[arg(long, conflicts_with = "out")]
-    pub no_save: bool,
-
-    /// Short name of the run, used in file names and the CSV ([A-Za-z0-9._-], at most 64 chars).
-    #[arg(long, default_value = "run")]
-    pub label: String,
-
-    /// Print the run's JSON document on stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    /// --out, --no-save, --label, --json, --quiet.
+    #[command(flatten)]
+    pub output: OutputArgs,
 
     /// Also put every task's record in the JSON as `tasks` (the file, and stdout with --json):
     /// about 270 bytes per task, for small runs and pipes. Without it `tasks` is null and the
@@ -82,10 +69,6 @@ pub struct BenchArgs {
     /// so --no-save without it keeps no per-task record.
     #[arg(long)]
     pub json_tasks: bool,
-
-    /// No progress or notes on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
 
     /// An earlier run's JSON: report the measured speedup wall(baseline)/wall.
     #[arg(long, value_name = "FILE")]
@@ -116,8 +99,10 @@ pub struct BenchArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// Where the files go without `--out`, under the current folder.
-pub const DEFAULT_OUT: &str = "results";
+/// `--out` of the benchmark: the shared text, and why a run may need it.
+const OUT_HELP: &str = "Folder for the run's JSON and the appended runs.csv, on the host of rank 0 \
+     [default: results]. Without it, a run whose rank 0 is not on the machine where mpirun was \
+     typed is refused (its files would stay on that other host)";
 
 /// Largest accepted d: a 20,000×20,000 matrix is 3.2 GB; the memory check below is the real bound.
 pub const MAX_DIM: usize = 20_000;
@@ -171,10 +156,8 @@ pub enum OptionsError {
     BadHeartbeatTimeout(f64),
     #[error("--checkpoint-every must be a positive number of seconds (got {0})")]
     BadCheckpoint(f64),
-    #[error(
-        "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
-    )]
-    BadLabel(String),
+    #[error(transparent)]
+    Label(#[from] BadLabel),
 }
 
 impl BenchArgs {
@@ -210,9 +193,6 @@ impl BenchArgs {
         if !(self.checkpoint_every.is_finite() && self.checkpoint_every > 0.0) {
             return Err(OptionsError::BadCheckpoint(self.checkpoint_every));
         }
-        if !valid_label(&self.label) {
-            return Err(OptionsError::BadLabel(self.label));
-        }
         Ok(Options {
             dim: self.dim,
             tasks: self.tasks,
@@ -222,13 +202,9 @@ impl BenchArgs {
             warmup: self.warmup,
             kernel: self.kernel,
             workload,
-            out_given: self.out.is_some(),
-            out: (!self.no_save).then(|| self.out.unwrap_or_else(|| PathBuf::from(DEFAULT_OUT))),
+            output: self.output.validate()?,
             bind: self.bind,
-            label: self.label,
-            json: self.json,
             json_tasks: self.json_tasks,
-            quiet: self.quiet,
             baseline: self.baseline,
             time_limit_s: self.time_limit,
             heartbeat_timeout_s: self.heartbeat_timeout,
@@ -279,18 +255,7 @@ pub fn check_memory(dim: usize, available: Option<u64>) -> Result<(), OptionsErr
 /// `cluster-bench ARGS…` parsed and validated, for unit tests.
 #[cfg(test)]
 pub fn parse(args: &[&str]) -> Result<Options, OptionsError> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        bench: BenchArgs,
-    }
-    let mut v = vec!["cluster-bench"];
-    v.extend_from_slice(args);
-    Wrap::try_parse_from(v)
-        .expect("clap accepts")
-        .bench
-        .validate()
+    crate::options::parse_flags::<BenchArgs>("cluster-bench", args).validate()
 }
 
 #[cfg(test)]
@@ -301,7 +266,8 @@ mod tests {
     fn defaults_validate() {
         let o = parse(&[]).unwrap();
         assert_eq!((o.dim, o.tasks, o.schedule), (120, 2000, Schedule::Static));
-        assert_eq!(o.out, Some(PathBuf::from("results")));
+        assert_eq!(o.output.out, Some(PathBuf::from("results")));
+        assert_eq!(o.output.label, "run");
     }
 
     #[test]
@@ -354,14 +320,6 @@ mod tests {
             assert!(e.to_string().contains("--task-ms"), "{bad}: {e}");
         }
         assert_eq!(w(&["--task-ms", "5"]), Err(OptionsError::TaskMsWithEig));
-    }
-
-    #[test]
-    fn labels_are_a_safe_alphabet() {
-        assert!(valid_label("lab-3_hosts.v2"));
-        for bad in ["", "-x", ".hidden", "a/b", "a b", "x;rm", &"a".repeat(65)] {
-            assert!(!valid_label(bad), "{bad:?}");
-        }
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::heterogeneity::{self, HostFigures, Ideal};
-use crate::options::{Options, value_name};
+use super::work::{Stated, Work};
+use crate::options::Options;
 use crate::record::Environment;
 use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
 use crate::schedule::Dispatch;
@@ -74,16 +75,16 @@ pub struct RunReport {
 }
 
 /// The run a measured speedup is relative to.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Baseline {
-    /// Path of the baseline JSON.
+    /// Path of its JSON.
     pub path: String,
-    /// Its wall time, seconds.
+    /// Its wall_s, seconds.
     pub wall_s: f64,
-    /// Its rank count.
+    /// Its MPI ranks (count).
     pub ranks: usize,
-    /// What differs from this run's work (dim, tasks, seed, kernel, completeness); empty when
-    /// the comparison is like for like.
+    /// What of its work differs from this run's ("dim 40 (here 30)", "baseline incomplete");
+    /// empty when like for like.
     pub differs: Vec<String>,
 }
 
@@ -107,21 +108,7 @@ struct BaselineDoc {
     /// False when it stopped before every task was done.
     complete: Option<bool>,
     /// Its work.
-    config: BaselineWork,
-}
-
-/// The work of the baseline run: a measured speedup means something only for the same
-/// matrices and solver.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct BaselineWork {
-    dim: Option<u64>,
-    tasks: Option<u64>,
-    seed: Option<u64>,
-    kernel: Option<String>,
-    /// Absent before the sleep workload existed: such runs computed eigenvalues.
-    workload: Option<String>,
-    task_ms: Option<f64>,
+    config: Stated,
 }
 
 impl Baseline {
@@ -144,32 +131,7 @@ impl Baseline {
 impl BaselineDoc {
     /// How the baseline's work differs from this run's, one phrase per difference.
     fn differs(&self, opts: &Options) -> Vec<String> {
-        let c = &self.config;
-        let theirs = c.workload.clone().unwrap_or_else(|| "eig".into());
-        let mut ours = vec![
-            ("workload", opts.workload.name().to_string(), Some(theirs)),
-            (
-                "tasks",
-                opts.tasks.to_string(),
-                c.tasks.map(|x| x.to_string()),
-            ),
-            ("seed", opts.seed.to_string(), c.seed.map(|x| x.to_string())),
-        ];
-        // What makes a task's time: the matrix and solver, or the planned wait.
-        match opts.workload.task_ms() {
-            None => ours.extend([
-                ("dim", opts.dim.to_string(), c.dim.map(|x| x.to_string())),
-                ("kernel", value_name(&opts.kernel), c.kernel.clone()),
-            ]),
-            Some(ms) => ours.push(("task_ms", ms.to_string(), c.task_ms.map(|x| x.to_string()))),
-        }
-        let mut out: Vec<String> = ours
-            .into_iter()
-            .filter(|(_, here, theirs)| theirs.as_deref() != Some(here.as_str()))
-            .map(|(name, here, theirs)| {
-                format!("{name} {} (here {here})", theirs.as_deref().unwrap_or("?"))
-            })
-            .collect();
+        let mut out = Work::of(opts).differences(&self.config);
         if self.complete == Some(false) {
             out.push("baseline incomplete".into());
         }
@@ -178,17 +140,17 @@ impl BaselineDoc {
 }
 
 /// Counts of task outcomes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Checks {
-    /// Tasks whose Σλ matched tr A.
+    /// Σλ matched tr A within the tolerance.
     pub passed: u64,
-    /// Tasks whose Σλ did not match tr A.
+    /// Σλ did not match tr A.
     pub failed: u64,
-    /// Tasks no solver converged on.
+    /// No solver converged.
     pub no_convergence: u64,
-    /// Tasks whose matrix had NaN/Inf entries.
+    /// The matrix had a NaN or infinite entry.
     pub non_finite: u64,
-    /// Tasks solved by the fallback solver.
+    /// Solved by the fallback solver (also counted above by their outcome).
     pub fallbacks: u64,
 }
 
@@ -200,57 +162,59 @@ impl Checks {
 }
 
 /// One host's share of the run (like Parallel Python's `print_stats`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HostSummary {
-    /// Host name.
+    /// Host name as its kernel reports it.
     pub name: String,
-    /// Ranks on this host.
+    /// MPI ranks on it (count).
     pub ranks: usize,
-    /// Tasks computed on this host.
+    /// Tasks computed on it (count).
     pub tasks: u64,
-    /// Σ of this host's task times, seconds.
+    /// Σ of its task times, seconds.
     pub busy_s: f64,
     /// busy_s / tasks, milliseconds.
     pub mean_ms_per_task: f64,
-    /// Median of its task times, milliseconds (`None` without tasks).
+    /// Median of its task times, milliseconds; `null` without tasks.
     pub median_ms_per_task: Option<f64>,
-    /// median_ms_per_task / the fastest host's: 1 for the fastest, 2 for half its speed.
+    /// median_ms_per_task / the fastest host's (dimensionless: 1 fastest, 2 half as fast).
     pub speed_index: Option<f64>,
-    /// speed_index > `heterogeneity::SLOW_FACTOR`.
+    /// speed_index > 1.5.
     pub slow: bool,
-    /// 1-minute load average per core before the run (the highest its ranks saw).
+    /// 1-minute load average per online CPU before the run (runnable processes per core).
     pub load_per_core: Option<f64>,
-    /// CPUs busy with other work just before the run (the most its ranks saw).
+    /// CPUs kept busy by other work just before the run (count, averaged over 0.2 s while
+    /// every rank slept); `null` when unknown.
     pub busy_cpus_at_start: Option<f64>,
-    /// Other work kept at least `heterogeneity::BUSY_SHARE` of its cores busy just before the
-    /// run (by the 1-minute load average where that was not sampled).
+    /// busy_cpus_at_start ≥ half its cores (without a sample: load_per_core ≥ 0.5):
+    /// something else was running there when the run started.
     pub busy_at_start: bool,
-    /// More ranks than physical cores: its tasks shared cores, so its speed says little.
+    /// More ranks than physical cores on it: its ranks shared cores (it is then never `slow`).
     pub oversubscribed: bool,
-    /// Tasks per second of the run's wall time.
+    /// Its tasks per second of the run's wall_s, 1/s.
     pub tasks_per_s: f64,
-    /// Physical cores on the host.
+    /// Physical cores (count; its cpuset's where a cgroup restricts it).
     pub cores: usize,
-    /// Hardware threads of those cores.
+    /// Hardware threads of those cores (count).
     pub threads: usize,
-    /// The kernel's SIMD path its ranks ran ("avx512", "avx2-fma", "baseline").
+    /// The kernel's SIMD path there, chosen at run time from the CPU (capped by
+    /// CLUSTER_BENCH_SIMD): "avx512", "avx2-fma" or "baseline".
     pub kernel_path: String,
-    /// CPU model.
+    /// CPU model from /proc/cpuinfo.
     pub cpu_model: String,
 }
 
 /// One rank's share of the run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RankSummary {
     /// MPI rank.
     pub rank: i32,
-    /// Its host.
+    /// Its host's name.
     pub host: String,
-    /// Tasks it computed.
+    /// Tasks it computed (count).
     pub tasks: u64,
     /// Σ of its task times, seconds.
     pub busy_s: f64,
-    /// Median of its task times, milliseconds (`None` without tasks).
+    /// Median of its task times, milliseconds; `null` without tasks.
     pub median_ms_per_task: Option<f64>,
 }
 
@@ -319,7 +283,7 @@ impl RunReport {
             .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
         Ok(RunReport {
             version: env!("CARGO_PKG_VERSION"),
-            label: opts.label.clone(),
+            label: opts.output.label.clone(),
             complete: task_count == opts.tasks,
             stop_reason: stop_reason
                 .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),
@@ -656,8 +620,8 @@ mod tests {
         assert_eq!(
             Baseline::from_json("b.json", other, &opts).unwrap().differs,
             vec![
-                "seed 1 (here 42)",
                 "dim 40 (here 30)",
+                "seed 1 (here 42)",
                 "kernel faer (here auto)",
                 "baseline incomplete"
             ]

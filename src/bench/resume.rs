@@ -7,26 +7,15 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use super::journal::{self, Contents, Work};
+use super::journal::{self, Contents};
 use super::schema::Attempt;
-use crate::options::{Options, value_name};
+use super::work::{Stated, Work};
+use crate::options::Options;
 use crate::record::{TaskRecord, TaskStatus};
 
 /// `stop_reason` of a launch that ended without a word (killed outright): its records are
 /// those of its last checkpoint.
 pub const KILLED: &str = "killed (records up to its last checkpoint)";
-
-/// The work `opts` asks for.
-pub fn work(opts: &Options) -> Work {
-    Work {
-        workload: opts.workload.name().into(),
-        task_ms: opts.workload.task_ms(),
-        dim: opts.dim,
-        tasks: opts.tasks,
-        seed: opts.seed,
-        kernel: value_name(&opts.kernel),
-    }
-}
 
 /// Reads `path` (a journal if gzip, else a run's JSON) for a run with `opts`: refuses other
 /// work, naming each difference, and a complete run. Records come back sorted, each task once.
@@ -39,7 +28,7 @@ pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
         from_json(path, &bytes)
     }
     .with_context(|| format!("--resume {shown}"))?;
-    let differs = differences(&c.work, &work(opts));
+    let differs = Work::of(opts).differences(&Stated::from(&c.work));
     if !differs.is_empty() {
         bail!(
             "--resume {shown} did other work: {} (a resumed run must repeat --workload, \
@@ -63,24 +52,6 @@ pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
         a.stop_reason = Some(KILLED.into());
     }
     Ok(c)
-}
-
-/// One phrase per difference: "dim 40 (here 30)".
-fn differences(theirs: &Work, ours: &Work) -> Vec<String> {
-    let ms = |t: Option<f64>| t.map_or("-".into(), |t| t.to_string());
-    let pairs = [
-        ("workload", theirs.workload.clone(), ours.workload.clone()),
-        ("task_ms", ms(theirs.task_ms), ms(ours.task_ms)),
-        ("dim", theirs.dim.to_string(), ours.dim.to_string()),
-        ("tasks", theirs.tasks.to_string(), ours.tasks.to_string()),
-        ("seed", theirs.seed.to_string(), ours.seed.to_string()),
-        ("kernel", theirs.kernel.clone(), ours.kernel.clone()),
-    ];
-    pairs
-        .into_iter()
-        .filter(|(_, t, o)| t != o)
-        .map(|(name, t, o)| format!("{name} {t} (here {o})"))
-        .collect()
 }
 
 /// The task ids below `tasks` that `records` (sorted by task) lacks, in increasing order.
@@ -303,15 +274,23 @@ mod tests {
             kernel: "auto".into(),
         };
         assert_eq!(
-            differences(&a, &b),
+            b.differences(&Stated::from(&a)),
             vec![
                 "workload sleep (here eig)",
-                "task_ms 5 (here -)",
                 "dim 40 (here 30)",
                 "seed 1 (here 2)",
                 "kernel hqr (here auto)"
             ]
         );
-        assert!(differences(&a, &a).is_empty());
+        assert_eq!(
+            a.differences(&Stated::from(&b)),
+            vec![
+                "workload eig (here sleep)",
+                "task_ms ? (here 5)",
+                "seed 2 (here 1)"
+            ],
+            "the sleep workload's tasks do not depend on dim and kernel"
+        );
+        assert!(a.differences(&Stated::from(&a)).is_empty());
     }
 }

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::csv;
-use super::journal::{Contents, Journal, Work};
-use super::json;
+use super::journal::{Contents, Journal};
 use super::schema::{Attempt, Run};
+use super::work::Work;
 use crate::record::TaskRecord;
 use crate::util::fs::{create_new_name, open_nofollow, write_new};
 
@@ -77,7 +77,7 @@ impl Outputs {
     /// Writes the JSON under a new name (`STEM.json`, else `STEM-2.json`, …) and appends the
     /// CSV row. Returns the JSON's path.
     pub fn finish(mut self, run: &Run) -> Result<PathBuf> {
-        let path = write_new(&self.dir, &self.stem, "json", &json::to_bytes(run))?;
+        let path = write_new(&self.dir, &self.stem, "json", &run.to_json())?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         let csv_path = self.dir.join(RUNS_CSV);
         let row = csv::row(run, name.as_deref().unwrap_or(""));
@@ -140,15 +140,6 @@ impl Drop for Flock {
     }
 }
 
-/// File stem of a run's JSON: `LABEL-YYYYMMDDTHHMMSSZ-Nr`.
-pub fn stem(label: &str, started_at_iso: &str, ranks: usize) -> String {
-    let compact: String = started_at_iso
-        .chars()
-        .filter(|c| *c != '-' && *c != ':')
-        .collect();
-    format!("{label}-{compact}-{ranks}r")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,10 +175,11 @@ mod tests {
 
     #[test]
     fn json_bytes_are_the_document_with_a_newline() {
-        let bytes = json::to_bytes(&report());
+        let r = report();
+        let bytes = r.to_json();
         assert!(bytes.ends_with(b"}\n"));
         let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(v, serde_json::to_value(report()).unwrap());
+        assert_eq!(v, serde_json::to_value(&r).unwrap());
     }
 
     #[test]
@@ -317,13 +309,5 @@ mod tests {
             .write_all(torn)
             .unwrap();
         assert_eq!(journal::read(&path).unwrap().records.len(), 3);
-    }
-
-    #[test]
-    fn stems_are_compact() {
-        assert_eq!(
-            stem("run", "2026-11-26T01:02:03Z", 4),
-            "run-20261126T010203Z-4r"
-        );
     }
 }

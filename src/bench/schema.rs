@@ -1,19 +1,19 @@
-//! The run's JSON as users parse it: plain `Serialize` types that ARE the output schema, built
-//! from a `RunReport`. Internal types and flag names can change without changing a key here;
-//! a key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins the keys).
+//! The run's JSON as users parse it, built from a `RunReport`. Where the JSON is the internal
+//! type, that type is serialised as it is (`report::{Baseline, Checks, HostSummary,
+//! RankSummary}`, `record::{Environment, RankInfo}`, `Attempt`): their fields are keys of this
+//! schema. Explicit types here only where the JSON differs (`Run`, `Config`, `Dispatch`,
+//! `Task`). A key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins
+//! the keys, those of the internal types included; CHANGELOG.md lists the versions).
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{self, RunReport};
+use super::report::{Baseline, Checks, HostSummary, RankSummary, RunReport};
 use crate::options::{Options, value_name};
-use crate::record::Environment as RunEnvironment;
-use crate::record::{RankInfo, TaskRecord, UnknownStatus};
+use crate::record::{Environment, TaskRecord, UnknownStatus};
 use crate::schedule;
+use crate::util::fs::json_bytes;
 
-/// Version of the document's keys: 2 renamed `speedup`/`efficiency` to `busy_speedup`/
-/// `busy_efficiency` and added this key (version 0.1 of the binary wrote neither); 3 made
-/// `tasks` null unless `--json-tasks` (the records are in the journal, `tasks_file`) and added
-/// `rank0_peak_rss_bytes`.
+/// Version of the document's keys; CHANGELOG.md says what each version changed.
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// One run: the file `LABEL-YYYYMMDDTHHMMSSZ-Nr.json` and the output of `--json`.
@@ -75,9 +75,9 @@ pub struct Run {
     /// Outcome counts of the per-task checks.
     pub checks: Checks,
     /// Per-host figures, in order of first rank.
-    pub hosts: Vec<Host>,
+    pub hosts: Vec<HostSummary>,
     /// Per-rank figures, in rank order.
-    pub per_rank: Vec<Rank>,
+    pub per_rank: Vec<RankSummary>,
     /// The run's settings.
     pub config: Config,
     /// Where and with what it ran.
@@ -172,130 +172,6 @@ pub struct Config {
     pub bind: String,
 }
 
-/// The run a measured speedup is relative to.
-#[derive(Clone, Debug, Serialize)]
-pub struct Baseline {
-    /// Path of its JSON.
-    pub path: String,
-    /// Its wall_s, seconds.
-    pub wall_s: f64,
-    /// Its MPI ranks (count).
-    pub ranks: usize,
-    /// What of its work differs from this run's ("dim 40 (here 30)", "baseline incomplete");
-    /// empty when like for like.
-    pub differs: Vec<String>,
-}
-
-/// Outcome counts of the per-task checks (each a count of tasks).
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Checks {
-    /// Σλ matched tr A within the tolerance.
-    pub passed: u64,
-    /// Σλ did not match tr A.
-    pub failed: u64,
-    /// No solver converged.
-    pub no_convergence: u64,
-    /// The matrix had a NaN or infinite entry.
-    pub non_finite: u64,
-    /// Solved by the fallback solver (also counted above by their outcome).
-    pub fallbacks: u64,
-}
-
-/// One host's share of the run.
-#[derive(Clone, Debug, Serialize)]
-pub struct Host {
-    /// Host name as its kernel reports it.
-    pub name: String,
-    /// MPI ranks on it (count).
-    pub ranks: usize,
-    /// Tasks computed on it (count).
-    pub tasks: u64,
-    /// Σ of its task times, seconds.
-    pub busy_s: f64,
-    /// busy_s / tasks, milliseconds.
-    pub mean_ms_per_task: f64,
-    /// Median of its task times, milliseconds; `null` without tasks.
-    pub median_ms_per_task: Option<f64>,
-    /// median_ms_per_task / the fastest host's (dimensionless: 1 fastest, 2 half as fast).
-    pub speed_index: Option<f64>,
-    /// speed_index > 1.5.
-    pub slow: bool,
-    /// 1-minute load average per online CPU before the run (runnable processes per core).
-    pub load_per_core: Option<f64>,
-    /// CPUs kept busy by other work just before the run (count, averaged over 0.2 s while
-    /// every rank slept); `null` when unknown.
-    pub busy_cpus_at_start: Option<f64>,
-    /// busy_cpus_at_start ≥ half its cores (without a sample: load_per_core ≥ 0.5):
-    /// something else was running there when the run started.
-    pub busy_at_start: bool,
-    /// More ranks than physical cores on it: its ranks shared cores (it is then never `slow`).
-    pub oversubscribed: bool,
-    /// Its tasks per second of the run's wall_s, 1/s.
-    pub tasks_per_s: f64,
-    /// Physical cores (count; its cpuset's where a cgroup restricts it).
-    pub cores: usize,
-    /// Hardware threads of those cores (count).
-    pub threads: usize,
-    /// The kernel's SIMD path there, chosen at run time from the CPU (capped by
-    /// CLUSTER_BENCH_SIMD): "avx512", "avx2-fma" or "baseline".
-    pub kernel_path: String,
-    /// CPU model from /proc/cpuinfo.
-    pub cpu_model: String,
-}
-
-/// One rank's share of the run.
-#[derive(Clone, Debug, Serialize)]
-pub struct Rank {
-    /// MPI rank.
-    pub rank: i32,
-    /// Its host's name.
-    pub host: String,
-    /// Tasks it computed (count).
-    pub tasks: u64,
-    /// Σ of its task times, seconds.
-    pub busy_s: f64,
-    /// Median of its task times, milliseconds; `null` without tasks.
-    pub median_ms_per_task: Option<f64>,
-}
-
-/// Where and with what the run happened.
-#[derive(Clone, Debug, Serialize)]
-pub struct Environment {
-    /// Start of the timed part, UTC, ISO 8601 (`YYYY-MM-DDTHH:MM:SSZ`).
-    pub started_at: String,
-    /// The MPI library's version line, e.g. "Open MPI v4.1.4".
-    pub mpi_library: String,
-    /// `git describe` of the source the binary was built from, when known.
-    pub git_revision: Option<String>,
-    /// Every rank's host facts, in rank order.
-    pub rank_info: Vec<RankHost>,
-}
-
-/// One rank's host facts.
-#[derive(Clone, Debug, Serialize)]
-pub struct RankHost {
-    /// MPI rank.
-    pub rank: i32,
-    /// Host name as its kernel reports it.
-    pub host: String,
-    /// Physical cores of its host (count).
-    pub cores: usize,
-    /// Hardware threads of those cores (count).
-    pub threads: usize,
-    /// The CPUs it ran on, a kernel CPU list ("3": pinned to CPU 3; "0-7": free on eight).
-    pub affinity: String,
-    /// CPUs of its host kept busy by other work just before the run (count); `null` unknown.
-    pub busy_cpus: Option<f64>,
-    /// CPU model from /proc/cpuinfo.
-    pub cpu_model: String,
-    /// Total memory of the host, bytes.
-    pub mem_total_bytes: u64,
-    /// Process id on that host.
-    pub pid: u32,
-    /// Its host's 1-minute load average per online CPU before the run.
-    pub load_per_core: Option<f64>,
-}
-
 /// One task's measurement.
 #[derive(Clone, Debug, Serialize)]
 pub struct Task {
@@ -321,9 +197,20 @@ pub struct Task {
     pub trace: f64,
 }
 
+/// What the document holds beyond the report: every launch of the run and where its per-task
+/// records are.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Every launch, oldest first (the `attempts` key).
+    pub attempts: Vec<Attempt>,
+    /// The journal's file name (`tasks_file`), `None` without one.
+    pub tasks_file: Option<String>,
+}
+
 impl Run {
-    /// The document of `r`; fails on a task status code this build does not know.
-    pub fn new(r: &RunReport) -> Result<Self, UnknownStatus> {
+    /// The document of `r` and its `history`, with rank 0's peak memory now; fails on a task
+    /// status code this build does not know.
+    pub fn new(r: &RunReport, history: History) -> Result<Self, UnknownStatus> {
         Ok(Run {
             tool: "cluster-bench",
             schema_version: SCHEMA_VERSION,
@@ -344,24 +231,31 @@ impl Run {
             flags: r.flags.clone(),
             measured_speedup: r.measured_speedup,
             measured_efficiency: r.measured_efficiency,
-            baseline: r.baseline.as_ref().map(Baseline::from),
+            baseline: r.baseline.clone(),
             ranks: r.ranks,
             task_count: r.task_count,
-            checks: Checks::from(&r.checks),
-            hosts: r.hosts.iter().map(Host::from).collect(),
-            per_rank: r.per_rank.iter().map(Rank::from).collect(),
+            checks: r.checks,
+            hosts: r.hosts.clone(),
+            per_rank: r.per_rank.clone(),
             config: Config::from(&r.config),
-            environment: Environment::from(&r.environment),
-            attempts: Vec::new(),
-            tasks_file: None,
+            environment: r.environment.clone(),
+            attempts: history.attempts,
+            tasks_file: history.tasks_file,
             tasks: r
                 .config
                 .json_tasks
                 .then(|| r.tasks.iter().map(Task::new).collect::<Result<_, _>>())
                 .transpose()?,
             dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
-            rank0_peak_rss_bytes: None,
+            rank0_peak_rss_bytes: crate::util::host::peak_rss_bytes(),
         })
+    }
+}
+
+impl Run {
+    /// The document as its file holds it (`util::fs::json_bytes`).
+    pub fn to_json(&self) -> Vec<u8> {
+        json_bytes(self)
     }
 }
 
@@ -378,8 +272,8 @@ impl From<&Options> for Config {
             kernel: value_name(&o.kernel),
             workload: o.workload.name().into(),
             task_ms: o.workload.task_ms(),
-            out: o.out.as_deref().map(path),
-            label: o.label.clone(),
+            out: o.output.out.as_deref().map(path),
+            label: o.output.label.clone(),
             baseline: o.baseline.as_deref().map(path),
             time_limit_s: o.time_limit_s,
             heartbeat_timeout_s: o.heartbeat_timeout_s,
@@ -400,93 +294,6 @@ impl Dispatch {
             poll_s: d.poll_s,
             service_s_per_request: per(d.requests as f64),
             busy_fraction: per(wall_s),
-        }
-    }
-}
-
-impl From<&report::Baseline> for Baseline {
-    fn from(b: &report::Baseline) -> Self {
-        Baseline {
-            path: b.path.clone(),
-            wall_s: b.wall_s,
-            ranks: b.ranks,
-            differs: b.differs.clone(),
-        }
-    }
-}
-
-impl From<&report::Checks> for Checks {
-    fn from(c: &report::Checks) -> Self {
-        Checks {
-            passed: c.passed,
-            failed: c.failed,
-            no_convergence: c.no_convergence,
-            non_finite: c.non_finite,
-            fallbacks: c.fallbacks,
-        }
-    }
-}
-
-impl From<&report::HostSummary> for Host {
-    fn from(h: &report::HostSummary) -> Self {
-        Host {
-            name: h.name.clone(),
-            ranks: h.ranks,
-            tasks: h.tasks,
-            busy_s: h.busy_s,
-            mean_ms_per_task: h.mean_ms_per_task,
-            median_ms_per_task: h.median_ms_per_task,
-            speed_index: h.speed_index,
-            slow: h.slow,
-            load_per_core: h.load_per_core,
-            busy_cpus_at_start: h.busy_cpus_at_start,
-            busy_at_start: h.busy_at_start,
-            oversubscribed: h.oversubscribed,
-            tasks_per_s: h.tasks_per_s,
-            cores: h.cores,
-            threads: h.threads,
-            kernel_path: h.kernel_path.clone(),
-            cpu_model: h.cpu_model.clone(),
-        }
-    }
-}
-
-impl From<&report::RankSummary> for Rank {
-    fn from(r: &report::RankSummary) -> Self {
-        Rank {
-            rank: r.rank,
-            host: r.host.clone(),
-            tasks: r.tasks,
-            busy_s: r.busy_s,
-            median_ms_per_task: r.median_ms_per_task,
-        }
-    }
-}
-
-impl From<&RunEnvironment> for Environment {
-    fn from(e: &RunEnvironment) -> Self {
-        Environment {
-            started_at: e.started_at.clone(),
-            mpi_library: e.mpi_library.clone(),
-            git_revision: e.git_revision.clone(),
-            rank_info: e.rank_info.iter().map(RankHost::from).collect(),
-        }
-    }
-}
-
-impl From<&RankInfo> for RankHost {
-    fn from(i: &RankInfo) -> Self {
-        RankHost {
-            rank: i.rank,
-            host: i.host.clone(),
-            cores: i.cores,
-            threads: i.threads,
-            affinity: i.affinity.clone(),
-            busy_cpus: i.busy_cpus,
-            cpu_model: i.cpu_model.clone(),
-            mem_total_bytes: i.mem_total_bytes,
-            pid: i.pid,
-            load_per_core: i.load_per_core,
         }
     }
 }
@@ -518,6 +325,7 @@ pub(crate) fn sample() -> Run {
 #[cfg(test)]
 pub(crate) fn sample_with(flags: &[&str]) -> Run {
     use super::report::ReportInput;
+    use crate::record::RankInfo;
     let args = [&["--tasks", "2"][..], flags].concat();
     let opts = super::options::parse(&args).unwrap();
     let rec = |task, rank| TaskRecord {
@@ -536,11 +344,11 @@ pub(crate) fn sample_with(flags: &[&str]) -> Run {
         opts: &opts,
         records: vec![rec(0, 0), rec(1, 1)],
         wall_s: 0.5,
-        environment: RunEnvironment {
+        environment: Environment {
             started_at: "2026-11-26T01:02:03Z".into(),
             mpi_library: "Open MPI v4.1.4, package: x".into(),
             rank_info: vec![info(0, "h,\"1\""), info(1, "h2")],
-            ..RunEnvironment::default()
+            ..Environment::default()
         },
         baseline: None,
         stop_reason: None,
@@ -548,7 +356,7 @@ pub(crate) fn sample_with(flags: &[&str]) -> Run {
         earlier: Default::default(),
     })
     .unwrap();
-    Run::new(&report).unwrap()
+    Run::new(&report, History::default()).unwrap()
 }
 
 #[cfg(test)]

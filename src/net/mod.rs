@@ -53,14 +53,14 @@ pub fn run(world: &SimpleCommunicator, opts: &NetOptions) -> ExitCode {
         },
         &measured,
     );
-    if opts.json {
+    if opts.output.json {
         print!("{}", String::from_utf8_lossy(&report.to_json()));
     } else {
         print!("{}", table::table(&report));
     }
     if let Some(out) = outputs {
         match out.finish(&report) {
-            Ok(path) if !opts.quiet => eprintln!("# saved {} and .csv", path.display()),
+            Ok(path) if !opts.output.quiet => eprintln!("# saved {} and .csv", path.display()),
             Ok(_) => {}
             Err(e) => {
                 eprintln!("cluster-bench: error: {e:#}");

@@ -1,13 +1,14 @@
 //! `cluster-bench net`'s flags and their validation into `NetOptions` (every rank, before MPI).
 
-use std::path::PathBuf;
-
 use clap::Args;
 use serde::Serialize;
+
+use crate::options::{BadLabel, Output, OutputArgs, label_default};
 
 /// Measure every pair of hosts: latency (small-message ping-pong) and bandwidth (large
 /// messages), pairs in concurrent rounds; one rank per host takes part, the others wait.
 #[derive(Debug, Args)]
+#[command(mut_arg("label", label_default("net")))]
 pub struct NetArgs {
     /// Bytes of each ping-pong message of the latency test.
     #[arg(long, default_value_t = 8, value_name = "BYTES")]
@@ -36,25 +37,9 @@ pub struct NetArgs {
     #[arg(long, default_value_t = 3.0, value_name = "F")]
     pub slow_factor: f64,
 
-    /// Folder for the result's JSON and CSV.
-    #[arg(long, default_value = "results", value_name = "DIR")]
-    pub out: PathBuf,
-
-    /// Write no files (report on the terminal only).
-    #[arg(long, conflicts_with = "out")]
-    pub no_save: bool,
-
-    /// Short name used in file names ([A-Za-z0-9._-], at most 64 chars).
-    #[arg(long, default_value = "net")]
-    pub label: String,
-
-    /// Print the result's JSON document on stdout instead of the table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// No notes on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
+    /// --out, --no-save, --label, --json, --quiet.
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Untimed round trips before the timed ones: the first message between two hosts opens
@@ -84,14 +69,9 @@ pub struct NetOptions {
     pub bandwidth_warmup: usize,
     /// "Far slower" factor.
     pub slow_factor: f64,
+    /// Where and how the result is reported (not part of the JSON's `config`).
     #[serde(skip)]
-    pub out: Option<PathBuf>,
-    #[serde(skip)]
-    pub label: String,
-    #[serde(skip)]
-    pub json: bool,
-    #[serde(skip)]
-    pub quiet: bool,
+    pub output: Output,
 }
 
 /// A `net` flag value a user can fix; the message names the flag.
@@ -108,10 +88,8 @@ pub enum NetOptionsError {
     BadSeconds(f64),
     #[error("--slow-factor must be a number above 1 (got {0})")]
     BadFactor(f64),
-    #[error(
-        "--label {0:?} must be 1 to 64 characters from A-Z a-z 0-9 . _ - and not start with '.' or '-'"
-    )]
-    BadLabel(String),
+    #[error(transparent)]
+    Label(#[from] BadLabel),
 }
 
 fn in_range(
@@ -143,9 +121,6 @@ impl NetArgs {
         if !(f.is_finite() && f > 1.0) {
             return Err(NetOptionsError::BadFactor(f));
         }
-        if !crate::options::valid_label(&self.label) {
-            return Err(NetOptionsError::BadLabel(self.label));
-        }
         Ok(NetOptions {
             latency_bytes: in_range("latency-size", self.latency_size, 1, 1 << 20)?,
             latency_repeats: in_range("latency-repeats", self.latency_repeats, 1, 100_000)?,
@@ -155,10 +130,7 @@ impl NetArgs {
             bandwidth_s: s,
             bandwidth_warmup: BANDWIDTH_WARMUP,
             slow_factor: f,
-            out: (!self.no_save).then_some(self.out),
-            label: self.label,
-            json: self.json,
-            quiet: self.quiet,
+            output: self.output.validate()?,
         })
     }
 }
@@ -166,22 +138,13 @@ impl NetArgs {
 /// `net ARGS…` parsed and validated, for unit tests.
 #[cfg(test)]
 pub fn parse(args: &[&str]) -> Result<NetOptions, NetOptionsError> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Wrap {
-        #[command(flatten)]
-        net: NetArgs,
-    }
-    let mut v = vec!["net"];
-    v.extend_from_slice(args);
-    Wrap::try_parse_from(v)
-        .expect("clap accepts")
-        .net
-        .validate()
+    crate::options::parse_flags::<NetArgs>("net", args).validate()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]
@@ -191,8 +154,8 @@ mod tests {
             (o.latency_bytes, o.bandwidth_bytes, o.bandwidth_window),
             (8, 1 << 20, 4)
         );
-        assert_eq!(o.out, Some(PathBuf::from("results")));
-        assert_eq!(o.label, "net");
+        assert_eq!(o.output.out, Some(PathBuf::from("results")));
+        assert_eq!(o.output.label, "net");
     }
 
     #[test]
@@ -210,6 +173,6 @@ mod tests {
             let e = parse(args).unwrap_err();
             assert!(e.to_string().contains(flag), "{args:?}: {e}");
         }
-        assert_eq!(parse(&["--no-save"]).unwrap().out, None);
+        assert_eq!(parse(&["--no-save"]).unwrap().output.out, None);
     }
 }

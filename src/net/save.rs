@@ -1,5 +1,6 @@
-//! Saving a `net` result: `LABEL-STAMP-Nh.net.json` and `.net.csv` under `--out`, opened before
-//! the measurement, written atomically under names no earlier file has.
+//! Saving a `net` result: `LABEL-STAMP-Nh.net.json` and `.net.csv` under `--out` (named by
+//! `util::fs::stem`, as the benchmark's), opened before the measurement, written atomically
+//! under names no earlier file has.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -9,7 +10,8 @@ use anyhow::{Context, Result};
 
 use super::options::NetOptions;
 use super::schema::NetReport;
-use crate::util::fs::{link_new_name, open_nofollow};
+use crate::util::clock::iso8601_utc;
+use crate::util::fs::{link_new_name, open_nofollow, stem};
 
 /// One temporary file, removed on drop unless it was linked under its final name.
 struct Temp {
@@ -26,7 +28,8 @@ impl Drop for Temp {
 /// The result's files, prepared on rank 0.
 pub struct NetOutputs {
     dir: PathBuf,
-    stem: String,
+    label: String,
+    started_at: String,
     json: Temp,
     csv: Temp,
 }
@@ -34,16 +37,14 @@ pub struct NetOutputs {
 impl NetOutputs {
     /// `None` with `--no-save`; an error (naming `--out`) when the folder can't be written.
     pub fn prepare(opts: &NetOptions, started_unix_s: f64) -> Result<Option<NetOutputs>> {
-        let Some(dir) = &opts.out else {
+        let Some(dir) = &opts.output.out else {
             return Ok(None);
         };
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--out {}: cannot create the folder", dir.display()))?;
-        let iso = crate::util::clock::iso8601_utc(started_unix_s);
-        let compact: String = iso.chars().filter(|c| !matches!(c, '-' | ':')).collect();
-        let stem = format!("{}-{compact}", opts.label);
+        let label = &opts.output.label;
         let temp = |ext: &str| -> Result<Temp> {
-            let path = dir.join(format!(".{stem}.{ext}.{}.tmp", std::process::id()));
+            let path = dir.join(format!(".{label}.{ext}.{}.tmp", std::process::id()));
             let file = open_nofollow(&path, OpenOptions::new().write(true).create_new(true))
                 .with_context(|| format!("--out: cannot create a file in {}", dir.display()))?;
             Ok(Temp { path, file })
@@ -52,13 +53,14 @@ impl NetOutputs {
             json: temp("json")?,
             csv: temp("csv")?,
             dir: dir.clone(),
-            stem,
+            label: label.clone(),
+            started_at: iso8601_utc(started_unix_s),
         }))
     }
 
     /// Writes both files; returns the JSON's path (the CSV has the same name, `.csv`).
     pub fn finish(mut self, report: &NetReport) -> Result<PathBuf> {
-        let stem = format!("{}-{}h", self.stem, report.hosts.len());
+        let stem = stem(&self.label, &self.started_at, report.hosts.len(), 'h');
         write_all(&mut self.json, &report.to_json())?;
         write_all(&mut self.csv, &report.to_csv())?;
         let json = link_new_name(&self.json.path, &self.dir, &stem, "net.json")?;

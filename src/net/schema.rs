@@ -7,6 +7,7 @@ use super::measure::{Hosts, Measured};
 use super::options::NetOptions;
 use super::report::{self, HostVerdict, Link, Verdict};
 use crate::record::Environment;
+use crate::util::fs::json_bytes;
 
 /// Names the document's kind, for tools that read several kinds of JSON.
 pub const SCHEMA: &str = "cluster-bench-net";
@@ -115,7 +116,7 @@ impl NetReport {
             schema: SCHEMA,
             schema_version: SCHEMA_VERSION,
             version: env!("CARGO_PKG_VERSION"),
-            label: cx.opts.label.clone(),
+            label: cx.opts.output.label.clone(),
             started_at: cx.environment.started_at,
             mpi_library: cx.environment.mpi_library,
             git_revision: cx.environment.git_revision,
@@ -136,9 +137,7 @@ impl NetReport {
 
     /// The JSON document, pretty-printed, with a trailing newline (NaN becomes `null`).
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).expect("NetReport serialises");
-        v.push(b'\n');
-        v
+        json_bytes(self)
     }
 
     /// The CSV: a header, then one row per ordered pair.

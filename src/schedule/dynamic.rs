@@ -182,7 +182,7 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
     if let Err(stop) = m.answer_first_requests(world, &mut monitor) {
         return ctx.outcome(m.records, Some(stop));
     }
-    let mut progress = Progress::new(!opts.quiet, ctx.ids.len());
+    let mut progress = Progress::new(!opts.output.quiet, ctx.ids.len());
     loop {
         progress.update(m.records.len() as u64, false);
         if ctx.limits.expired(mpi::time()) {

@@ -44,7 +44,7 @@ fn root(
     saver: &mut Saver,
     block: std::ops::Range<u64>,
 ) -> Outcome {
-    let mut progress = Progress::new(!ctx.opts.quiet, ctx.ids.len());
+    let mut progress = Progress::new(!ctx.opts.output.quiet, ctx.ids.len());
     let mut monitor = Monitor::new(ctx.beats, ctx.limits);
     let mut records = Vec::with_capacity(ctx.ids.len() as usize);
     for i in block {

@@ -1,5 +1,5 @@
 //! Files that appear whole or not at all, under names no earlier file has, never through a
-//! planted symlink: what every result file is written with.
+//! planted symlink, named by one policy: what every command's result files are written with.
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use serde::Serialize;
 
 /// Creates the first free `stem.ext`, `stem-2.ext`, … (O_EXCL: never an existing file, nor a
 /// planted symlink).
@@ -102,4 +103,36 @@ pub fn link_new_name(tmp: &Path, dir: &Path, stem: &str, ext: &str) -> Result<Pa
         }
     }
     bail!("no free file name for {stem}.{ext} in {}", dir.display())
+}
+
+/// File stem of every command's result document: `LABEL-YYYYMMDDTHHMMSSZ-N{unit}`, the start
+/// in UTC and what the result spans (`-4r`: 4 ranks; `-3h`: 3 hosts).
+pub fn stem(label: &str, started_at_iso: &str, count: usize, unit: char) -> String {
+    let compact: String = started_at_iso
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    format!("{label}-{compact}-{count}{unit}")
+}
+
+/// A result document as its file holds it: pretty-printed JSON with a trailing newline (NaN,
+/// e.g. a failed task's sum, becomes `null`).
+pub fn json_bytes<T: Serialize>(doc: &T) -> Vec<u8> {
+    // Plain structs of numbers, strings and vectors: serde_json can't fail on them.
+    let mut v = serde_json::to_vec_pretty(doc).expect("a result document serialises");
+    v.push(b'\n');
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_compact() {
+        assert_eq!(
+            stem("run", "2026-11-26T01:02:03Z", 4, 'r'),
+            "run-20261126T010203Z-4r"
+        );
+    }
 }
