@@ -32,7 +32,8 @@ pub fn load(path: &Path, opts: &Options) -> Result<Contents> {
     if !differs.is_empty() {
         bail!(
             "--resume {shown} did other work: {} (a resumed run must repeat --workload, \
-             --task-ms, --dim, --tasks, --seed and --kernel)",
+             --task-ms, --dim, --tasks, --seed and --kernel, on rank 0 a CPU with the same \
+             arithmetic: FMA or not, see CLUSTER_BENCH_SIMD)",
             differs.join(", ")
         );
     }
@@ -264,6 +265,7 @@ mod tests {
             tasks: 10,
             seed: 1,
             kernel: "hqr".into(),
+            numerics: "fma/faer-v3/hqr500".into(),
         };
         let b = Work {
             workload: "eig".into(),
@@ -272,6 +274,7 @@ mod tests {
             tasks: 10,
             seed: 2,
             kernel: "auto".into(),
+            numerics: "fma/faer-v3/hqr500".into(),
         };
         assert_eq!(
             b.differences(&Stated::from(&a)),
@@ -292,5 +295,24 @@ mod tests {
             "the sleep workload's tasks do not depend on dim and kernel"
         );
         assert!(a.differences(&Stated::from(&a)).is_empty());
+    }
+
+    #[test]
+    fn other_arithmetic_is_other_work_where_the_file_states_it() {
+        let here = Work::eig(30, 10, 2);
+        let mut theirs = here.clone();
+        theirs.numerics = "nofma/faer-scalar/hqr500".into();
+        assert_eq!(
+            here.differences(&Stated::from(&theirs)),
+            [format!(
+                "numerics nofma/faer-scalar/hqr500 (here {})",
+                here.numerics
+            )]
+        );
+        theirs.numerics = String::new();
+        assert!(
+            here.differences(&Stated::from(&theirs)).is_empty(),
+            "a file from before schema 4 states none"
+        );
     }
 }

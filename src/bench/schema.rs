@@ -170,6 +170,10 @@ pub struct Config {
     /// `--bind`: "core" (each rank pinned to a core of its own where the launcher left them
     /// free and there were enough; see each rank's `affinity`) or "none".
     pub bind: String,
+    /// The kernel's arithmetic on rank 0, e.g. "fma/faer-v3/hqr500" (FMA paths: avx512 and
+    /// avx2-fma agree bit for bit) or "nofma/…" (baseline): `--resume` and `--baseline` treat
+    /// other arithmetic as other work, since its checksum differs.
+    pub numerics: String,
 }
 
 /// One task's measurement.
@@ -279,6 +283,7 @@ impl From<&Options> for Config {
             heartbeat_timeout_s: o.heartbeat_timeout_s,
             checkpoint_every_s: o.checkpoint_every_s,
             bind: value_name(&o.bind),
+            numerics: crate::kernel::numerics_id().into(),
             resume: o.resume.as_deref().map(path),
         }
     }
@@ -432,6 +437,7 @@ mod tests {
             "checkpoint_every_s",
             "resume",
             "bind",
+            "numerics",
         ];
         assert_eq!(keys(&v["config"]), sorted(config));
         let host = vec![

@@ -18,6 +18,11 @@ pub struct Work {
     pub tasks: u64,
     pub seed: u64,
     pub kernel: String,
+    /// The kernel's arithmetic on rank 0 (`kernel::numerics_id`, e.g. "fma/faer-v3/hqr500"):
+    /// runs of different arithmetic round differently, so their checksums differ. Empty in
+    /// files written before it was recorded.
+    #[serde(default)]
+    pub numerics: String,
 }
 
 fn eig() -> String {
@@ -36,6 +41,8 @@ pub struct Stated {
     pub tasks: Option<u64>,
     pub seed: Option<u64>,
     pub kernel: Option<String>,
+    /// Absent (or empty) before schema 4: not compared.
+    pub numerics: Option<String>,
 }
 
 impl From<&Work> for Stated {
@@ -47,6 +54,7 @@ impl From<&Work> for Stated {
             tasks: Some(w.tasks),
             seed: Some(w.seed),
             kernel: Some(w.kernel.clone()),
+            numerics: Some(w.numerics.clone()).filter(|n| !n.is_empty()),
         }
     }
 }
@@ -61,6 +69,7 @@ impl Work {
             tasks: opts.tasks,
             seed: opts.seed,
             kernel: value_name(&opts.kernel),
+            numerics: crate::kernel::numerics_id().into(),
         }
     }
 
@@ -74,6 +83,7 @@ impl Work {
             tasks,
             seed,
             kernel: "auto".into(),
+            numerics: crate::kernel::numerics_id().into(),
         }
     }
 
@@ -111,6 +121,11 @@ impl Work {
         ));
         if self.task_ms.is_none() {
             pairs.push(("kernel", theirs.kernel.clone(), self.kernel.clone()));
+            // A file that states no arithmetic (before schema 4) is taken at its word.
+            let stated = theirs.numerics.clone().filter(|n| !n.is_empty());
+            if stated.is_some() {
+                pairs.push(("numerics", stated, self.numerics.clone()));
+            }
         }
         pairs
             .into_iter()
