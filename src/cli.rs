@@ -8,14 +8,14 @@ use clap::{Parser, Subcommand};
 use crate::bench::options::{BenchArgs, OptionsError};
 use crate::net::{NetArgs, NetOptions, NetOptionsError};
 use crate::options::Options;
-use crate::util::exit;
+use crate::util::{exit, host};
 
 /// Distributed eigenvalue benchmark: every rank computes the eigenvalues of seeded random
 /// d×d matrices; rank 0 reports throughput, speedup, efficiency and per-host figures.
 ///
 /// Run it under mpirun, e.g. `mpirun --hostfile hostfiles/localhost.txt cluster-bench`.
 #[derive(Debug, Parser)]
-#[command(version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(version = version_text(), about, long_about = None, args_conflicts_with_subcommands = true)]
 pub struct Args {
     /// Without a subcommand: the eigenvalue benchmark.
     #[command(subcommand)]
@@ -24,6 +24,26 @@ pub struct Args {
     /// The benchmark's flags.
     #[command(flatten)]
     pub bench: BenchArgs,
+}
+
+/// What `--version` says after the name: on the first line the build and the MPI library it
+/// runs with (what must match on every host: discover.sh compares it), on the second this
+/// host's architecture, C library and kernel SIMD path (what may differ).
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let rev = env!("CLUSTER_BENCH_GIT_REV");
+        let rev = if rev.is_empty() { "unknown" } else { rev };
+        let simd =
+            crate::kernel::select_simd_path().map_or("invalid CLUSTER_BENCH_SIMD", |p| p.name());
+        format!(
+            "{} (git {rev}, {})\n{}, glibc {}, kernel path {simd}",
+            env!("CARGO_PKG_VERSION"),
+            host::mpi_library(),
+            std::env::consts::ARCH,
+            host::glibc_version(),
+        )
+    })
 }
 
 /// What else cluster-bench can do.

@@ -119,7 +119,20 @@ fn help_and_version_exit_zero() {
     assert!(stdout(&o).contains("--schedule"));
     let o = bench(&["--version"]);
     assert_eq!(o.status.code(), Some(0));
-    assert!(stdout(&o).contains(env!("CARGO_PKG_VERSION")));
+    let text = stdout(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    // The line hosts must agree on (build, MPI library), then what may differ between them.
+    let first = format!("cluster-bench {} (git ", env!("CARGO_PKG_VERSION"));
+    assert!(lines[0].starts_with(&first), "{text}");
+    assert!(
+        lines[0].ends_with("Open MPI v4.1.4)") || lines[0].contains("MPICH"),
+        "{text}"
+    );
+    assert!(lines[1].starts_with(std::env::consts::ARCH), "{text}");
+    assert!(
+        lines[1].contains(", glibc 2.") && lines[1].contains(", kernel path "),
+        "{text}"
+    );
 }
 
 #[test]

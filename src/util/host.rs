@@ -57,7 +57,16 @@ impl HostFacts {
     }
 }
 
-/// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2".
+/// The C library's version ("2.36").
+pub fn glibc_version() -> String {
+    // SAFETY: gnu_get_libc_version returns a static NUL-terminated string.
+    unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The MPI library's own version line, e.g. "Open MPI v4.1.4" or "MPICH Version: 4.0.2"
+/// (callable before MPI_Init, as MPI allows).
 pub fn mpi_library() -> String {
     mpi::environment::library_version()
         .map(|v| library_line(&v))
