@@ -43,34 +43,35 @@ pub fn header() -> Vec<u8> {
 
 /// One run's row, with newline; `json_file` is the run's JSON file name (empty if none).
 pub fn row(r: &Run, json_file: &str) -> Vec<u8> {
-    let failed = r.checks.failed + r.checks.no_convergence + r.checks.non_finite;
+    let f = &r.figures;
+    let failed = f.checks.failed + f.checks.no_convergence + f.checks.non_finite;
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     let fields: [String; 26] = [
         r.environment.started_at.clone(),
-        r.label.clone(),
-        r.ranks.to_string(),
-        r.hosts.len().to_string(),
-        r.task_count.to_string(),
+        f.label.clone(),
+        f.ranks.to_string(),
+        f.hosts.len().to_string(),
+        f.task_count.to_string(),
         r.config.dim.to_string(),
         r.config.schedule.clone(),
         r.config.kernel.clone(),
         r.config.workload.clone(),
         opt(r.config.task_ms),
         r.config.seed.to_string(),
-        r.wall_s.to_string(),
-        r.tasks_per_s.to_string(),
-        r.busy_s.to_string(),
-        r.busy_speedup.to_string(),
-        r.busy_efficiency.to_string(),
-        r.imbalance.to_string(),
-        opt(r.measured_speedup),
+        f.wall_s.to_string(),
+        f.tasks_per_s.to_string(),
+        f.busy_s.to_string(),
+        f.busy_speedup.to_string(),
+        f.busy_efficiency.to_string(),
+        f.imbalance.to_string(),
+        opt(f.measured_speedup),
         // Full precision: the checksum is compared bit for bit across runs.
-        format!("{:?}", r.checksum),
+        format!("{:?}", f.checksum),
         failed.to_string(),
-        r.checks.fallbacks.to_string(),
-        r.complete.to_string(),
+        f.checks.fallbacks.to_string(),
+        f.complete.to_string(),
         r.environment.mpi_library.clone(),
-        r.version.to_string(),
+        f.version.to_string(),
         r.environment.git_revision.clone().unwrap_or_default(),
         json_file.to_string(),
     ];

@@ -274,19 +274,19 @@ fn announce(report: &RunReport, doc: &Run, opts: &Options) -> u8 {
     } else {
         print!("{}", table::table(report));
     }
-    if !report.checks.all_passed() {
+    if !report.figures.checks.all_passed() {
         eprintln!(
             "cluster-bench: {} of {} tasks failed their check (each task's status is in the \
              run's journal, and in the JSON with --json-tasks)",
-            report.task_count - report.checks.passed,
-            report.task_count
+            report.figures.task_count - report.figures.checks.passed,
+            report.figures.task_count
         );
         exit::CHECK_FAILED
-    } else if !report.complete {
+    } else if !report.figures.complete {
         eprintln!(
             "cluster-bench: --time-limit reached: {} of {} tasks done (reported with \
              \"complete\": false)",
-            report.task_count, opts.tasks
+            report.figures.task_count, opts.tasks
         );
         exit::INCOMPLETE
     } else {
@@ -300,7 +300,7 @@ fn interrupted(sig: i32, report: &RunReport, opts: &Options) -> u8 {
         "cluster-bench: interrupted by {}: {} of {} tasks done and saved; --resume with the \
          saved JSON (or the journal) runs only the rest",
         interrupt::name(sig),
-        report.task_count,
+        report.figures.task_count,
         opts.tasks
     );
     exit::INTERRUPTED
@@ -347,7 +347,11 @@ impl LostRank {
         eprintln!(
             "cluster-bench: error: host {} (rank {}) has not been heard from for {:.1} s: \
              presuming it down and aborting the job; {} of {} task records were saved",
-            self.host, self.silent.rank, self.silent.silent_s, report.task_count, opts.tasks
+            self.host,
+            self.silent.rank,
+            self.silent.silent_s,
+            report.figures.task_count,
+            opts.tasks
         );
         exit::RANK_LOST
     }

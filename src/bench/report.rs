@@ -13,50 +13,58 @@ use crate::record::{RankInfo, TaskRecord, TaskStatus, UnknownStatus};
 use crate::schedule::Dispatch;
 use crate::util::stats::medians;
 
-/// Everything known about one run (`schema::Run` is what the JSON makes of it).
-#[derive(Clone, Debug)]
-pub struct RunReport {
-    /// Crate version of the binary.
+/// The run's figures: the top level of its JSON, in the document's order (`schema::Run`
+/// flattens them), each documented with its unit.
+#[derive(Clone, Debug, Serialize)]
+pub struct Figures {
+    /// Version of the binary (Cargo package version).
     pub version: &'static str,
-    /// `--label`.
+    /// `--label`: a short name of the run.
     pub label: String,
     /// False when the run stopped before every task was done (the figures cover what was done).
     pub complete: bool,
-    /// Why an incomplete run stopped ("time-limit", or "rank-lost: host H (rank R)").
+    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)",
+    /// "interrupted (SIGINT)" or "interrupted (SIGTERM)"; `null` when complete.
     pub stop_reason: Option<String>,
-    /// Σ over tasks, in task order, of Re Σλ: identical for any number of ranks or hosts.
+    /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
+    /// ranks, hosts or schedule. In the sleep workload: Σ of the planned waits, seconds (the
+    /// wall time one rank would need).
     pub checksum: f64,
-    /// Compute phase on rank 0, seconds: from the barrier before distribution to the end of the gather.
+    /// Timed part on rank 0, seconds: from the barrier before distribution until every rank
+    /// was done; for a resumed run, the sum over `attempts` (time between launches excluded).
     pub wall_s: f64,
-    /// Tasks completed per second of `wall_s`.
+    /// Tasks completed per second of `wall_s`, 1/s.
     pub tasks_per_s: f64,
     /// Σ of the per-task solve times over all ranks, seconds.
     pub busy_s: f64,
-    /// busy_s / wall_s: how many ranks were busy on average. Cannot see per-task slow-down
-    /// (oversubscription, a busy neighbour); `measured_speedup` can.
+    /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
+    /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
     pub busy_speedup: f64,
-    /// busy_speedup / ranks.
+    /// busy_s / (ranks × wall_s) (dimensionless, 1 = every rank busy all the time); for a
+    /// resumed run, busy_s over the rank-seconds of every attempt (Σ ranks × wall_s).
     pub busy_efficiency: f64,
-    /// Load imbalance: max over ranks of busy seconds / mean over ranks (1 = perfect).
+    /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
     pub imbalance: f64,
-    /// Σ over ranks of tasks / busy seconds: the rate of this very cluster with every rank
-    /// busy all the time at its own pace, tasks/s.
+    /// The heterogeneous ideal: Σ over ranks of each rank's own rate (its tasks / its busy_s),
+    /// tasks/s.
     pub ideal_tasks_per_s: f64,
-    /// tasks_per_s / ideal_tasks_per_s.
+    /// tasks_per_s / ideal_tasks_per_s (dimensionless, 1 = every rank busy at its own pace).
     pub heterogeneous_efficiency: f64,
-    /// tasks_per_s / (ranks × the fastest rank's rate): against a cluster of fastest ranks.
+    /// tasks_per_s / (ranks × the fastest rank's rate) (dimensionless): drops below
+    /// heterogeneous_efficiency as soon as one host is slower.
     pub homogeneous_efficiency: f64,
-    /// Slow hosts and hosts busy at the start, one sentence each, naming the host.
+    /// One sentence per host more than 1.5× slower than the fastest (by median task time) or
+    /// busy at the start (load per core ≥ 0.5), naming it.
     pub flags: Vec<String>,
-    /// wall_s(baseline) / wall_s, when `--baseline` was given.
+    /// wall_s of the baseline / wall_s (dimensionless), with `--baseline`.
     pub measured_speedup: Option<f64>,
-    /// measured_speedup / (ranks / baseline ranks), when `--baseline` was given.
+    /// measured_speedup / (ranks / baseline ranks) (dimensionless), with `--baseline`.
     pub measured_efficiency: Option<f64>,
-    /// The baseline run compared against.
+    /// The run measured against, with `--baseline`.
     pub baseline: Option<Baseline>,
-    /// Number of MPI ranks.
+    /// MPI ranks (count).
     pub ranks: usize,
-    /// Number of tasks completed.
+    /// Tasks completed (count).
     pub task_count: u64,
     /// Outcome counts of the per-task checks.
     pub checks: Checks,
@@ -64,6 +72,13 @@ pub struct RunReport {
     pub hosts: Vec<HostSummary>,
     /// Per-rank figures, in rank order.
     pub per_rank: Vec<RankSummary>,
+}
+
+/// Everything known about one run (`schema::Run` is what the JSON makes of it).
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// What the document's top level says of the run.
+    pub figures: Figures,
     /// The options of the run.
     pub config: Options,
     /// Where and with what it ran.
@@ -282,32 +297,34 @@ impl RunReport {
             .zip(measured_speedup)
             .map(|(b, s)| s / (ranks as f64 / b.ranks.max(1) as f64));
         Ok(RunReport {
-            version: env!("CARGO_PKG_VERSION"),
-            label: opts.output.label.clone(),
-            complete: task_count == opts.tasks,
-            stop_reason: stop_reason
-                .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),
-            checksum: checksum(&records),
-            wall_s,
-            tasks_per_s: ratio(task_count as f64, wall_s),
-            busy_s,
-            busy_speedup,
-            busy_efficiency: ratio(busy_s, rank_s),
-            imbalance: imbalance(&per_rank),
-            ideal_tasks_per_s: ideal.tasks_per_s,
-            heterogeneous_efficiency: ideal.heterogeneous_efficiency,
-            homogeneous_efficiency: ideal.homogeneous_efficiency,
-            flags: heterogeneity::flags(
-                &hosts.iter().map(HostSummary::figures).collect::<Vec<_>>(),
-            ),
-            measured_speedup,
-            measured_efficiency,
-            baseline,
-            ranks,
-            task_count,
-            checks,
-            hosts,
-            per_rank,
+            figures: Figures {
+                version: env!("CARGO_PKG_VERSION"),
+                label: opts.output.label.clone(),
+                complete: task_count == opts.tasks,
+                stop_reason: stop_reason
+                    .or_else(|| (task_count < opts.tasks).then(|| "time-limit".to_string())),
+                checksum: checksum(&records),
+                wall_s,
+                tasks_per_s: ratio(task_count as f64, wall_s),
+                busy_s,
+                busy_speedup,
+                busy_efficiency: ratio(busy_s, rank_s),
+                imbalance: imbalance(&per_rank),
+                ideal_tasks_per_s: ideal.tasks_per_s,
+                heterogeneous_efficiency: ideal.heterogeneous_efficiency,
+                homogeneous_efficiency: ideal.homogeneous_efficiency,
+                flags: heterogeneity::flags(
+                    &hosts.iter().map(HostSummary::figures).collect::<Vec<_>>(),
+                ),
+                measured_speedup,
+                measured_efficiency,
+                baseline,
+                ranks,
+                task_count,
+                checks,
+                hosts,
+                per_rank,
+            },
             config: opts.clone(),
             environment,
             tasks: records,
@@ -550,23 +567,23 @@ mod tests {
         })
         .unwrap();
         // 100 tasks/s achieved; own rates 100 + 25; the fastest rank alone would do 2 × 100.
-        assert!((r.ideal_tasks_per_s - 125.0).abs() < 1e-9);
-        assert!((r.heterogeneous_efficiency - 0.8).abs() < 1e-9);
-        assert!((r.homogeneous_efficiency - 0.5).abs() < 1e-9);
-        let b = &r.hosts[1];
+        assert!((r.figures.ideal_tasks_per_s - 125.0).abs() < 1e-9);
+        assert!((r.figures.heterogeneous_efficiency - 0.8).abs() < 1e-9);
+        assert!((r.figures.homogeneous_efficiency - 0.5).abs() < 1e-9);
+        let b = &r.figures.hosts[1];
         assert_eq!(
             (b.speed_index, b.slow, b.busy_at_start),
             (Some(4.0), true, true)
         );
-        assert_eq!(r.hosts[0].speed_index, Some(1.0));
-        assert!(!r.hosts[0].slow && !r.hosts[0].busy_at_start);
-        assert_eq!(r.flags.len(), 2, "{:?}", r.flags);
+        assert_eq!(r.figures.hosts[0].speed_index, Some(1.0));
+        assert!(!r.figures.hosts[0].slow && !r.figures.hosts[0].busy_at_start);
+        assert_eq!(r.figures.flags.len(), 2, "{:?}", r.figures.flags);
         assert!(
-            r.flags[0].starts_with("slow host b: 40.000 ms"),
+            r.figures.flags[0].starts_with("slow host b: 40.000 ms"),
             "{:?}",
-            r.flags
+            r.figures.flags
         );
-        assert_eq!(r.per_rank[1].median_ms_per_task, Some(40.0));
+        assert_eq!(r.figures.per_rank[1].median_ms_per_task, Some(40.0));
     }
 
     #[test]

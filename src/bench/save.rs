@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(get("ranks"), "2");
         assert_eq!(get("hosts"), "2");
         assert_eq!(get("mpi_library"), "Open MPI v4.1.4, package: x");
-        assert_eq!(get("checksum").parse::<f64>().unwrap(), r.checksum);
+        assert_eq!(get("checksum").parse::<f64>().unwrap(), r.figures.checksum);
         assert_eq!(get("busy_speedup"), "2");
         assert_eq!(get("busy_efficiency"), "1");
         assert_eq!(get("json_file"), "x.json");

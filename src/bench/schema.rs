@@ -1,5 +1,5 @@
 //! The run's JSON as users parse it, built from a `RunReport`. Where the JSON is the internal
-//! type, that type is serialised as it is (`report::{Baseline, Checks, HostSummary,
+//! type, that type is serialised as it is (`report::{Figures, Baseline, Checks, HostSummary,
 //! RankSummary}`, `record::{Environment, RankInfo}`, `Attempt`): their fields are keys of this
 //! schema. Explicit types here only where the JSON differs (`Run`, `Config`, `Dispatch`,
 //! `Task`). A key that changes meaning or name is a new `SCHEMA_VERSION` (the test below pins
@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::report::{Baseline, Checks, HostSummary, RankSummary, RunReport};
+use super::report::{Figures, RunReport};
 use crate::options::{Options, value_name};
 use crate::record::{Environment, TaskRecord, UnknownStatus};
 use crate::schedule;
@@ -23,61 +23,9 @@ pub struct Run {
     pub tool: &'static str,
     /// Version of these keys, `SCHEMA_VERSION` (a count; absent before version 2).
     pub schema_version: u32,
-    /// Version of the binary (Cargo package version).
-    pub version: &'static str,
-    /// `--label`: a short name of the run.
-    pub label: String,
-    /// False when the run stopped before every task was done (the figures cover what was done).
-    pub complete: bool,
-    /// Why an incomplete run stopped: "time-limit", "rank-lost: host H (rank R)",
-    /// "interrupted (SIGINT)" or "interrupted (SIGTERM)"; `null` when complete.
-    pub stop_reason: Option<String>,
-    /// Σ over tasks, in task order, of Re Σλ (dimensionless): bit-identical for any number of
-    /// ranks, hosts or schedule. In the sleep workload: Σ of the planned waits, seconds (the
-    /// wall time one rank would need).
-    pub checksum: f64,
-    /// Timed part on rank 0, seconds: from the barrier before distribution until every rank
-    /// was done; for a resumed run, the sum over `attempts` (time between launches excluded).
-    pub wall_s: f64,
-    /// Tasks completed per second of `wall_s`, 1/s.
-    pub tasks_per_s: f64,
-    /// Σ of the per-task solve times over all ranks, seconds.
-    pub busy_s: f64,
-    /// busy_s / wall_s (dimensionless): how many ranks were busy on average, which cannot see
-    /// per-task slow-down (oversubscription, a busy neighbour); `measured_speedup` can.
-    pub busy_speedup: f64,
-    /// busy_s / (ranks × wall_s) (dimensionless, 1 = every rank busy all the time); for a
-    /// resumed run, busy_s over the rank-seconds of every attempt (Σ ranks × wall_s).
-    pub busy_efficiency: f64,
-    /// Max over ranks of busy seconds / mean over ranks (dimensionless, 1 = perfect balance).
-    pub imbalance: f64,
-    /// The heterogeneous ideal: Σ over ranks of each rank's own rate (its tasks / its busy_s),
-    /// tasks/s.
-    pub ideal_tasks_per_s: f64,
-    /// tasks_per_s / ideal_tasks_per_s (dimensionless, 1 = every rank busy at its own pace).
-    pub heterogeneous_efficiency: f64,
-    /// tasks_per_s / (ranks × the fastest rank's rate) (dimensionless): drops below
-    /// heterogeneous_efficiency as soon as one host is slower.
-    pub homogeneous_efficiency: f64,
-    /// One sentence per host more than 1.5× slower than the fastest (by median task time) or
-    /// busy at the start (load per core ≥ 0.5), naming it.
-    pub flags: Vec<String>,
-    /// wall_s of the baseline / wall_s (dimensionless), with `--baseline`.
-    pub measured_speedup: Option<f64>,
-    /// measured_speedup / (ranks / baseline ranks) (dimensionless), with `--baseline`.
-    pub measured_efficiency: Option<f64>,
-    /// The run measured against, with `--baseline`.
-    pub baseline: Option<Baseline>,
-    /// MPI ranks (count).
-    pub ranks: usize,
-    /// Tasks completed (count).
-    pub task_count: u64,
-    /// Outcome counts of the per-task checks.
-    pub checks: Checks,
-    /// Per-host figures, in order of first rank.
-    pub hosts: Vec<HostSummary>,
-    /// Per-rank figures, in rank order.
-    pub per_rank: Vec<RankSummary>,
+    /// The run's figures, at the top level of the document.
+    #[serde(flatten)]
+    pub figures: Figures,
     /// The run's settings.
     pub config: Config,
     /// Where and with what it ran.
@@ -218,29 +166,7 @@ impl Run {
         Ok(Run {
             tool: "cluster-bench",
             schema_version: SCHEMA_VERSION,
-            version: r.version,
-            label: r.label.clone(),
-            complete: r.complete,
-            stop_reason: r.stop_reason.clone(),
-            checksum: r.checksum,
-            wall_s: r.wall_s,
-            tasks_per_s: r.tasks_per_s,
-            busy_s: r.busy_s,
-            busy_speedup: r.busy_speedup,
-            busy_efficiency: r.busy_efficiency,
-            imbalance: r.imbalance,
-            ideal_tasks_per_s: r.ideal_tasks_per_s,
-            heterogeneous_efficiency: r.heterogeneous_efficiency,
-            homogeneous_efficiency: r.homogeneous_efficiency,
-            flags: r.flags.clone(),
-            measured_speedup: r.measured_speedup,
-            measured_efficiency: r.measured_efficiency,
-            baseline: r.baseline.clone(),
-            ranks: r.ranks,
-            task_count: r.task_count,
-            checks: r.checks,
-            hosts: r.hosts.clone(),
-            per_rank: r.per_rank.clone(),
+            figures: r.figures.clone(),
             config: Config::from(&r.config),
             environment: r.environment.clone(),
             attempts: history.attempts,
@@ -250,7 +176,7 @@ impl Run {
                 .json_tasks
                 .then(|| r.tasks.iter().map(Task::new).collect::<Result<_, _>>())
                 .transpose()?,
-            dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.wall_s)),
+            dispatch: r.dispatch.map(|d| Dispatch::new(&d, r.figures.wall_s)),
             rank0_peak_rss_bytes: crate::util::host::peak_rss_bytes(),
         })
     }
@@ -524,9 +450,14 @@ mod tests {
         );
         assert_eq!(tasks[1]["status"], "ok");
         assert_eq!(tasks[1]["fallback"], false);
-        // Everything else is the same document.
+        // Everything else is the same document (but rank 0's peak memory, which the tests
+        // running beside this one raise: it is the process's).
         let mut without = v.clone();
         without["tasks"] = Value::Null;
+        let mut plain = plain;
+        for doc in [&mut without, &mut plain] {
+            doc["rank0_peak_rss_bytes"] = Value::Null;
+        }
         assert_eq!(without, plain);
     }
 

@@ -8,6 +8,7 @@ use crate::workload::{SLEEP_SPREAD, Workload};
 
 /// The report as text for stdout.
 pub fn table(r: &RunReport) -> String {
+    let f = &r.figures;
     let c = &r.config;
     let mut s = String::new();
     let w = &mut s;
@@ -15,7 +16,7 @@ pub fn table(r: &RunReport) -> String {
         Workload::Eig => writeln!(
             w,
             "# cluster-bench v{}: eigenvalues of {} random {}x{} matrices (seed {}, kernel {})",
-            r.version,
+            f.version,
             c.tasks,
             c.dim,
             c.dim,
@@ -25,7 +26,7 @@ pub fn table(r: &RunReport) -> String {
         Workload::Sleep { mean_ms } => writeln!(
             w,
             "# cluster-bench v{}: sleep workload, {} tasks of {} ms ± {:.0} % (seed {})",
-            r.version,
+            f.version,
             c.tasks,
             mean_ms,
             SLEEP_SPREAD * 100.0,
@@ -36,19 +37,19 @@ pub fn table(r: &RunReport) -> String {
         w,
         "# schedule {}, {} ranks on {} host(s), {}, kernel path {}",
         value_name(&c.schedule),
-        r.ranks,
-        r.hosts.len(),
+        f.ranks,
+        f.hosts.len(),
         r.environment.mpi_library,
-        kernel_paths(&r.hosts)
+        kernel_paths(&f.hosts)
     );
     let _ = writeln!(
         w,
         "# checksum {:.12e}   checks passed {}/{}   fallbacks {}{}",
-        r.checksum,
-        r.checks.passed,
-        r.task_count,
-        r.checks.fallbacks,
-        if r.complete { "" } else { "   INCOMPLETE RUN" }
+        f.checksum,
+        f.checks.passed,
+        f.task_count,
+        f.checks.fallbacks,
+        if f.complete { "" } else { "   INCOMPLETE RUN" }
     );
     let _ = writeln!(w, "#");
     let _ = writeln!(
@@ -67,23 +68,23 @@ pub fn table(r: &RunReport) -> String {
     let _ = writeln!(
         w,
         "  {:>6} {:>6} {:>9} {:>10.3} {:>11.1} {:>11.3} {:>12.2} {:>15.3} {:>10.3}",
-        r.ranks,
-        r.hosts.len(),
-        r.task_count,
-        r.wall_s,
-        r.tasks_per_s,
-        r.busy_s,
-        r.busy_speedup,
-        r.busy_efficiency,
-        r.imbalance
+        f.ranks,
+        f.hosts.len(),
+        f.task_count,
+        f.wall_s,
+        f.tasks_per_s,
+        f.busy_s,
+        f.busy_speedup,
+        f.busy_efficiency,
+        f.imbalance
     );
     let _ = writeln!(
         w,
         "# heterogeneous ideal {:.1} tasks/s (each rank at its own pace): efficiency {:.3}; \
          against {} ranks as fast as the fastest: {:.3}",
-        r.ideal_tasks_per_s, r.heterogeneous_efficiency, r.ranks, r.homogeneous_efficiency
+        f.ideal_tasks_per_s, f.heterogeneous_efficiency, f.ranks, f.homogeneous_efficiency
     );
-    if let (Some(b), Some(s), Some(e)) = (&r.baseline, r.measured_speedup, r.measured_efficiency) {
+    if let (Some(b), Some(s), Some(e)) = (&f.baseline, f.measured_speedup, f.measured_efficiency) {
         let _ = writeln!(
             w,
             "# measured speedup {s:.2} (efficiency {e:.3}) vs {} ranks, wall {:.3} s: {}",
@@ -105,7 +106,7 @@ pub fn table(r: &RunReport) -> String {
         "cores",
         "busy_cpus"
     );
-    for h in &r.hosts {
+    for h in &f.hosts {
         let opt = |v: Option<f64>, digits: usize| match v {
             Some(x) => format!("{x:.digits$}"),
             None => "-".into(),
@@ -136,7 +137,7 @@ pub fn table(r: &RunReport) -> String {
             opt(h.busy_cpus_at_start, 2),
         );
     }
-    for f in &r.flags {
+    for f in &f.flags {
         let _ = writeln!(w, "# FLAG {f}");
     }
     s
