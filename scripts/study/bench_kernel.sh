@@ -102,7 +102,7 @@ for line in sys.stdin:
     local numpy_info rustc_v cmd
     numpy_info="$(run_numpy --info)"
     rustc_v="$(rustc --version)"
-    cmd="scripts/bench_kernel.sh -d $dims -p $paths -r $rounds -i $inner -o $outdir"
+    cmd="scripts/study/bench_kernel.sh -d $dims -p $paths -r $rounds -i $inner -o $outdir"
     python3 - "$raw" "$outdir/kernel-vs-numpy.md" "$cmd" "$numpy_info" "$rustc_v" <<'PY'
 import csv, json, statistics, sys, datetime, os
 raw, out, cmd, numpy_info, rustc_v = sys.argv[1:]
