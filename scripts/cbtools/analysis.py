@@ -1,5 +1,6 @@
-"""Analysis of a scaling study made by scripts/sweep.sh: from STUDY/manifest.tsv, study.conf and
-every run's JSON and journal, the summary files (written atomically, only inside STUDY):
+"""Analysis of a scaling study (the runs the sweep script made). From STUDY/manifest.tsv,
+study.conf and every run's JSON and journal (the study of scripts/sweep.sh), the summary files
+(written atomically, only inside STUDY):
 
   study-runs.csv  one row per run (tidy, long format)
   tasks.csv.gz    one row per task of every run (for timelines), gzip-compressed

@@ -1,6 +1,6 @@
-"""A rank study of scripts/study/bench_ranks.sh: its manifest.tsv (one row per run: schedule,
-ranks, task_ms, tasks, process_s, load1_before, json or "timeout") and the summary.csv made
-from it and the runs' JSONs.
+"""A rank study (the runs the rank-study script made):
+scripts/study/bench_ranks.sh's manifest.tsv (one row per run: schedule, ranks, task_ms, tasks,
+process_s, load1_before, json or "timeout") and the summary.csv made from it and the runs' JSONs.
 
 summary.csv has one row per run. Efficiencies: `efficiency` = checksum / (ranks × wall_s), the
 sleep workload's Σ of planned waits over the ideal p-rank time (1 = no overhead at all);

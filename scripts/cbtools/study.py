@@ -1,6 +1,7 @@
-"""A study folder of scripts/sweep.sh: what sweep.sh writes (manifest.tsv, study.conf, the runs'
-JSONs and journals in runs/) and the summary files analysis.py writes from them
-(study-runs.csv, tasks.csv.gz, hosts.csv, points.csv, fit.json), which the plots read.
+"""A study folder, with what the sweep script writes:
+scripts/sweep.sh's manifest.tsv, study.conf, the runs' JSONs and journals in runs/, and the
+summary files analysis.py writes from them (study-runs.csv, tasks.csv.gz, hosts.csv,
+points.csv, fit.json), which the plots read.
 The summary CSVs carry no version number: their headers are checked instead."""
 
 from __future__ import annotations

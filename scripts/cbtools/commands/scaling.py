@@ -1,4 +1,5 @@
-"""scripts/scaling.py: analysis of a scaling study made by scripts/sweep.sh (cbtools.analysis)."""
+"""The command scripts/scaling.py: analysis of a scaling study (cbtools.analysis), as made by
+scripts/sweep.sh."""
 
 import argparse
 import sys
