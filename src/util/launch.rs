@@ -63,7 +63,8 @@ static RANKS_ON_THIS_KERNEL: AtomicU32 = AtomicU32::new(0);
 /// an unpinned rank may be moved between cores mid-task, or share one with another rank while
 /// a core idles. Returns whether this rank was pinned (collective).
 pub fn share_cores(world: &SimpleCommunicator, pin: bool) -> bool {
-    let mine = [kernel_id(), mask_id(&cpu::affinity())];
+    let mask = cpu::affinity();
+    let mine = [kernel_id(), mask_id(&mask)];
     let mut all = vec![0u64; 2 * world.size() as usize];
     world.all_gather_into(&mine[..], &mut all[..]);
     let group: Vec<(usize, u64)> = all
@@ -81,7 +82,7 @@ pub fn share_cores(world: &SimpleCommunicator, pin: bool) -> bool {
     }
     let index = group.iter().position(|&(r, _)| r == world.rank() as usize);
     let same_masks = group.iter().all(|&(_, m)| m == mine[1]);
-    let cores = cpu::topology().cores_in(&cpu::affinity());
+    let cores = cpu::topology().cores_in(&mask);
     let Some(core) = index.and_then(|i| cpu::core_to_pin(i, group.len(), same_masks, cores.len()))
     else {
         return false;
