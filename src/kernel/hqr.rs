@@ -1,6 +1,8 @@
 //! Our eigenvalues-only kernel: Householder reduction to upper Hessenberg form, then Francis
 //! double-shift implicit QR (the LAPACK `dgehd2` + `dlahqr` with `WANTT = WANTZ = false`
-//! algorithms, re-derived in Rust) with a hard iteration bound, so it can never hang.
+//! algorithms, re-derived in Rust) with a hard iteration bound, so it can never hang. Large
+//! active blocks get LAPACK's aggressive early deflation and several shifts per iteration
+//! (`dlaqr0`/`dlaqr3`, in [`super::aed`]).
 //!
 //! Everything works in place on one column-major scratch buffer owned by [`Hqr`], reused across
 //! calls: after the first matrix of a given size no call allocates.
@@ -11,21 +13,22 @@
 //! so big or so small that squares in the reflector norms could over- or underflow (as `dgeev`
 //! does); powers of two are exact, so this changes no digit of the result.
 
+use super::aed::{self, AED_MIN_DIM, AedScratch};
 use super::hessenberg::hessenberg;
 use super::simd::{SimdPath, simd_path};
-use super::sweep::{SCRATCH_ROWS, sweep};
+use super::sweep::{Reach, SCRATCH_ROWS, sweep};
 
 /// The QR iteration hit its bound without deflating the active block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NoConvergence;
 
 /// Machine precision as LAPACK's `DLAMCH('P')` (= eps · base = 2⁻⁵²).
-const ULP: f64 = f64::EPSILON;
+pub(super) const ULP: f64 = f64::EPSILON;
 /// `DLAMCH('S')`: the smallest normal number; its reciprocal does not overflow.
 const SAFMIN: f64 = f64::MIN_POSITIVE;
 /// Exceptional shifts every `KEXSH` iterations without a deflation (current LAPACK `dlahqr`;
 /// the older "its = 10 and its = 20" schedule cycles on the same matrices the new one fixes).
-const KEXSH: usize = 6;
+pub(super) const KEXSH: usize = 6;
 /// Exceptional-shift multipliers, from `dlahqr`.
 const DAT1: f64 = 0.75;
 const DAT2: f64 = -0.4375;
@@ -46,6 +49,8 @@ pub struct Hqr {
     /// The instruction-set path; `None` runs the process's [`simd_path`]. Always one the CPU
     /// has (see [`Hqr::set_simd_path`]).
     path: Option<SimdPath>,
+    /// Aggressive early deflation's window and shift scratch.
+    aed: AedScratch,
 }
 
 impl Hqr {
@@ -58,6 +63,7 @@ impl Hqr {
             last_sweeps: 0,
             itmax_override: None,
             path: None,
+            aed: AedScratch::default(),
         }
     }
 
@@ -114,8 +120,8 @@ impl Hqr {
         self.w.resize(n.max(SCRATCH_ROWS * n), 0.0);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
         let path = self.simd_path();
-        let (h, v, w) = (&mut self.h, &mut self.v, &mut self.w);
-        let sweeps = reduce_and_iterate(path, h, n, v, w, wr, wi, itmax)?;
+        let (h, v, w, aed) = (&mut self.h, &mut self.v, &mut self.w, &mut self.aed);
+        let sweeps = reduce_and_iterate(path, (h, n), (v, w, aed), wr, wi, itmax)?;
         self.last_sweeps = sweeps;
 
         if scale != 1.0 {
@@ -136,10 +142,8 @@ impl Hqr {
 #[allow(clippy::too_many_arguments)]
 fn reduce_and_iterate(
     path: SimdPath,
-    h: &mut [f64],
-    n: usize,
-    v: &mut [f64],
-    w: &mut [f64],
+    (h, n): (&mut [f64], usize),
+    (v, w, aed): (&mut [f64], &mut [f64], &mut AedScratch),
     wr: &mut [f64],
     wi: &mut [f64],
     itmax: usize,
@@ -151,16 +155,16 @@ fn reduce_and_iterate(
         // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
         SimdPath::Avx512 => unsafe {
             hessenberg_avx512(h, n, v, w);
-            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
         },
         SimdPath::Avx2Fma => unsafe {
             hessenberg_avx2_fma(h, n, v, w);
-            return hqr_avx2_fma(h, n, wr, wi, itmax, w);
+            return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
         },
         SimdPath::Baseline => {}
     }
     hessenberg::<false>(h, n, v, w);
-    hqr::<false>(h, n, wr, wi, itmax, w)
+    hqr::<false>(h, n, wr, wi, itmax, w, aed)
 }
 
 /// The Hessenberg reduction compiled for one set of target features (a separate function per
@@ -190,9 +194,9 @@ fn hqr_avx2_fma(
     wr: &mut [f64],
     wi: &mut [f64],
     itmax: usize,
-    scratch: &mut [f64],
+    (scratch, aed): (&mut [f64], &mut AedScratch),
 ) -> Result<usize, NoConvergence> {
-    hqr::<true>(h, n, wr, wi, itmax, scratch)
+    hqr::<true>(h, n, wr, wi, itmax, scratch, aed)
 }
 
 /// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
@@ -283,10 +287,18 @@ pub(super) fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
     tau
 }
 
-/// Francis double-shift QR on the upper Hessenberg `h` (`dlahqr` with WANTT = WANTZ = false:
-/// only the active window is updated, since no Schur form or vectors are wanted). Returns the
-/// number of sweeps, or [`NoConvergence`] when one block fails to deflate within `itmax`
-/// iterations (the caller passes dlahqr's ITMAX = 30·max(10, n)).
+/// `dlahqr`'s threshold below which a subdiagonal entry is negligible outright.
+#[inline(always)]
+pub(super) fn smlnum(n: usize) -> f64 {
+    SAFMIN * (n as f64 / ULP)
+}
+
+/// Francis QR on the upper Hessenberg `h` (`dlahqr` with WANTT = WANTZ = false: only the active
+/// window is updated, since no Schur form or vectors are wanted), with aggressive early
+/// deflation and several shifts per iteration ([`aed`]) while the active block has at least
+/// [`AED_MIN_DIM`] rows. Returns the number of sweeps, or [`NoConvergence`] when `itmax`
+/// iterations in a row deflate nothing (the caller passes dlahqr's ITMAX = 30·max(10, n)).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn hqr<const F: bool>(
     h: &mut [f64],
@@ -295,6 +307,7 @@ fn hqr<const F: bool>(
     wi: &mut [f64],
     itmax: usize,
     scratch: &mut [f64],
+    aed_scratch: &mut AedScratch,
 ) -> Result<usize, NoConvergence> {
     let at = |i: usize, j: usize| i + j * n;
     if n == 1 {
@@ -302,173 +315,213 @@ fn hqr<const F: bool>(
         wi[0] = 0.0;
         return Ok(0);
     }
-    let smlnum = SAFMIN * (n as f64 / ULP);
+    let params = aed::Params::new(n);
     let mut sweeps = 0usize;
-    // Iterations since the last deflation; drives the exceptional-shift schedule.
+    // Iterations since the last deflation; drives the exceptional-shift schedule and the bound.
     let mut kdefl = 0usize;
-    let mut i = n - 1;
+    let (mut l, mut i) = (0usize, n - 1);
     loop {
-        let mut l = 0usize;
-        let mut deflated = false;
-        for _its in 0..=itmax {
-            // Look for a negligible subdiagonal entry h[k, k-1], scanning up from the bottom.
-            let mut k = i;
-            while k > l {
-                let hkk1 = h[at(k, k - 1)].abs();
-                if hkk1 <= smlnum {
-                    break;
-                }
-                let mut tst = h[at(k - 1, k - 1)].abs() + h[at(k, k)].abs();
-                if tst == 0.0 {
-                    if k >= 2 {
-                        tst += h[at(k - 1, k - 2)].abs();
-                    }
-                    if k + 1 < n {
-                        tst += h[at(k + 1, k)].abs();
-                    }
-                }
-                // Ahues & Tisseur (LAWN 122): conservative, keeps small eigenvalues accurate.
-                if hkk1 <= ULP * tst {
-                    let hk1k = h[at(k - 1, k)].abs();
-                    let ab = hkk1.max(hk1k);
-                    let ba = hkk1.min(hk1k);
-                    let d = (h[at(k - 1, k - 1)] - h[at(k, k)]).abs();
-                    let hkk = h[at(k, k)].abs();
-                    let aa = hkk.max(d);
-                    let bb = hkk.min(d);
-                    let s = aa + ab;
-                    if ba * (ab / s) <= smlnum.max(ULP * (bb * (aa / s))) {
-                        break;
-                    }
-                }
-                k -= 1;
-            }
-            l = k;
-            if l > 0 {
-                h[at(l, l - 1)] = 0.0;
-            }
-            if l + 1 >= i {
-                deflated = true;
-                break;
-            }
-            kdefl += 1;
-            sweeps += 1;
-
-            // Shifts: the eigenvalues of the trailing 2×2, or an exceptional shift when the
-            // iteration stalls (bottom-based every 2·KEXSH, top-based every KEXSH).
-            let (mut h11, mut h12, mut h21, mut h22);
-            if kdefl.is_multiple_of(2 * KEXSH) {
-                let s = h[at(i, i - 1)].abs() + h[at(i - 1, i - 2)].abs();
-                h11 = DAT1 * s + h[at(i, i)];
-                h12 = DAT2 * s;
-                h21 = s;
-                h22 = h11;
-            } else if kdefl.is_multiple_of(KEXSH) {
-                let s = h[at(l + 1, l)].abs() + h[at(l + 2, l + 1)].abs();
-                h11 = DAT1 * s + h[at(l, l)];
-                h12 = DAT2 * s;
-                h21 = s;
-                h22 = h11;
-            } else {
-                h11 = h[at(i - 1, i - 1)];
-                h21 = h[at(i, i - 1)];
-                h12 = h[at(i - 1, i)];
-                h22 = h[at(i, i)];
-            }
-            let s = h11.abs() + h12.abs() + h21.abs() + h22.abs();
-            let (rt1r, rt1i, rt2r, rt2i);
-            if s == 0.0 {
-                (rt1r, rt1i, rt2r, rt2i) = (0.0, 0.0, 0.0, 0.0);
-            } else {
-                h11 /= s;
-                h21 /= s;
-                h12 /= s;
-                h22 /= s;
-                let tr = (h11 + h22) / 2.0;
-                let det = (h11 - tr) * (h22 - tr) - h12 * h21;
-                let rtdisc = det.abs().sqrt();
-                if det >= 0.0 {
-                    // Complex conjugate shifts.
-                    rt1r = tr * s;
-                    rt2r = rt1r;
-                    rt1i = rtdisc * s;
-                    rt2i = -rt1i;
-                } else {
-                    // Real shifts: use the one closer to h22, twice.
-                    let a = tr + rtdisc;
-                    let b = tr - rtdisc;
-                    let r = if (a - h22).abs() <= (b - h22).abs() {
-                        a
-                    } else {
-                        b
-                    } * s;
-                    (rt1r, rt2r, rt1i, rt2i) = (r, r, 0.0, 0.0);
-                }
-            }
-
-            // Look for two consecutive small subdiagonals: start the bulge at row m where doing
-            // so makes h[m, m-1] negligible, saving the sweep over rows l..m.
-            let mut m = i - 2;
-            let mut v = [0.0f64; 3];
-            loop {
-                let h21s = h[at(m + 1, m)];
-                let hmm = h[at(m, m)];
-                let s = (hmm - rt2r).abs() + rt2i.abs() + h21s.abs();
-                let h21s = h21s / s;
-                v[0] =
-                    h21s * h[at(m, m + 1)] + (hmm - rt1r) * ((hmm - rt2r) / s) - rt1i * (rt2i / s);
-                v[1] = h21s * (hmm + h[at(m + 1, m + 1)] - rt1r - rt2r);
-                v[2] = h21s * h[at(m + 2, m + 1)];
-                let s = v[0].abs() + v[1].abs() + v[2].abs();
-                v[0] /= s;
-                v[1] /= s;
-                v[2] /= s;
-                if m == l {
-                    break;
-                }
-                let h00 = h[at(m - 1, m - 1)].abs();
-                let h22 = h[at(m + 1, m + 1)].abs();
-                if h[at(m, m - 1)].abs() * (v[1].abs() + v[2].abs())
-                    <= ULP * v[0].abs() * (h00 + hmm.abs() + h22)
-                {
-                    break;
-                }
-                m -= 1;
-            }
-
-            // The double-shift sweep: chase the bulge from row m down to the bottom of the window.
-            sweep::<F>(h, n, (l, i, m), v, scratch);
+        // Look for a negligible subdiagonal entry h[l, l-1], scanning up from the bottom.
+        l = find_split(h, n, l, i);
+        if l > 0 {
+            h[at(l, l - 1)] = 0.0;
         }
-        if !deflated {
+        if l + 1 >= i {
+            store_block(h, n, l, i, wr, wi);
+            kdefl = 0;
+            if l <= 1 {
+                if l == 1 {
+                    store_block(h, n, 0, 0, wr, wi);
+                }
+                return Ok(sweeps);
+            }
+            (l, i) = (0, l - 1);
+            continue;
+        }
+        if kdefl > itmax {
             return Err(NoConvergence);
         }
-        if l == i {
-            wr[i] = h[at(i, i)];
-            wi[i] = 0.0;
+        kdefl += 1;
+        if i - l + 1 >= AED_MIN_DIM {
+            let done =
+                aed::iterate::<F>(h, n, (l, i), kdefl, &params, wr, wi, scratch, aed_scratch);
+            if let Some((nd, s)) = done {
+                sweeps += s;
+                if nd > 0 {
+                    kdefl = 0;
+                    if nd == i - l + 1 {
+                        if l == 0 {
+                            return Ok(sweeps);
+                        }
+                        (l, i) = (0, l - 1);
+                    } else {
+                        i -= nd;
+                    }
+                }
+                continue;
+            }
+        }
+        sweeps += 1;
+        let shifts = standard_shifts(h, n, (l, i), kdefl);
+        let (m, v) = bulge_start(h, n, (l, i), shifts);
+        sweep::<F>(h, n, (l, i, m), v, scratch, Reach::window(l, i));
+    }
+}
+
+/// The eigenvalues of the 1×1 (`l == i`) or 2×2 (`l + 1 == i`) block that split off at rows
+/// `l..=i`, into `wr`/`wi`; a 2×2 is standardised first for accurate (conjugate) values.
+fn store_block(h: &[f64], n: usize, l: usize, i: usize, wr: &mut [f64], wi: &mut [f64]) {
+    let at = |i: usize, j: usize| i + j * n;
+    if l == i {
+        wr[i] = h[at(i, i)];
+        wi[i] = 0.0;
+    } else {
+        let (a, b, c, d) = (
+            h[at(i - 1, i - 1)],
+            h[at(i - 1, i)],
+            h[at(i, i - 1)],
+            h[at(i, i)],
+        );
+        let ((r1, i1), (r2, i2)) = lanv2(a, b, c, d);
+        wr[i - 1] = r1;
+        wi[i - 1] = i1;
+        wr[i] = r2;
+        wi[i] = i2;
+    }
+}
+
+/// The lowest row `k` in `l..=i` such that `h[k, k-1]` is negligible (`l` when none is), by
+/// `dlahqr`'s scan up from the bottom with the Ahues–Tisseur test (LAWN 122), which is
+/// conservative so that small eigenvalues stay accurate.
+#[inline(always)]
+pub(super) fn find_split(h: &[f64], n: usize, l: usize, i: usize) -> usize {
+    let at = |i: usize, j: usize| i + j * n;
+    let smlnum = smlnum(n);
+    let mut k = i;
+    while k > l {
+        let hkk1 = h[at(k, k - 1)].abs();
+        if hkk1 <= smlnum {
+            break;
+        }
+        let mut tst = h[at(k - 1, k - 1)].abs() + h[at(k, k)].abs();
+        if tst == 0.0 {
+            if k >= 2 {
+                tst += h[at(k - 1, k - 2)].abs();
+            }
+            if k + 1 < n {
+                tst += h[at(k + 1, k)].abs();
+            }
+        }
+        if hkk1 <= ULP * tst {
+            let hk1k = h[at(k - 1, k)].abs();
+            let ab = hkk1.max(hk1k);
+            let ba = hkk1.min(hk1k);
+            let d = (h[at(k - 1, k - 1)] - h[at(k, k)]).abs();
+            let hkk = h[at(k, k)].abs();
+            let aa = hkk.max(d);
+            let bb = hkk.min(d);
+            let s = aa + ab;
+            if ba * (ab / s) <= smlnum.max(ULP * (bb * (aa / s))) {
+                break;
+            }
+        }
+        k -= 1;
+    }
+    k
+}
+
+/// Two shifts (rt1r, rt1i, rt2r, rt2i) for the block `l..=i`: the eigenvalues of its trailing
+/// 2×2, or an exceptional shift when the iteration stalls (bottom-based every 2·KEXSH
+/// iterations, top-based every KEXSH).
+#[inline(always)]
+pub(super) fn standard_shifts(h: &[f64], n: usize, (l, i): (usize, usize), kdefl: usize) -> Shifts {
+    let at = |i: usize, j: usize| i + j * n;
+    let (mut h11, mut h12, mut h21, mut h22);
+    if kdefl.is_multiple_of(2 * KEXSH) {
+        let s = h[at(i, i - 1)].abs() + h[at(i - 1, i - 2)].abs();
+        h11 = DAT1 * s + h[at(i, i)];
+        h12 = DAT2 * s;
+        h21 = s;
+        h22 = h11;
+    } else if kdefl.is_multiple_of(KEXSH) {
+        let s = h[at(l + 1, l)].abs() + h[at(l + 2, l + 1)].abs();
+        h11 = DAT1 * s + h[at(l, l)];
+        h12 = DAT2 * s;
+        h21 = s;
+        h22 = h11;
+    } else {
+        h11 = h[at(i - 1, i - 1)];
+        h21 = h[at(i, i - 1)];
+        h12 = h[at(i - 1, i)];
+        h22 = h[at(i, i)];
+    }
+    let s = h11.abs() + h12.abs() + h21.abs() + h22.abs();
+    if s == 0.0 {
+        return (0.0, 0.0, 0.0, 0.0);
+    }
+    h11 /= s;
+    h21 /= s;
+    h12 /= s;
+    h22 /= s;
+    let tr = (h11 + h22) / 2.0;
+    let det = (h11 - tr) * (h22 - tr) - h12 * h21;
+    let rtdisc = det.abs().sqrt();
+    if det >= 0.0 {
+        // Complex conjugate shifts.
+        (tr * s, rtdisc * s, tr * s, -rtdisc * s)
+    } else {
+        // Real shifts: use the one closer to h22, twice.
+        let a = tr + rtdisc;
+        let b = tr - rtdisc;
+        let r = if (a - h22).abs() <= (b - h22).abs() {
+            a
         } else {
-            // A 2×2 block split off: standardise it for accurate (conjugate) eigenvalues.
-            let (a, b, c, d) = (
-                h[at(i - 1, i - 1)],
-                h[at(i - 1, i)],
-                h[at(i, i - 1)],
-                h[at(i, i)],
-            );
-            let ((r1, i1), (r2, i2)) = lanv2(a, b, c, d);
-            wr[i - 1] = r1;
-            wi[i - 1] = i1;
-            wr[i] = r2;
-            wi[i] = i2;
+            b
+        } * s;
+        (r, 0.0, r, 0.0)
+    }
+}
+
+/// Two shifts as (re1, im1, re2, im2): both real, or a conjugate pair.
+pub(super) type Shifts = (f64, f64, f64, f64);
+
+/// Where the double-shift bulge for `shifts` starts in the block `l..=i`, and its first
+/// reflector's vector: the first column of (H − s1)(H − s2), at the lowest row `m` where two
+/// consecutive small subdiagonals make starting there equivalent (saving the sweep over
+/// rows l..m).
+#[inline(always)]
+pub(super) fn bulge_start(
+    h: &[f64],
+    n: usize,
+    (l, i): (usize, usize),
+    (rt1r, rt1i, rt2r, rt2i): Shifts,
+) -> (usize, [f64; 3]) {
+    let at = |i: usize, j: usize| i + j * n;
+    let mut m = i - 2;
+    let mut v = [0.0f64; 3];
+    loop {
+        let h21s = h[at(m + 1, m)];
+        let hmm = h[at(m, m)];
+        let s = (hmm - rt2r).abs() + rt2i.abs() + h21s.abs();
+        let h21s = h21s / s;
+        v[0] = h21s * h[at(m, m + 1)] + (hmm - rt1r) * ((hmm - rt2r) / s) - rt1i * (rt2i / s);
+        v[1] = h21s * (hmm + h[at(m + 1, m + 1)] - rt1r - rt2r);
+        v[2] = h21s * h[at(m + 2, m + 1)];
+        let s = v[0].abs() + v[1].abs() + v[2].abs();
+        v[0] /= s;
+        v[1] /= s;
+        v[2] /= s;
+        if m == l {
+            return (m, v);
         }
-        kdefl = 0;
-        if l == 0 {
-            return Ok(sweeps);
+        let h00 = h[at(m - 1, m - 1)].abs();
+        let h22 = h[at(m + 1, m + 1)].abs();
+        if h[at(m, m - 1)].abs() * (v[1].abs() + v[2].abs())
+            <= ULP * v[0].abs() * (h00 + hmm.abs() + h22)
+        {
+            return (m, v);
         }
-        i = l - 1;
-        if i == 0 {
-            wr[0] = h[0];
-            wi[0] = 0.0;
-            return Ok(sweeps);
-        }
+        m -= 1;
     }
 }
 

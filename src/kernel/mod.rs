@@ -6,8 +6,10 @@
 //! its `complex_eigenvalues()` has no iteration bound and never returns on a few random matrices
 //! (nalgebra issues #611, #764; see the regression tests below).
 
+mod aed;
 mod hessenberg;
 pub mod hqr;
+mod schur;
 pub mod simd;
 mod sweep;
 
@@ -27,7 +29,8 @@ pub type C64 = nalgebra::Complex<f64>;
 pub enum KernelKind {
     /// The fastest correct solver for the size: ours up to d = 500, faer above.
     Auto,
-    /// Our Hessenberg + Francis double-shift QR (eigenvalues only).
+    /// Our Hessenberg + Francis double-shift QR (eigenvalues only), with aggressive early
+    /// deflation while the active block has at least 150 rows.
     Hqr,
     /// faer's eigenvalue solver.
     Faer,

@@ -39,9 +39,41 @@ impl Reflector {
     }
 }
 
+/// How far a sweep's reflectors reach beyond the active window: eigenvalues only need the window
+/// itself ([`Reach::window`]); a Schur form needs whole rows and columns, and its Schur vectors
+/// every reflector ([`Reach::full`]).
+pub(super) struct Reach<'a> {
+    /// First row the column (right) updates touch.
+    top: usize,
+    /// Last column the row (left) updates touch.
+    right: usize,
+    /// The `n`×`n` Schur vectors Z ← Z·Q, if wanted.
+    z: Option<&'a mut [f64]>,
+}
+
+impl<'a> Reach<'a> {
+    /// Only the active window `l..=i`.
+    pub(super) fn window(l: usize, i: usize) -> Reach<'a> {
+        Reach {
+            top: l,
+            right: i,
+            z: None,
+        }
+    }
+
+    /// The whole `n`×`n` matrix, and `z`.
+    pub(super) fn full(n: usize, z: &'a mut [f64]) -> Reach<'a> {
+        Reach {
+            top: 0,
+            right: n - 1,
+            z: Some(z),
+        }
+    }
+}
+
 /// Chases the double-shift bulge that starts at row `m` (first reflector from `v`) to the bottom
-/// of the active window rows/columns `l..=i` of the column-major `n`×`n` Hessenberg `h`.
-/// `scratch` holds at least [`SCRATCH_ROWS`]·n entries.
+/// of the active window rows/columns `l..=i` of the column-major `n`×`n` Hessenberg `h`,
+/// updating what `reach` says. `scratch` holds at least [`SCRATCH_ROWS`]·n entries.
 #[inline(always)]
 pub(super) fn sweep<const F: bool>(
     h: &mut [f64],
@@ -49,6 +81,7 @@ pub(super) fn sweep<const F: bool>(
     (l, i, m): (usize, usize, usize),
     mut v: [f64; 3],
     scratch: &mut [f64],
+    mut reach: Reach,
 ) {
     let mut k = m;
     while k < i {
@@ -58,33 +91,35 @@ pub(super) fn sweep<const F: bool>(
             let near_col = k0 + BATCH + 1;
             let mut batch = [Reflector::default(); BATCH];
             for r in batch.iter_mut() {
-                *r = step::<F>(h, n, l, i, m, k, &mut v, near_col, k0);
+                *r = step::<F>(h, n, (l, i, m), k, &mut v, (near_col, k0), None);
                 k += 1;
             }
-            flush_rows::<F>(h, n, k0, near_col + 1, i, &batch, scratch);
-            flush_columns::<F>(h, n, k0, l, &batch);
+            flush_rows::<F>(h, n, k0, near_col + 1, reach.right, &batch, scratch);
+            flush_columns::<F>(h, n, k0, (reach.top, k0), &batch);
+            if let Some(z) = reach.z.as_deref_mut() {
+                flush_columns::<F>(z, n, k0, (0, n), &batch);
+            }
         } else {
-            step::<F>(h, n, l, i, m, k, &mut v, i, l);
+            let z = reach.z.as_deref_mut();
+            step::<F>(h, n, (l, i, m), k, &mut v, (reach.right, reach.top), z);
             k += 1;
         }
     }
 }
 
 /// One bulge-chase step at row `k`: makes the reflector (from `v` at the first step `k == m`,
-/// else from column k−1), then applies it to columns `k..=col_hi` of its rows and rows
-/// `row_lo..=min(k+3, i)` of its columns. Returns the reflector (meaningful for three rows).
-#[allow(clippy::too_many_arguments)]
+/// else from column k−1), then applies it to columns `k..=col_hi` of its rows, rows
+/// `row_lo..=min(k+3, i)` of its columns, and all of `z`'s columns if given. Returns the
+/// reflector (meaningful for three rows).
 #[inline(always)]
 fn step<const F: bool>(
     h: &mut [f64],
     n: usize,
-    l: usize,
-    i: usize,
-    m: usize,
+    (l, i, m): (usize, usize, usize),
     k: usize,
     v: &mut [f64; 3],
-    col_hi: usize,
-    row_lo: usize,
+    (col_hi, row_lo): (usize, usize),
+    z: Option<&mut [f64]>,
 ) -> Reflector {
     let at = |r: usize, c: usize| r + c * n;
     let nr = 3.min(i - k + 1);
@@ -116,10 +151,16 @@ fn step<const F: bool>(
         };
         apply_left3::<F>(h, n, k, col_hi, &r);
         apply_right3::<F>(h, n, k, row_lo, (k + 3).min(i), &r);
+        if let Some(z) = z {
+            apply_right3::<F>(z, n, k, 0, n - 1, &r);
+        }
         r
     } else {
         apply_left2::<F>(h, n, k, col_hi, t1, t2, v2);
         apply_right2::<F>(h, n, k, row_lo, i, t1, t2, v2);
+        if let Some(z) = z {
+            apply_right2::<F>(z, n, k, 0, n - 1, t1, t2, v2);
+        }
         Reflector::default()
     }
 }
@@ -193,23 +234,23 @@ fn flush_rows_scalar<const F: bool>(
     }
 }
 
-/// The batch's deferred column updates: rows `r0..k0` of columns `k0..k0+BATCH+2`, reflector s
+/// The batch's deferred column updates: rows `r0..r1` of columns `k0..k0+BATCH+2`, reflector s
 /// on columns k0+s..k0+s+3, [`LANES`] rows at a time with a sliding window of three columns.
 #[inline(always)]
 fn flush_columns<const F: bool>(
     h: &mut [f64],
     n: usize,
     k0: usize,
-    r0: usize,
+    (r0, r1): (usize, usize),
     batch: &[Reflector; BATCH],
 ) {
     let cols = &mut h[k0 * n..(k0 + BATCH + 2) * n];
     let mut r = r0;
-    while r + LANES <= k0 {
+    while r + LANES <= r1 {
         flush_column_rows::<F, LANES>(cols, n, r, batch);
         r += LANES;
     }
-    while r < k0 {
+    while r < r1 {
         flush_column_rows::<F, 1>(cols, n, r, batch);
         r += 1;
     }
