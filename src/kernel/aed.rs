@@ -9,19 +9,20 @@
 //! of the next sweeps, which are run as consecutive double-shift sweeps (in exact arithmetic the
 //! same as one multishift sweep), so the chase code stays the tuned one in `sweep.rs`.
 
-use super::hqr::{KEXSH, ULP, bulge_start, find_split, fmadd, smlnum};
+use super::hqr::{KEXSH, ULP, bulge_start, find_split, first_column, fmadd, smlnum};
 use super::schur::{lanv2_rot, larfg, schur, trexc};
-use super::sweep::{Reach, sweep};
+use super::sweep::{Reach, sweep, sweep_pair};
 
 /// Smallest active block handled by aggressive early deflation. `dhseqr` switches at 75; here
-/// the plain double-shift iteration measured as fast up to about 150 (the window's Schur form
-/// and reordering cost what the saved sweeps gain), and keeping it there leaves the eigenvalues
-/// of d ≤ 150 bit for bit what they were before.
+/// the plain iteration measured as fast up to about 150 (the window's Schur form and reordering
+/// cost what the saved sweeps gain).
 pub(super) const AED_MIN_DIM: usize = 150;
 /// No deflation for this many iterations: grow the window (`dlaqr0`'s KEXNW).
 const KEXNW: usize = 5;
 /// Skip the sweep when AED deflated more than this percentage of its window (`NIBBLE`).
 const NIBBLE: usize = 14;
+/// Smallest `kbot − l` for which two sweeps are chased together.
+const PAIR_MIN_ROWS: usize = 8;
 /// Exceptional-shift multipliers, from `dlaqr0`.
 const WILK1: f64 = 0.75;
 const WILK2: f64 = -0.4375;
@@ -251,7 +252,7 @@ fn more_shifts<const F: bool>(
 /// Sorts more than `ns` shifts by decreasing magnitude (so the smallest are used; a bubble sort
 /// keeps conjugate pairs together), then shuffles them into pairs that are both real or a
 /// conjugate pair, as the double-shift sweeps need (`dlaqr0`).
-fn order_shifts(ks: usize, kbot: usize, ns: usize, wr: &mut [f64], wi: &mut [f64]) {
+pub(super) fn order_shifts(ks: usize, kbot: usize, ns: usize, wr: &mut [f64], wi: &mut [f64]) {
     if kbot + 1 - ks > ns {
         let mag = |wr: &[f64], wi: &[f64], j: usize| wr[j].abs() + wi[j].abs();
         for k in (ks + 1..=kbot).rev() {
@@ -282,9 +283,10 @@ fn order_shifts(ks: usize, kbot: usize, ns: usize, wr: &mut [f64], wi: &mut [f64
 }
 
 /// Runs one double-shift sweep over `l..=kbot` per shift pair in `shifts` (inclusive range of
-/// indices into `wr`/`wi`), the pair nearest the corner first. Between sweeps, a subdiagonal
-/// that became negligible splits the block: the remaining shifts go to its lower part, and none
-/// are used once the bottom has deflated. Returns the sweeps run.
+/// indices into `wr`/`wi`), the pair nearest the corner first, two sweeps chased together
+/// ([`sweep_pair`]) while two pairs are left. Between sweeps, a subdiagonal that became
+/// negligible splits the block: the remaining shifts go to its lower part, and none are used
+/// once the bottom has deflated. Returns the sweeps run.
 #[inline(always)]
 fn chase_shifts<const F: bool>(
     h: &mut [f64],
@@ -295,14 +297,28 @@ fn chase_shifts<const F: bool>(
     wi: &[f64],
     scratch: &mut [f64],
 ) -> usize {
+    let pair = |j: usize| (wr[j], wi[j], wr[j + 1], wi[j + 1]);
     let mut sweeps = 0;
     let mut j = ke + 1;
     while j >= ks + 2 {
-        j -= 2;
-        let shifts = (wr[j], wi[j], wr[j + 1], wi[j + 1]);
-        let (m, v) = bulge_start(h, n, (l, kbot), shifts);
-        sweep::<F>(h, n, (l, kbot, m), v, scratch, Reach::window(l, kbot));
-        sweeps += 1;
+        if j >= ks + 4 && kbot - l >= PAIR_MIN_ROWS {
+            let (a, b) = (pair(j - 2), pair(j - 4));
+            let va = first_column(h, n, l, a);
+            let vb_of = |h: &[f64]| first_column(h, n, l, b);
+            sweep_pair::<F>(
+                h,
+                n,
+                (l, kbot),
+                (va, vb_of),
+                scratch,
+                Reach::window(l, kbot),
+            );
+            (j, sweeps) = (j - 4, sweeps + 2);
+        } else {
+            let (m, v) = bulge_start(h, n, (l, kbot), pair(j - 2));
+            sweep::<F>(h, n, (l, kbot, m), v, scratch, Reach::window(l, kbot));
+            (j, sweeps) = (j - 2, sweeps + 1);
+        }
         l = find_split(h, n, l, kbot);
         if l > 0 {
             h[l + (l - 1) * n] = 0.0;

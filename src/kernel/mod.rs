@@ -29,8 +29,8 @@ pub type C64 = nalgebra::Complex<f64>;
 pub enum KernelKind {
     /// The fastest correct solver for the size: ours up to d = 500, faer above.
     Auto,
-    /// Our Hessenberg + Francis double-shift QR (eigenvalues only), with aggressive early
-    /// deflation while the active block has at least 150 rows.
+    /// Our Hessenberg + Francis QR (eigenvalues only): two double-shift bulges chased together,
+    /// with aggressive early deflation while the active block has at least 150 rows.
     Hqr,
     /// faer's eigenvalue solver.
     Faer,

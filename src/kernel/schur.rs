@@ -1020,7 +1020,7 @@ fn lasy2_2x2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::sweep::SCRATCH_ROWS;
+    use crate::kernel::sweep::scratch_len;
     use nalgebra::{Complex, DMatrix};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -1174,7 +1174,7 @@ mod tests {
             (&mut t, n, &mut z),
             &mut wr,
             &mut wi,
-            &mut vec![0.0; SCRATCH_ROWS * n],
+            &mut vec![0.0; scratch_len(n)],
         )
         .unwrap_or_else(|_| panic!("{what}: no convergence"));
         let (t, z) = (mat(&t, n), mat(&z, n));
@@ -1262,7 +1262,7 @@ mod tests {
                 (&mut t, n, &mut z),
                 &mut wr,
                 &mut wi,
-                &mut vec![0.0; SCRATCH_ROWS * n],
+                &mut vec![0.0; scratch_len(n)],
             )
             .unwrap();
             (t, z, wr, wi)

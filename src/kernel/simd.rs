@@ -135,14 +135,13 @@ fn faer_has_v3() -> bool {
 /// same id compute bit-identical eigenvalues, hence checksums, for the same tasks; different ids
 /// differ in the last bits. Our kernel's part is [`SimdPath::numerics`] of [`simd_path`]
 /// (AVX-512 and AVX2 + FMA agree), faer's part its own dispatch, and last the largest size
-/// `auto` gives our kernel (`AUTO_HQR_MAX_DIM`) and the smallest active block that gets
-/// aggressive early deflation (`aed::AED_MIN_DIM`): `"fma/faer-v3/hqr500-aed150"`,
-/// `"nofma/faer-v3/hqr500-aed150"` (baseline forced on an AVX2 CPU) or
-/// `"nofma/faer-scalar/hqr500-aed150"`.
+/// `auto` gives our kernel (`AUTO_HQR_MAX_DIM`) and our kernel's revision (`KERNEL_REVISION`):
+/// `"fma/faer-v3/hqr500-k2"`, `"nofma/faer-v3/hqr500-k2"` (baseline forced on an AVX2 CPU) or
+/// `"nofma/faer-scalar/hqr500-k2"`.
 pub fn numerics_id() -> &'static str {
     match (simd_path().numerics(), faer_has_v3()) {
-        ("fma", _) => "fma/faer-v3/hqr500-aed150",
-        (_, true) => "nofma/faer-v3/hqr500-aed150",
-        _ => "nofma/faer-scalar/hqr500-aed150",
+        ("fma", _) => "fma/faer-v3/hqr500-k2",
+        (_, true) => "nofma/faer-v3/hqr500-k2",
+        _ => "nofma/faer-scalar/hqr500-k2",
     }
 }

@@ -8,6 +8,10 @@
 //! reflectors applied in turn while it stays in a register: one load and one store per entry
 //! per batch instead of one per reflector. Every entry sees the same operations in the same
 //! order as with one reflector at a time, so results are bit-identical to the unbatched chase.
+//!
+//! [`sweep_pair`] chases two bulges at once, the second a few rows behind the first, so that
+//! their (latency-bound) reflector computations overlap; [`Reach`] lets the same code update a
+//! whole Schur form and its vectors for the deflation window (`schur.rs`).
 
 use super::hqr::{fmadd, small_reflector};
 
@@ -16,9 +20,17 @@ use super::hqr::{fmadd, small_reflector};
 const BATCH: usize = 16;
 /// Rows of the deferred column updates done per vector step (one zmm, two ymm, four xmm).
 const LANES: usize = 8;
-/// Scratch rows the sweep needs: `SCRATCH_ROWS · n` entries (the deferred row updates are done
-/// on a transposed copy of the rows they touch).
-pub(super) const SCRATCH_ROWS: usize = BATCH + 2;
+/// How far the second bulge of [`sweep_pair`] trails the first: the least that keeps their
+/// 3×3 reflectors on disjoint rows.
+const GAP: usize = 3;
+/// Rows of the sweeps' scratch: the deferred row updates are done on a transposed copy of the
+/// rows they touch, [`BATCH`] + 2 per bulge, [`GAP`] more for two.
+const SCRATCH_ROWS: usize = BATCH + 2 + GAP;
+
+/// Scratch entries a sweep over an `n`×`n` matrix needs.
+pub(super) const fn scratch_len(n: usize) -> usize {
+    SCRATCH_ROWS * (n + LANES)
+}
 
 /// A 3×3 reflector I − t·vᵀ with v = (1, v2, v3) and t = tau·v.
 #[derive(Clone, Copy, Default)]
@@ -94,16 +106,69 @@ pub(super) fn sweep<const F: bool>(
                 *r = step::<F>(h, n, (l, i, m), k, &mut v, (near_col, k0), None);
                 k += 1;
             }
-            flush_rows::<F>(h, n, k0, near_col + 1, reach.right, &batch, scratch);
-            flush_columns::<F>(h, n, k0, (reach.top, k0), &batch);
+            let far = (k0, near_col + 1, reach.right);
+            flush_rows::<F>(h, n, far, &[(0, &batch)], scratch);
+            flush_columns::<F>(h, n, k0, (reach.top, k0, reach.z.is_none()), &batch);
             if let Some(z) = reach.z.as_deref_mut() {
-                flush_columns::<F>(z, n, k0, (0, n), &batch);
+                flush_columns::<F>(z, n, k0, (0, n, false), &batch);
             }
         } else {
             let z = reach.z.as_deref_mut();
             step::<F>(h, n, (l, i, m), k, &mut v, (reach.right, reach.top), z);
             k += 1;
         }
+    }
+}
+
+/// Two double-shift sweeps over `l..=i` chased together: bulge A (first reflector from `va`)
+/// leads, bulge B (its first column from `vb_of`, evaluated once A has moved [`GAP`] rows on,
+/// as a sweep started after A's would see it) trails [`GAP`] rows behind. The reflector
+/// computations of the two are independent, so the CPU overlaps their latency chains, and one
+/// pass of deferred updates serves both. In exact arithmetic this is A's sweep then B's: each
+/// entry sees A's row operations before B's and A's column operations before B's, and only
+/// the interleaving of a row operation with a column operation differs. Needs
+/// `i − l ≥ 2·GAP`.
+#[inline(always)]
+pub(super) fn sweep_pair<const F: bool>(
+    h: &mut [f64],
+    n: usize,
+    (l, i): (usize, usize),
+    (mut va, vb_of): ([f64; 3], impl FnOnce(&[f64]) -> [f64; 3]),
+    scratch: &mut [f64],
+    mut reach: Reach,
+) {
+    let edges = (reach.right, reach.top);
+    for ka in l..l + GAP {
+        step::<F>(h, n, (l, i, l), ka, &mut va, edges, reach.z.as_deref_mut());
+    }
+    let mut vb = vb_of(h);
+    let (mut ka, mut kb) = (l + GAP, l);
+    while ka + BATCH < i {
+        let k0 = kb;
+        let near_col = ka + BATCH + 1;
+        let mut a = [Reflector::default(); BATCH];
+        let mut b = [Reflector::default(); BATCH];
+        for (ra, rb) in a.iter_mut().zip(b.iter_mut()) {
+            *ra = step::<F>(h, n, (l, i, l), ka, &mut va, (near_col, k0), None);
+            *rb = step::<F>(h, n, (l, i, l), kb, &mut vb, (near_col, k0), None);
+            (ka, kb) = (ka + 1, kb + 1);
+        }
+        let far = (k0, near_col + 1, reach.right);
+        flush_rows::<F>(h, n, far, &[(GAP, &a), (0, &b)], scratch);
+        for (off, batch) in [(GAP, &a), (0, &b)] {
+            flush_columns::<F>(h, n, k0 + off, (reach.top, k0, reach.z.is_none()), batch);
+            if let Some(z) = reach.z.as_deref_mut() {
+                flush_columns::<F>(z, n, k0 + off, (0, n, false), batch);
+            }
+        }
+    }
+    while kb < i {
+        if ka < i {
+            step::<F>(h, n, (l, i, l), ka, &mut va, edges, reach.z.as_deref_mut());
+            ka += 1;
+        }
+        step::<F>(h, n, (l, i, l), kb, &mut vb, edges, reach.z.as_deref_mut());
+        kb += 1;
     }
 }
 
@@ -165,87 +230,69 @@ fn step<const F: bool>(
     }
 }
 
-/// The batch's deferred row updates: columns `c0..=c_end`, rows `k0..k0+BATCH+2`, reflector s
-/// on rows k0+s..k0+s+3. Those rows are copied transposed into `t`, so that the updates run
+/// The deferred row updates of one or two batches: columns `c0..=c_end`, rows from `r0`; each
+/// batch comes with its first row's offset from `r0`, and reflector s of it acts on rows
+/// offset+s..offset+s+3. Those rows are copied transposed into `t`, so that the updates run
 /// [`LANES`] columns at a time as vector operations (the same ones as [`flush_columns`]), and
-/// copied back.
+/// copied back. Batches apply in the order given.
 #[inline(always)]
 fn flush_rows<const F: bool>(
     h: &mut [f64],
     n: usize,
-    k0: usize,
-    c0: usize,
-    c_end: usize,
-    batch: &[Reflector; BATCH],
+    (r0, c0, c_end): (usize, usize, usize),
+    batches: &[(usize, &[Reflector; BATCH])],
     t: &mut [f64],
 ) {
     if c0 > c_end {
         return;
     }
+    let rows = batches.iter().map(|b| b.0).max().unwrap_or(0) + BATCH + 2;
     let nc = c_end + 1 - c0;
+    // Padded with zero columns to a multiple of LANES: no scalar remainder, whose dependency
+    // chains (16 reflectors deep) cost more than the padding.
+    let ncp = nc.next_multiple_of(LANES);
     let cols = &mut h[c0 * n..(c_end + 1) * n];
-    if nc < LANES {
-        return flush_rows_scalar::<F>(cols, n, k0, batch);
+    let t = &mut t[..rows * ncp];
+    for r in 0..rows {
+        t[r * ncp + nc..(r + 1) * ncp].fill(0.0);
     }
-    let t = &mut t[..SCRATCH_ROWS * nc];
     for (j, col) in cols.chunks_exact(n).enumerate() {
-        for (r, &x) in col[k0..k0 + SCRATCH_ROWS].iter().enumerate() {
-            t[r * nc + j] = x;
+        for (r, &x) in col[r0..r0 + rows].iter().enumerate() {
+            t[r * ncp + j] = x;
         }
     }
-    let mut j = 0;
-    while j + LANES <= nc {
-        flush_column_rows::<F, LANES>(t, nc, j, batch);
-        j += LANES;
-    }
-    while j < nc {
-        flush_column_rows::<F, 1>(t, nc, j, batch);
-        j += 1;
+    for &(off, batch) in batches {
+        let tb = &mut t[off * ncp..];
+        for j in (0..ncp).step_by(LANES) {
+            flush_column_rows::<F, LANES>(tb, ncp, j, batch);
+        }
     }
     for (j, col) in cols.chunks_exact_mut(n).enumerate() {
-        for (r, x) in col[k0..k0 + SCRATCH_ROWS].iter_mut().enumerate() {
-            *x = t[r * nc + j];
+        for (r, x) in col[r0..r0 + rows].iter_mut().enumerate() {
+            *x = t[r * ncp + j];
         }
-    }
-}
-
-/// [`flush_rows`] in place, column by column, for a few columns: a sliding window of three
-/// entries of each column stays in registers.
-#[inline(always)]
-fn flush_rows_scalar<const F: bool>(
-    cols: &mut [f64],
-    n: usize,
-    k0: usize,
-    batch: &[Reflector; BATCH],
-) {
-    for col in cols.chunks_exact_mut(n) {
-        let x: &mut [f64; SCRATCH_ROWS] = (&mut col[k0..k0 + SCRATCH_ROWS])
-            .try_into()
-            .expect("BATCH + 2 rows");
-        let (mut a, mut b) = (x[0], x[1]);
-        for (s, r) in batch.iter().enumerate() {
-            let mut c = x[s + 2];
-            r.apply::<F>(&mut a, &mut b, &mut c);
-            x[s] = a;
-            (a, b) = (b, c);
-        }
-        x[BATCH] = a;
-        x[BATCH + 1] = b;
     }
 }
 
 /// The batch's deferred column updates: rows `r0..r1` of columns `k0..k0+BATCH+2`, reflector s
 /// on columns k0+s..k0+s+3, [`LANES`] rows at a time with a sliding window of three columns.
+/// With `spare_above`, the rows above `r0` are of no interest (eigenvalues only: they are the
+/// block above the active window, never read again), so the range is widened upwards to whole
+/// vectors where it can be instead of ending in a scalar remainder.
 #[inline(always)]
 fn flush_columns<const F: bool>(
     h: &mut [f64],
     n: usize,
     k0: usize,
-    (r0, r1): (usize, usize),
+    (r0, r1, spare_above): (usize, usize, bool),
     batch: &[Reflector; BATCH],
 ) {
     let cols = &mut h[k0 * n..(k0 + BATCH + 2) * n];
-    let mut r = r0;
+    let widened = r1.checked_sub((r1 - r0).next_multiple_of(LANES));
+    let mut r = match widened {
+        Some(w) if spare_above => w,
+        _ => r0,
+    };
     while r + LANES <= r1 {
         flush_column_rows::<F, LANES>(cols, n, r, batch);
         r += LANES;
