@@ -27,7 +27,8 @@ pub type C64 = nalgebra::Complex<f64>;
 /// Which eigen-solver computes a task's eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelKind {
-    /// The fastest correct solver for the size: ours up to d = 500, faer above.
+    /// The fastest correct solver for the size: ours up to d = 750 (350 on the baseline path),
+    /// faer above.
     Auto,
     /// Our Hessenberg + Francis QR (eigenvalues only): two double-shift bulges chased together,
     /// with aggressive early deflation while the active block has at least 150 rows.
@@ -38,24 +39,38 @@ pub enum KernelKind {
     Nalgebra,
 }
 
-/// Largest dimension for which [`KernelKind::Auto`] uses our HQR; faer above.
+/// Largest dimension for which [`KernelKind::Auto`] uses our HQR on the FMA paths (AVX-512,
+/// AVX2 + FMA); faer above.
 ///
-/// Measured with `benches/kernel_table.rs` on a 2-core Intel Xeon (Sapphire Rapids class, with
-/// AVX-512) shared with compile jobs: thread CPU time, median ms per task, hqr and faer back to
-/// back in one process (faer's own dispatch runs its AVX2 + FMA code here):
+/// Measured with `cargo bench --bench kernel_table -- --dims 150,200,300,400,600,700
+/// --kinds hqr,faer --paths avx512,baseline --rounds 3` (then `--dims 500,800`) on a quiet
+/// 2-core Intel Xeon with AVX-512: median ms per task, hqr and faer back to back in one process
+/// (faer's own dispatch runs its AVX2 + FMA code here whatever our path):
 ///
-/// | d   | hqr avx512 | hqr avx2-fma | faer |
+/// | d   | hqr avx512 | hqr baseline | faer |
 /// |----:|-----------:|-------------:|-----:|
-/// | 200 | 7.3        | 7.5          | 13.6 |
-/// | 300 | 22.6       | 23.0         | 31.1 |
-/// | 400 | 51.5       | 51.6         | 55.7 |
-/// | 600 | 183        | 188          | 177  |
-/// | 800 | 480        | 472          | 308  |
+/// | 200 | 5.09       | 7.22         | 11.7 |
+/// | 300 | 14.9       | 21.4         | 26.6 |
+/// | 400 | 33.9       | 48.6         | 46.8 |
+/// | 500 | 62.8       | 92.0         | 75.0 |
+/// | 600 | 101        | 151          | 145  |
+/// | 700 | 170        | 246          | 205  |
+/// | 800 | 265        | 421          | 267  |
 ///
-/// HQR (level-1/2 operations with deferred, vectorised far updates) wins up to 400 and ties
-/// faer (blocked Hessenberg, multishift QR with aggressive early deflation) around 600; faer
-/// wins beyond, by more the larger d gets. So the switch is at 500.
-pub const AUTO_HQR_MAX_DIM: usize = 500;
+/// With FMA our kernel wins up to 700 and ties faer at 800; without, it wins to 300 and ties at
+/// 400 ([`AUTO_HQR_MAX_DIM_NOFMA`]).
+pub const AUTO_HQR_MAX_DIM: usize = 750;
+
+/// [`AUTO_HQR_MAX_DIM`] for the baseline path (no FMA): see the table there.
+pub const AUTO_HQR_MAX_DIM_NOFMA: usize = 350;
+
+/// Largest dimension for which [`KernelKind::Auto`] uses our HQR on `path`.
+pub fn auto_hqr_max_dim(path: SimdPath) -> usize {
+    match path {
+        SimdPath::Baseline => AUTO_HQR_MAX_DIM_NOFMA,
+        SimdPath::Avx2Fma | SimdPath::Avx512 => AUTO_HQR_MAX_DIM,
+    }
+}
 
 /// Relative tolerance of the trace check |Σλ − tr A| ≤ tol·max(1, ‖A‖_F).
 pub const TRACE_REL_TOL: f64 = 1e-8;
@@ -160,10 +175,11 @@ impl Solver {
         self.kind
     }
 
-    /// The kind that actually runs first for an `n`×`n` matrix (resolves `Auto`).
-    pub fn resolve(kind: KernelKind, n: usize) -> KernelKind {
+    /// The kind that actually runs first for an `n`×`n` matrix with our kernel on `path`
+    /// (resolves `Auto`).
+    pub fn resolve(kind: KernelKind, n: usize, path: SimdPath) -> KernelKind {
         match kind {
-            KernelKind::Auto if n <= AUTO_HQR_MAX_DIM => KernelKind::Hqr,
+            KernelKind::Auto if n <= auto_hqr_max_dim(path) => KernelKind::Hqr,
             KernelKind::Auto => KernelKind::Faer,
             k => k,
         }
@@ -182,7 +198,7 @@ impl Solver {
             return Err(KernelError::NonFinite);
         }
         let n = rows;
-        let first = Self::resolve(self.kind, n);
+        let first = Self::resolve(self.kind, n, self.simd_path());
         if n == 0 {
             // nalgebra's Schur indexes out of bounds on 0×0; nothing to compute anyway.
             return Ok(Eigen {

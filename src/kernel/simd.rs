@@ -113,7 +113,7 @@ pub fn simd_path() -> SimdPath {
     *PATH.get_or_init(|| select_simd_path().unwrap_or_else(|e| panic!("{e}")))
 }
 
-/// Whether faer (the solver above `AUTO_HQR_MAX_DIM` and the fallback) takes its AVX2 + FMA
+/// Whether faer (the solver above `auto_hqr_max_dim` and the fallback) takes its AVX2 + FMA
 /// ("x86-64-v3") code: it dispatches on its own, from the CPU alone, whatever [`SIMD_ENV`] says.
 fn faer_has_v3() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -135,13 +135,13 @@ fn faer_has_v3() -> bool {
 /// same id compute bit-identical eigenvalues, hence checksums, for the same tasks; different ids
 /// differ in the last bits. Our kernel's part is [`SimdPath::numerics`] of [`simd_path`]
 /// (AVX-512 and AVX2 + FMA agree), faer's part its own dispatch, and last the largest size
-/// `auto` gives our kernel (`AUTO_HQR_MAX_DIM`) and our kernel's revision (`KERNEL_REVISION`):
-/// `"fma/faer-v3/hqr500-k2"`, `"nofma/faer-v3/hqr500-k2"` (baseline forced on an AVX2 CPU) or
-/// `"nofma/faer-scalar/hqr500-k2"`.
+/// `auto` gives our kernel on this path (`auto_hqr_max_dim`) and our kernel's revision
+/// (`KERNEL_REVISION`): `"fma/faer-v3/hqr750-k2"`, `"nofma/faer-v3/hqr350-k2"` (baseline
+/// forced on an AVX2 CPU) or `"nofma/faer-scalar/hqr350-k2"`.
 pub fn numerics_id() -> &'static str {
     match (simd_path().numerics(), faer_has_v3()) {
-        ("fma", _) => "fma/faer-v3/hqr500-k2",
-        (_, true) => "nofma/faer-v3/hqr500-k2",
-        _ => "nofma/faer-scalar/hqr500-k2",
+        ("fma", _) => "fma/faer-v3/hqr750-k2",
+        (_, true) => "nofma/faer-v3/hqr350-k2",
+        _ => "nofma/faer-scalar/hqr350-k2",
     }
 }

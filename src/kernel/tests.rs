@@ -234,7 +234,8 @@ fn simd_path_names_round_trip_and_cap() {
     assert_eq!(SimdPath::Avx512.numerics(), SimdPath::Avx2Fma.numerics());
     assert_ne!(SimdPath::Baseline.numerics(), SimdPath::Avx2Fma.numerics());
     assert!(numerics_id().starts_with(&format!("{}/faer-", simd_path().numerics())));
-    let sizes = format!("/hqr{AUTO_HQR_MAX_DIM}-k{}", hqr::KERNEL_REVISION);
+    let max = auto_hqr_max_dim(simd_path());
+    let sizes = format!("/hqr{max}-k{}", hqr::KERNEL_REVISION);
     assert!(numerics_id().ends_with(&sizes));
 }
 
@@ -683,19 +684,14 @@ fn hqr_non_convergence_falls_back_to_faer() {
 
 #[test]
 fn auto_resolves_by_size() {
-    assert_eq!(Solver::resolve(KernelKind::Auto, 50), KernelKind::Hqr);
-    assert_eq!(
-        Solver::resolve(KernelKind::Auto, AUTO_HQR_MAX_DIM),
-        KernelKind::Hqr
-    );
-    assert_eq!(
-        Solver::resolve(KernelKind::Auto, AUTO_HQR_MAX_DIM + 1),
-        KernelKind::Faer
-    );
-    assert_eq!(
-        Solver::resolve(KernelKind::Nalgebra, 5),
-        KernelKind::Nalgebra
-    );
+    for path in SimdPath::ALL {
+        let max = auto_hqr_max_dim(path);
+        let resolve = |kind, n| Solver::resolve(kind, n, path);
+        assert_eq!(resolve(KernelKind::Auto, 50), KernelKind::Hqr);
+        assert_eq!(resolve(KernelKind::Auto, max), KernelKind::Hqr);
+        assert_eq!(resolve(KernelKind::Auto, max + 1), KernelKind::Faer);
+        assert_eq!(resolve(KernelKind::Nalgebra, 5), KernelKind::Nalgebra);
+    }
     let e = Solver::new(KernelKind::Auto)
         .eigenvalues(&workload::matrix(1, 1, 20))
         .unwrap();

@@ -51,7 +51,11 @@ pub fn assert_three_hosts(v: &Value, reference: f64, what: &str) {
     assert_eq!(
         got.to_bits(),
         reference.to_bits(),
-        "{what}: checksum {got} differs from the 1-process reference {reference}"
+        "{what}: checksum {got} differs from the 1-process reference {reference} (numerics {} \
+         vs {}; an MPICH build older than this checkout's kernel? scripts/setup.sh --mpi mpich \
+         rebuilds it)",
+        v["config"]["numerics"],
+        cluster_bench::kernel::numerics_id()
     );
 }
 
