@@ -232,10 +232,8 @@ fn more_shifts<const F: bool>(
     }
     let ks = kbot + 1 - ns;
     debug_assert!(ks >= l);
-    copy_block(h, n, ks, ns, &mut s.t);
-    identity(&mut s.v, ns);
-    let (t, v) = (&mut s.t, &mut s.v);
-    if schur::<F>((t, ns, v), &mut wr[ks..=kbot], &mut wi[ks..=kbot], scratch).is_ok() {
+    let shifts = (&mut wr[ks..=kbot], &mut wi[ks..=kbot]);
+    if trailing_eigenvalues::<F>((h, n), kbot, shifts, (s, scratch)) {
         return ks;
     }
     let at = |r: usize, c: usize| r + c * n;
@@ -247,6 +245,22 @@ fn more_shifts<const F: bool>(
     );
     (wr[kbot - 1], wi[kbot - 1], wr[kbot], wi[kbot]) = (r.rt1r, r.rt1i, r.rt2r, r.rt2i);
     kbot - 1
+}
+
+/// The eigenvalues of the trailing `wr.len()`-square block of `h` that ends at row `kbot`, into
+/// `wr`/`wi`: [`schur`] on a copy, for its bounded iteration (its Schur vectors go unused).
+/// False when that QR fails.
+#[inline(always)]
+pub(super) fn trailing_eigenvalues<const F: bool>(
+    (h, n): (&[f64], usize),
+    kbot: usize,
+    (wr, wi): (&mut [f64], &mut [f64]),
+    (s, scratch): (&mut AedScratch, &mut [f64]),
+) -> bool {
+    let ns = wr.len();
+    copy_block(h, n, kbot + 1 - ns, ns, &mut s.t);
+    identity(&mut s.v, ns);
+    schur::<F>((&mut s.t, ns, &mut s.v), wr, wi, scratch).is_ok()
 }
 
 /// Sorts more than `ns` shifts by decreasing magnitude (so the smallest are used; a bubble sort

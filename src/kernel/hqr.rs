@@ -15,7 +15,6 @@
 
 use super::aed::{self, AED_MIN_DIM, AedScratch};
 use super::hessenberg::hessenberg;
-use super::schur::schur;
 use super::simd::{SimdPath, simd_path};
 use super::sweep::{Reach, scratch_len, sweep, sweep_pair};
 
@@ -370,7 +369,7 @@ fn hqr<const F: bool>(
         }
         if i - l + 1 >= FOUR_SHIFT_MIN_DIM
             && !kdefl.is_multiple_of(KEXSH)
-            && let Some([a, b]) = four_shifts::<F>(h, n, i, scratch)
+            && let Some([a, b]) = four_shifts::<F>((h, n), i, (aed_scratch, scratch))
         {
             sweeps += 2;
             let va = first_column(h, n, l, a);
@@ -395,19 +394,13 @@ const FOUR_SHIFT_MIN_DIM: usize = 32;
 /// first. `None` if that small QR fails (the caller then takes the usual two shifts).
 #[inline(always)]
 fn four_shifts<const F: bool>(
-    h: &[f64],
-    n: usize,
+    (h, n): (&[f64], usize),
     i: usize,
-    scratch: &mut [f64],
+    (aed_scratch, scratch): (&mut AedScratch, &mut [f64]),
 ) -> Option<[Shifts; 2]> {
-    let mut t = [0.0f64; 16];
-    for c in 0..4 {
-        let src = (i - 3 + c) * n + i - 3;
-        t[c * 4..c * 4 + 4].copy_from_slice(&h[src..src + 4]);
-    }
-    let mut z = [0.0f64; 16];
     let (mut wr, mut wi) = ([0.0f64; 4], [0.0f64; 4]);
-    schur::<F>((&mut t, 4, &mut z), &mut wr, &mut wi, scratch).ok()?;
+    let shifts = (&mut wr[..], &mut wi[..]);
+    aed::trailing_eigenvalues::<F>((h, n), i, shifts, (aed_scratch, scratch)).then_some(())?;
     aed::order_shifts(0, 3, 4, &mut wr, &mut wi);
     Some([(wr[2], wi[2], wr[3], wi[3]), (wr[0], wi[0], wr[1], wi[1])])
 }
