@@ -1021,6 +1021,7 @@ fn lasy2_2x2(
 mod tests {
     use super::*;
     use crate::kernel::sweep::scratch_len;
+    use crate::kernel::tests::nearest_matches;
     use nalgebra::{Complex, DMatrix};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -1125,26 +1126,17 @@ mod tests {
         assert!(res <= tol, "{what}: ‖ZTZᵀ − A‖ = {res:e} > {tol:e}");
     }
 
-    /// Greedy nearest matching (a sort by (re, im) reorders nearly equal real parts under
-    /// rounding); each distance ≤ rel·max(|expected|, scale).
+    /// Greedy nearest matching (`kernel::tests::nearest_matches`); each distance
+    /// ≤ rel·max(|expected|, scale).
     fn assert_same_spectrum(got: &[C], expected: &[C], rel: f64, scale: f64, what: &str) {
         assert_eq!(got.len(), expected.len(), "{what}: count");
-        let mut used = vec![false; expected.len()];
-        for g in got {
-            let (j, dist) = expected
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| !used[*j])
-                .map(|(j, e)| (j, (g - e).norm()))
-                .min_by(|a, b| a.1.total_cmp(&b.1))
-                .unwrap();
+        for (g, (j, dist)) in got.iter().zip(nearest_matches(got, expected)) {
             let tol = rel * expected[j].norm().max(scale);
             assert!(
                 dist <= tol,
                 "{what}: {g} is {dist:e} from {} (tol {tol:e})",
                 expected[j]
             );
-            used[j] = true;
         }
     }
 

@@ -29,26 +29,36 @@ fn random(rng: &mut ChaCha8Rng, n: usize) -> DMatrix<f64> {
     DMatrix::from_fn(n, n, |_, _| rng.random::<f64>())
 }
 
-/// Pairs every computed eigenvalue with the nearest unused expected one and asserts the distance
-/// is within `tol`. Greedy nearest matching instead of sorting both lists: a sort by (re, im)
-/// reorders nearly equal real parts under rounding, nearest matching does not.
+/// Pairs every computed eigenvalue, in order, with the nearest expected one not yet taken:
+/// (its index in `expected`, the distance). Greedy nearest matching instead of sorting both
+/// lists: a sort by (re, im) reorders nearly equal real parts under rounding, nearest matching
+/// does not.
+pub(super) fn nearest_matches(got: &[C64], expected: &[C64]) -> Vec<(usize, f64)> {
+    let mut used = vec![false; expected.len()];
+    got.iter()
+        .map(|g| {
+            let (j, dist) = expected
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| !used[*j])
+                .map(|(j, e)| (j, (g - e).norm()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+                .unwrap();
+            used[j] = true;
+            (j, dist)
+        })
+        .collect()
+}
+
+/// Asserts every computed eigenvalue is within `tol` of its [`nearest_matches`] partner.
 fn assert_spectrum(got: &[C64], expected: &[C64], tol: f64, what: &str) {
     assert_eq!(got.len(), expected.len(), "{what}: count");
-    let mut used = vec![false; expected.len()];
-    for g in got {
-        let (j, dist) = expected
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| !used[*j])
-            .map(|(j, e)| (j, (g - e).norm()))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap();
+    for (g, (j, dist)) in got.iter().zip(nearest_matches(got, expected)) {
         assert!(
             dist <= tol,
             "{what}: eigenvalue {g} is {dist:e} from the nearest expected {} (tol {tol:e})\n got {got:?}\n expected {expected:?}",
             expected[j]
         );
-        used[j] = true;
     }
 }
 
