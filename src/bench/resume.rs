@@ -265,7 +265,7 @@ mod tests {
             tasks: 10,
             seed: 1,
             kernel: "hqr".into(),
-            numerics: "fma/faer-v3/hqr750-k2".into(),
+            numerics: "fma/faer-v3/hqr750-k3".into(),
         };
         let b = Work {
             workload: "eig".into(),
@@ -274,7 +274,7 @@ mod tests {
             tasks: 10,
             seed: 2,
             kernel: "auto".into(),
-            numerics: "fma/faer-v3/hqr750-k2".into(),
+            numerics: "fma/faer-v3/hqr750-k3".into(),
         };
         assert_eq!(
             b.differences(&Stated::from(&a)),
@@ -301,11 +301,11 @@ mod tests {
     fn other_arithmetic_is_other_work_where_the_file_states_it() {
         let here = Work::eig(30, 10, 2);
         let mut theirs = here.clone();
-        theirs.numerics = "nofma/faer-scalar/hqr350-k2".into();
+        theirs.numerics = "nofma/faer-scalar/hqr350-k3".into();
         assert_eq!(
             here.differences(&Stated::from(&theirs)),
             [format!(
-                "numerics nofma/faer-scalar/hqr350-k2 (here {})",
+                "numerics nofma/faer-scalar/hqr350-k3 (here {})",
                 here.numerics
             )]
         );

@@ -14,15 +14,16 @@
 //! does); powers of two are exact, so this changes no digit of the result.
 
 use super::aed::{self, AED_MIN_DIM, AedScratch};
-use super::hessenberg::hessenberg;
+use super::hessenberg::{self, hessenberg};
 use super::simd::{SimdPath, simd_path};
 use super::sweep::{Reach, scratch_len, sweep, sweep_pair};
 
 /// Revision of our kernel's arithmetic, the `-k` part of [`super::numerics_id`]: bumped by any
 /// change that makes some eigenvalue differ in some bit. 1: the double-shift iteration
 /// (`dlahqr`). 2: four shifts chased as two bulges from 32 rows, aggressive early deflation
-/// from 150 rows.
-pub const KERNEL_REVISION: u32 = 2;
+/// from 150 rows. 3: the blocked Hessenberg reduction on the FMA paths from 66 rows (the
+/// baseline's arithmetic is as in 2).
+pub const KERNEL_REVISION: u32 = 3;
 
 /// The QR iteration hit its bound without deflating the active block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl Hqr {
     pub fn with_capacity(n: usize) -> Self {
         Hqr {
             h: Vec::with_capacity(n * n),
-            v: Vec::with_capacity(n),
+            v: Vec::with_capacity(hessenberg::scratch_len(n)),
             w: Vec::with_capacity(scratch_len(n)),
             last_sweeps: 0,
             itmax_override: None,
@@ -122,7 +123,7 @@ impl Hqr {
             self.h.iter_mut().for_each(|x| *x *= scale);
         }
 
-        self.v.resize(n, 0.0);
+        self.v.resize(hessenberg::scratch_len(n), 0.0);
         self.w.resize(n.max(scratch_len(n)), 0.0);
         let itmax = self.itmax_override.unwrap_or(30 * n.max(10));
         let path = self.simd_path();
@@ -160,33 +161,33 @@ fn reduce_and_iterate(
         // SAFETY (all four calls): a #[target_feature] function may only run on a CPU with those
         // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
         SimdPath::Avx512 => unsafe {
-            hessenberg_avx512(h, n, v, w);
+            hessenberg_avx512(h, n, v);
             return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
         },
         SimdPath::Avx2Fma => unsafe {
-            hessenberg_avx2_fma(h, n, v, w);
+            hessenberg_avx2_fma(h, n, v);
             return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
         },
         SimdPath::Baseline => {}
     }
-    hessenberg::<false>(h, n, v, w);
+    hessenberg::<false, 4>(h, n, v);
     hqr::<false>(h, n, wr, wi, itmax, w, aed)
 }
 
 /// The Hessenberg reduction compiled for one set of target features (a separate function per
 /// phase, so profiles show the time of each).
 macro_rules! fma_hessenberg {
-    ($features:literal, $name:ident) => {
+    ($features:literal, $name:ident, $mr:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
-        fn $name(h: &mut [f64], n: usize, v: &mut [f64], w: &mut [f64]) {
-            hessenberg::<true>(h, n, v, w)
+        fn $name(h: &mut [f64], n: usize, s: &mut [f64]) {
+            hessenberg::<true, $mr>(h, n, s)
         }
     };
 }
 
-fma_hessenberg!("avx2,fma", hessenberg_avx2_fma);
-fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512);
+fma_hessenberg!("avx2,fma", hessenberg_avx2_fma, 16);
+fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512, 16);
 
 /// The QR iteration with AVX2 + FMA, for the AVX-512 path too: its vectors are short (3-row
 /// reflectors, deferred blocks of 8 rows or columns), and compiled for AVX-512 it measured

@@ -7,6 +7,7 @@
 //! (nalgebra issues #611, #764; see the regression tests below).
 
 mod aed;
+mod gemm;
 mod hessenberg;
 pub mod hqr;
 mod schur;
