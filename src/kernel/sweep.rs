@@ -256,21 +256,90 @@ fn flush_rows<const F: bool>(
     for r in 0..rows {
         t[r * ncp + nc..(r + 1) * ncp].fill(0.0);
     }
-    for (j, col) in cols.chunks_exact(n).enumerate() {
-        for (r, &x) in col[r0..r0 + rows].iter().enumerate() {
-            t[r * ncp + j] = x;
-        }
-    }
+    transpose::<F, false>((cols, n, r0), (t, ncp), (rows, nc));
     for &(off, batch) in batches {
         let tb = &mut t[off * ncp..];
         for j in (0..ncp).step_by(LANES) {
             flush_column_rows::<F, LANES>(tb, ncp, j, batch);
         }
     }
-    for (j, col) in cols.chunks_exact_mut(n).enumerate() {
-        for (r, x) in col[r0..r0 + rows].iter_mut().enumerate() {
-            *x = t[r * ncp + j];
+    transpose::<F, true>((cols, n, r0), (t, ncp), (rows, nc));
+}
+
+/// Copies rows `r0..r0+rows` of the `nc` columns of `cols` (`n` apart) transposed into `t`
+/// (rows `ncp` apart), or back when `BACK`. With `F` (the FMA paths, which all have AVX2) whole
+/// 4×4 blocks go through registers: four 4-entry loads, shuffles, four 4-entry stores instead of
+/// 32 single-entry moves; measured 15 % of a sweep at d = 100 done one entry at a time.
+#[inline(always)]
+fn transpose<const F: bool, const BACK: bool>(
+    (cols, n, r0): (&mut [f64], usize, usize),
+    (t, ncp): (&mut [f64], usize),
+    (rows, nc): (usize, usize),
+) {
+    let (mut rows4, mut nc4) = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    if F {
+        (rows4, nc4) = (rows - rows % 4, nc - nc % 4);
+        for j in (0..nc4).step_by(4) {
+            for r in (0..rows4).step_by(4) {
+                let (src, dst) = (r0 + r + j * n, r * ncp + j);
+                if BACK {
+                    // SAFETY: F is only true on the FMA paths, run only on CPUs with AVX2.
+                    unsafe { transpose4x4(t, (dst, ncp), cols, (src, n)) };
+                } else {
+                    // SAFETY: as above.
+                    unsafe { transpose4x4(cols, (src, n), t, (dst, ncp)) };
+                }
+            }
         }
+    }
+    let mut move_one = |r: usize, j: usize| {
+        let (x, y) = (r0 + r + j * n, r * ncp + j);
+        if BACK {
+            cols[x] = t[y];
+        } else {
+            t[y] = cols[x];
+        }
+    };
+    for j in 0..nc4 {
+        (rows4..rows).for_each(|r| move_one(r, j));
+    }
+    for j in nc4..nc {
+        (0..rows).for_each(|r| move_one(r, j));
+    }
+}
+
+/// Transposes the 4×4 block of `src` at `s` (its rows `ls` apart: four contiguous 4-entry
+/// stripes) into `dst` at `d` (stripes `ld` apart).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn transpose4x4(
+    src: &[f64],
+    (s, ls): (usize, usize),
+    dst: &mut [f64],
+    (d, ld): (usize, usize),
+) {
+    use std::arch::x86_64::{
+        _mm256_loadu_pd, _mm256_permute2f128_pd, _mm256_storeu_pd, _mm256_unpackhi_pd,
+        _mm256_unpacklo_pd,
+    };
+    assert!(s + 3 * ls + 4 <= src.len() && d + 3 * ld + 4 <= dst.len());
+    // SAFETY: the assert keeps every 4-entry load and store inside its slice.
+    unsafe {
+        let p = src.as_ptr().add(s);
+        let (a, b) = (_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(ls)));
+        let (c, e) = (
+            _mm256_loadu_pd(p.add(2 * ls)),
+            _mm256_loadu_pd(p.add(3 * ls)),
+        );
+        let (t0, t1) = (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b));
+        let (t2, t3) = (_mm256_unpacklo_pd(c, e), _mm256_unpackhi_pd(c, e));
+        let q = dst.as_mut_ptr().add(d);
+        _mm256_storeu_pd(q, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(q.add(ld), _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(q.add(2 * ld), _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(q.add(3 * ld), _mm256_permute2f128_pd(t1, t3, 0x31));
     }
 }
 
