@@ -15,14 +15,15 @@
 
 use super::aed::{self, AED_MIN_DIM, AedScratch};
 use super::hessenberg::{self, hessenberg};
+use super::schur::lanv2_rot;
 use super::simd::{SimdPath, simd_path};
 use super::sweep::{Reach, scratch_len, sweep, sweep_pair};
 
 /// Revision of our kernel's arithmetic, the `-k` part of [`super::numerics_id`]: bumped by any
 /// change that makes some eigenvalue differ in some bit. 1: the double-shift iteration
 /// (`dlahqr`). 2: four shifts chased as two bulges from 32 rows, aggressive early deflation
-/// from 150 rows. 3: the blocked Hessenberg reduction on the FMA paths from 66 rows (the
-/// baseline's arithmetic is as in 2).
+/// from 150 rows. 3: the blocked Hessenberg reduction on the FMA paths from 66 rows, and the
+/// 2×2 blocks that split off standardised by the same `dlanv2` as the Schur form's.
 pub const KERNEL_REVISION: u32 = 3;
 
 /// The QR iteration hit its bound without deflating the active block.
@@ -584,70 +585,6 @@ pub(super) fn bulge_start(
 /// cancellation of the textbook quadratic formula. Returns ((re1, im1), (re2, im2)), a complex
 /// pair with im1 > 0.
 pub fn lanv2(a: f64, b: f64, c: f64, d: f64) -> ((f64, f64), (f64, f64)) {
-    const MULTPL: f64 = 4.0;
-    let (mut a, mut b, mut c, mut d) = (a, b, c, d);
-    let sign = |x: f64, y: f64| if y >= 0.0 { x.abs() } else { -x.abs() };
-    if c == 0.0 {
-        // Already upper triangular.
-    } else if b == 0.0 {
-        // Swap rows and columns.
-        std::mem::swap(&mut a, &mut d);
-        b = -c;
-        c = 0.0;
-    } else if a - d == 0.0 && sign(1.0, b) != sign(1.0, c) {
-        // Standard form already: equal diagonal, off-diagonals of opposite sign.
-    } else {
-        let temp = a - d;
-        let mut p = 0.5 * temp;
-        let bcmax = b.abs().max(c.abs());
-        let bcmis = b.abs().min(c.abs()) * sign(1.0, b) * sign(1.0, c);
-        let scale = p.abs().max(bcmax);
-        let mut z = (p / scale) * p + (bcmax / scale) * bcmis;
-        if z >= MULTPL * ULP {
-            // Real eigenvalues.
-            z = p + sign(scale.sqrt() * z.sqrt(), p);
-            a = d + z;
-            d -= (bcmax / z) * bcmis;
-            b -= c;
-            c = 0.0;
-        } else {
-            // Complex or (nearly) equal real eigenvalues: rotate to make the diagonal equal.
-            let sigma = b + c;
-            let tau = sigma.hypot(temp);
-            let cs = (0.5 * (1.0 + sigma.abs() / tau)).sqrt();
-            let sn = -(p / (tau * cs)) * sign(1.0, sigma);
-            let aa = a * cs + b * sn;
-            let bb = -a * sn + b * cs;
-            let cc = c * cs + d * sn;
-            let dd = -c * sn + d * cs;
-            b = bb * cs + dd * sn;
-            c = -aa * sn + cc * cs;
-            let temp = 0.5 * ((aa * cs + cc * sn) + (-bb * sn + dd * cs));
-            a = temp;
-            d = temp;
-            if c != 0.0 {
-                if b != 0.0 {
-                    if sign(1.0, b) == sign(1.0, c) {
-                        // Real after all: split into the two real eigenvalues.
-                        let sab = b.abs().sqrt();
-                        let sac = c.abs().sqrt();
-                        p = sign(sab * sac, c);
-                        a = temp + p;
-                        d = temp - p;
-                        b -= c;
-                        c = 0.0;
-                    }
-                } else {
-                    b = -c;
-                    c = 0.0;
-                }
-            }
-        }
-    }
-    if c == 0.0 {
-        ((a, 0.0), (d, 0.0))
-    } else {
-        let im = b.abs().sqrt() * c.abs().sqrt();
-        ((a, im), (d, -im))
-    }
+    let r = lanv2_rot(a, b, c, d);
+    ((r.rt1r, r.rt1i), (r.rt2r, r.rt2i))
 }
