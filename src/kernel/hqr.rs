@@ -266,8 +266,8 @@ fn norm3(a: f64, b: f64, c: f64) -> f64 {
 pub(super) fn small_reflector(x: &mut [f64; 3], nr: usize) -> f64 {
     // x[2] is 0 when nr == 2 (the caller guarantees it), so one formula covers both.
     debug_assert!(nr == 3 || x[2] == 0.0);
-    let tail = norm3(0.0, x[1], x[2]);
-    if tail == 0.0 {
+    // The tail's norm is zero exactly when both entries are (norm3 scales tiny ones up).
+    if x[1] == 0.0 && x[2] == 0.0 {
         return 0.0;
     }
     let alpha = x[0];
