@@ -293,19 +293,18 @@ fn transpose<const F: bool, const BACK: bool>(
             }
         }
     }
-    let mut move_one = |r: usize, j: usize| {
-        let (x, y) = (r0 + r + j * n, r * ncp + j);
-        if BACK {
-            cols[x] = t[y];
-        } else {
-            t[y] = cols[x];
+    // The rest (all of it without F) one entry at a time.
+    for (j, col) in cols.chunks_exact_mut(n).enumerate() {
+        let from = if j < nc4 { rows4 } else { 0 };
+        let seg = &mut col[r0 + from..r0 + rows];
+        let tcol = t[from * ncp + j..].iter_mut().step_by(ncp);
+        for (x, y) in seg.iter_mut().zip(tcol) {
+            if BACK {
+                *x = *y;
+            } else {
+                *y = *x;
+            }
         }
-    };
-    for j in 0..nc4 {
-        (rows4..rows).for_each(|r| move_one(r, j));
-    }
-    for j in nc4..nc {
-        (0..rows).for_each(|r| move_one(r, j));
     }
 }
 
