@@ -89,8 +89,11 @@ fn tile<const F: bool, const NEG: bool, const M: usize, const N: usize>(
     b: Strided,
     (ar, bj, kn): (usize, usize, usize),
 ) {
-    let mut acc: [[f64; M]; N] =
-        std::array::from_fn(|q| c[r + (j + q) * ldc..][..M].try_into().expect("M rows"));
+    // Loaded in a loop rather than by `array::from_fn`, whose closure stayed a call.
+    let mut acc = [[0.0f64; M]; N];
+    for (q, accq) in acc.iter_mut().enumerate() {
+        accq.copy_from_slice(&c[r + (j + q) * ldc..][..M]);
+    }
     for k in 0..kn {
         let col: &[f64; M] = a.data[ar + k * a.ld..][..M].try_into().expect("M rows");
         for (q, accq) in acc.iter_mut().enumerate() {
