@@ -23,6 +23,9 @@ const LANES: usize = 8;
 /// How far the second bulge of [`sweep_pair`] trails the first: the least that keeps their
 /// 3×3 reflectors on disjoint rows.
 const GAP: usize = 3;
+/// Columns of the deferred row updates copied, updated and copied back at a time: few enough
+/// that the copy stays in L1 between the three passes.
+const STRIP: usize = 32;
 /// Rows of the sweeps' scratch: the deferred row updates are done on a transposed copy of the
 /// rows they touch, [`BATCH`] + 2 per bulge, [`GAP`] more for two.
 const SCRATCH_ROWS: usize = BATCH + 2 + GAP;
@@ -247,23 +250,27 @@ fn flush_rows<const F: bool>(
         return;
     }
     let rows = batches.iter().map(|b| b.0).max().unwrap_or(0) + BATCH + 2;
-    let nc = c_end + 1 - c0;
-    // Padded with zero columns to a multiple of LANES: no scalar remainder, whose dependency
-    // chains (16 reflectors deep) cost more than the padding.
-    let ncp = nc.next_multiple_of(LANES);
-    let cols = &mut h[c0 * n..(c_end + 1) * n];
-    let t = &mut t[..rows * ncp];
-    for r in 0..rows {
-        t[r * ncp + nc..(r + 1) * ncp].fill(0.0);
-    }
-    transpose::<F, false>((cols, n, r0), (t, ncp), (rows, nc));
-    for &(off, batch) in batches {
-        let tb = &mut t[off * ncp..];
-        for j in (0..ncp).step_by(LANES) {
-            flush_column_rows::<F, LANES>(tb, ncp, j, batch);
+    let mut c = c0;
+    while c <= c_end {
+        let nc = (c_end + 1 - c).min(STRIP);
+        // Padded with zero columns to a multiple of LANES: no scalar remainder, whose
+        // dependency chains (16 reflectors deep) cost more than the padding.
+        let ncp = nc.next_multiple_of(LANES);
+        let cols = &mut h[c * n..(c + nc) * n];
+        let t = &mut t[..rows * ncp];
+        for r in 0..rows {
+            t[r * ncp + nc..(r + 1) * ncp].fill(0.0);
         }
+        transpose::<F, false>((cols, n, r0), (t, ncp), (rows, nc));
+        for &(off, batch) in batches {
+            let tb = &mut t[off * ncp..];
+            for j in (0..ncp).step_by(LANES) {
+                flush_column_rows::<F, LANES>(tb, ncp, j, batch);
+            }
+        }
+        transpose::<F, true>((cols, n, r0), (t, ncp), (rows, nc));
+        c += nc;
     }
-    transpose::<F, true>((cols, n, r0), (t, ncp), (rows, nc));
 }
 
 /// Copies rows `r0..r0+rows` of the `nc` columns of `cols` (`n` apart) transposed into `t`
