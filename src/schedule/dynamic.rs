@@ -91,9 +91,13 @@ impl Dispatcher {
     /// ranks' (so a slow host's chunk takes as long as a fast one's), divided by `share`, and at
     /// most `CHUNK_TARGET_S` of its own work (so records reach rank 0 steadily). Single tasks
     /// until the rank's own pace is known: a guess from the others' could hand a slow host a
-    /// chunk it would still be computing long after everybody else has finished.
+    /// chunk it would still be computing long after everybody else has finished. After that,
+    /// at most as many tasks as the rank has done: a host under a CPU quota can run its first
+    /// tasks unthrottled and look several times faster than it is, and a pace measured on n
+    /// tasks then commits it to no more than n (chunks grow 1, 1, 2, 3, 5… at the start).
     fn guided(&self, rank: usize) -> u64 {
-        if self.seen.get(rank).is_none_or(|s| s.0 == 0) {
+        let done = self.seen.get(rank).map_or(0, |s| s.0);
+        if done == 0 {
             return 1;
         }
         let Some(paces) = self.paces() else {
@@ -103,7 +107,7 @@ impl Dispatcher {
         let all_rate: f64 = paces.iter().map(|p| 1.0 / p).sum();
         let mine = self.remaining() as f64 * (1.0 / pace) / all_rate / self.share as f64;
         let cap = (CHUNK_TARGET_S / pace) as u64;
-        (mine.ceil() as u64).clamp(1, cap.max(1))
+        (mine.ceil() as u64).clamp(1, cap.clamp(1, done))
     }
 
     pub fn remaining(&self) -> u64 {
@@ -198,7 +202,7 @@ fn master(ctx: &Context, runner: &mut TaskRunner, saver: &mut Saver) -> Outcome 
         }
         let polled = mpi::time();
         m.stats.serve_s += polled - serving;
-        let poll = monitor.poll(&mut m.records);
+        let poll = m.poll(&mut monitor);
         m.stats.poll_s += mpi::time() - polled;
         if let Err(stop) = poll {
             return ctx.outcome(m.records, Some(stop));
@@ -255,10 +259,21 @@ impl Master {
                     self.serve(world, monitor, probed);
                     first += 1;
                 }
-                None => monitor.poll(&mut self.records)?,
+                None => self.poll(monitor)?,
             }
         }
         Ok(())
+    }
+
+    /// Keeps the records that came ahead as heartbeats, counting them towards their ranks'
+    /// paces.
+    fn poll(&mut self, monitor: &mut Monitor) -> Result<(), Stop> {
+        let before = self.records.len();
+        let polled = monitor.poll(&mut self.records);
+        for r in &self.records[before..] {
+            self.pool.observe(r.rank as usize, 1, r.seconds);
+        }
+        polled
     }
 
     /// Keeps the records a request carries and answers it with the next chunk (or "none left");
@@ -347,7 +362,7 @@ mod tests {
     #[test]
     fn guided_chunks_shrink_to_single_tasks_and_cover_everything() {
         let mut d = Dispatcher::new(1000, 4, None);
-        d.observe(1, 1, 1e-9); // tiny tasks: the time cap does not bind
+        d.observe(1, 100, 1e-7); // tiny tasks: the time cap does not bind
         let mut sizes = vec![];
         loop {
             let c = d.take_chunk(1);
@@ -371,7 +386,7 @@ mod tests {
             1,
             "rank 1's own task time not known yet: single tasks"
         );
-        d.observe(1, 1, 0.01);
+        d.observe(1, 100, 1.0);
         assert_eq!(d.take_chunk(1).count, 50);
         d.observe(1, 1, 0.0); // ignored
         assert_eq!(d.take_chunk(1).count, 50);
@@ -381,18 +396,33 @@ mod tests {
     fn a_slow_rank_gets_chunks_that_take_as_long_as_a_fast_ranks() {
         // Ranks 0 and 1 take 1 ms per task, rank 2 (a host at a tenth of the speed) 10 ms.
         let mut d = Dispatcher::new(2100, 3, None);
-        d.observe(0, 10, 0.01);
-        d.observe(1, 10, 0.01);
-        d.observe(2, 1, 0.01);
+        d.observe(0, 1000, 1.0);
+        d.observe(1, 1000, 1.0);
+        d.observe(2, 100, 1.0);
         // 2100 × (10/21 and 1/21 of the speed) / 4: equal time, 0.25 s, on either.
         assert_eq!(d.take_chunk(1).count, 250);
         assert_eq!(d.take_chunk(2).count, 23); // of 1850 left: ceil(1850 / 21 / 4)
         // The time cap is in the rank's own work: 0.5 s is 50 of the slow rank's tasks.
         let mut d = Dispatcher::new(1_000_000, 3, None);
-        d.observe(0, 1, 0.001);
-        d.observe(1, 1, 0.001);
-        d.observe(2, 1, 0.01);
+        d.observe(0, 1000, 1.0);
+        d.observe(1, 1000, 1.0);
+        d.observe(2, 100, 1.0);
         assert_eq!((d.take_chunk(1).count, d.take_chunk(2).count), (500, 50));
+    }
+
+    #[test]
+    fn a_pace_seen_on_few_tasks_commits_a_rank_to_few_more() {
+        // Rank 2's first two tasks ran unthrottled: as fast as the others' by its pace, which
+        // alone would earn it 600 / 3 / 4 = 50 tasks.
+        let mut d = Dispatcher::new(600, 3, None);
+        d.observe(0, 100, 0.5);
+        d.observe(1, 100, 0.5);
+        d.observe(2, 2, 0.01);
+        assert_eq!(d.take_chunk(2).count, 2);
+        d.observe(2, 1, 0.05); // the quota bites: the pace slows and the count grows by one
+        assert_eq!(d.take_chunk(2).count, 3);
+        d.observe(2, 3, 0.15);
+        assert_eq!(d.take_chunk(2).count, 6);
     }
 
     #[test]
