@@ -54,7 +54,9 @@ build_mpich() {
   local bin="$ROOT/target/mpich/release/cluster-bench"
   log "building $bin with MPICC=mpicc.mpich"
   (cd "$ROOT" && MPICC=mpicc.mpich cargo build --release --quiet --target-dir "$ROOT/target/mpich")
-  ldd "$bin" | grep -q libmpich || die "$bin is not linked to MPICH (ldd $bin)"
+  # grep reads all of ldd's output: with -q it could stop early and, under pipefail, the
+  # pipeline would fail on ldd's SIGPIPE (the loader writes one line per library).
+  ldd "$bin" | grep libmpich >/dev/null || die "$bin is not linked to MPICH (ldd $bin)"
   install_command "$bin" "$CB_COMMAND-mpich"
 }
 
