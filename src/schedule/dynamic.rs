@@ -30,6 +30,10 @@ const IN_FLIGHT: u64 = 2;
 const FEW_WORKERS: u64 = 3;
 /// Seconds of work in the largest guided chunk (see `Dispatcher::guided`).
 const CHUNK_TARGET_S: f64 = 0.5;
+/// A rank sits out the tail when the others would finish everything left within
+/// 1/`TAIL_MARGIN` of its task time (see `Dispatcher::sits_out`): the margin keeps ranks of
+/// about the same speed all working to the end, paces being means over noisy task times.
+const TAIL_MARGIN: f64 = 1.5;
 
 /// A contiguous range of indices into the run's task ids (`Context::ids`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Equivalence)]
@@ -51,6 +55,8 @@ pub struct Dispatcher {
     share: u64,
     /// Tasks and their seconds seen so far from each rank: its own pace.
     seen: Vec<(u64, f64)>,
+    /// Ranks that get no more work: too slow for what is left (see `Dispatcher::sits_out`).
+    out: Vec<bool>,
 }
 
 impl Dispatcher {
@@ -61,6 +67,7 @@ impl Dispatcher {
             fixed,
             share: IN_FLIGHT * 2,
             seen: vec![(0, 0.0); ranks.max(1)],
+            out: vec![false; ranks.max(1)],
         }
     }
 
@@ -110,15 +117,53 @@ impl Dispatcher {
         (mine.ceil() as u64).clamp(1, cap.clamp(1, done))
     }
 
+    /// True, from then on, once `rank` is too slow for the tail of the run: the other ranks
+    /// still working, at their own paces, would finish every task left within 1/`TAIL_MARGIN`
+    /// of `rank`'s task time, so a task handed to it would end after all the rest (a host at a
+    /// tenth of the others' speed otherwise ends a run up to one of its task times late).
+    /// Rank 0 counts among the others only while it computes to the end (`FEW_WORKERS`).
+    /// Never before every working rank's pace is known.
+    fn sits_out(&mut self, rank: usize) -> bool {
+        let left = self.remaining();
+        if left == 0 || rank >= self.out.len() {
+            return false;
+        }
+        if self.out[rank] {
+            return true;
+        }
+        let pace = |s: &(u64, f64)| (s.0 > 0).then(|| s.1 / s.0 as f64);
+        let Some(span) = pace(&self.seen[rank]).map(|p| p / TAIL_MARGIN) else {
+            return false;
+        };
+        let rank_0_works = self.seen.len() as u64 - 1 <= FEW_WORKERS;
+        let mut could = 0.0;
+        for (j, s) in self.seen.iter().enumerate() {
+            if j == rank || self.out[j] || (j == 0 && !rank_0_works) {
+                continue;
+            }
+            let Some(p) = pace(s) else {
+                return false;
+            };
+            could += (span / p).floor();
+        }
+        self.out[rank] = could >= left as f64;
+        self.out[rank]
+    }
+
     pub fn remaining(&self) -> u64 {
         self.total - self.next
     }
 
     /// The next chunk for worker `rank`. Guided self-scheduling: a share of what is left, so
     /// early chunks are large (few messages) and the last ones are single tasks (little
-    /// imbalance).
+    /// imbalance). A rank too slow for the tail gets none from then on (count 0, as when
+    /// nothing is left), fixed chunks or guided.
     pub fn take_chunk(&mut self, rank: usize) -> Chunk {
-        let want = self.fixed.unwrap_or_else(|| self.guided(rank));
+        let want = if self.sits_out(rank) {
+            0
+        } else {
+            self.fixed.unwrap_or_else(|| self.guided(rank))
+        };
         let count = want.min(self.remaining());
         let chunk = Chunk {
             start: self.next,
@@ -151,7 +196,7 @@ impl Dispatcher {
         } else {
             self.share * p * workers
         };
-        (self.remaining() > least).then(|| {
+        (self.remaining() > least && !self.sits_out(0)).then(|| {
             self.next += 1;
             self.next - 1
         })
@@ -423,6 +468,71 @@ mod tests {
         assert_eq!(d.take_chunk(2).count, 3);
         d.observe(2, 3, 0.15);
         assert_eq!(d.take_chunk(2).count, 6);
+    }
+
+    /// Ranks 0 and 1 take 1 ms per task, rank 2 (a tenth of the speed) 10 ms.
+    fn one_slow_of_three(total: u64, fixed: Option<u64>) -> Dispatcher {
+        let mut d = Dispatcher::new(total, 3, fixed);
+        d.observe(0, 1000, 1.0);
+        d.observe(1, 1000, 1.0);
+        d.observe(2, 100, 1.0);
+        d
+    }
+
+    #[test]
+    fn a_slow_rank_sits_out_the_tail_for_good() {
+        // In 10 ms / 1.5 each fast rank does 6 tasks: rank 2 gets work while more than 12
+        // are left, then none, even if it asks again.
+        let mut d = one_slow_of_three(13, Some(1));
+        assert_eq!(d.take_chunk(2).count, 1);
+        assert_eq!(d.take_chunk(2), Chunk { start: 1, count: 0 });
+        assert_eq!(d.remaining(), 12);
+        assert_eq!(d.take_chunk(1).count, 1);
+        assert_eq!(d.take_chunk(2).count, 0, "out for good");
+        assert_eq!(d.take_one_for_rank_0(3), Some(2), "the fast ranks go on");
+        while d.take_chunk(1).count > 0 {}
+        assert_eq!(d.remaining(), 0);
+        // Guided chunks too, with the same tail.
+        let mut d = one_slow_of_three(12, None);
+        assert_eq!(d.take_chunk(2).count, 0);
+        assert_eq!(d.take_chunk(1).count, 2, "12 / 2.1 tasks per ms × 1 / 4");
+    }
+
+    #[test]
+    fn ranks_of_one_speed_all_work_to_the_last_task() {
+        let mut d = Dispatcher::new(3, 3, Some(1));
+        (0..3).for_each(|r| d.observe(r, 10, 0.1));
+        assert_eq!(d.take_chunk(2).count, 1);
+        assert_eq!(d.take_chunk(1).count, 1);
+        assert_eq!(d.take_chunk(2).count, 1, "the last task");
+        // Pace unknown for one rank: nobody sits out.
+        let mut d = Dispatcher::new(1, 3, Some(1));
+        d.observe(1, 10, 0.001);
+        d.observe(2, 1, 1.0);
+        assert_eq!(d.take_chunk(2).count, 1);
+    }
+
+    #[test]
+    fn a_slow_rank_0_stops_computing_in_the_tail() {
+        // Rank 0 at 10 ms, workers 1 and 2 at 1 ms: it computes while more than 12 are left.
+        let mut d = Dispatcher::new(13, 3, Some(1));
+        d.observe(0, 100, 1.0);
+        d.observe(1, 1000, 1.0);
+        d.observe(2, 1000, 1.0);
+        assert_eq!(d.take_one_for_rank_0(3), Some(0));
+        assert_eq!(d.take_one_for_rank_0(3), None);
+        assert_eq!(d.take_chunk(1).count, 1);
+        // With more workers than FEW_WORKERS rank 0 does not count as one of the others.
+        let mut d = Dispatcher::new(2, 5, Some(1));
+        d.observe(0, 1000, 0.001);
+        (1..5).for_each(|r| d.observe(r, 10, 0.1));
+        d.observe(4, 1, 1.0);
+        assert_eq!(
+            d.take_chunk(4).count,
+            0,
+            "ranks 1-3 do 2 tasks within its time"
+        );
+        assert_eq!(d.take_chunk(3).count, 1, "rank 0 fast but dispatching only");
     }
 
     #[test]
