@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mpi::point_to_point::{Message, Status};
+use mpi::request::{Request, StaticScope};
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
 
@@ -272,8 +273,9 @@ pub struct Monitor<'a> {
     done: Vec<bool>,
     /// Longest single task seen so far, seconds.
     longest_task_s: f64,
-    /// When rank 0 next tells the workers it is alive.
+    /// When rank 0 next tells the workers it is alive, and those beats in flight.
     next_beat_at: f64,
+    root_beats: RootBeats,
     /// When rank 0 next looks for silent ranks (an O(ranks) scan, so not on every poll).
     next_scan_at: f64,
 }
@@ -288,6 +290,7 @@ impl<'a> Monitor<'a> {
             done: vec![false; size],
             longest_task_s: 0.0,
             next_beat_at: mpi::time(),
+            root_beats: RootBeats::new(size),
             next_scan_at: mpi::time(),
         }
     }
@@ -316,7 +319,7 @@ impl<'a> Monitor<'a> {
         let now = mpi::time();
         if now >= self.next_beat_at {
             self.next_beat_at = now + BEAT_EVERY_S;
-            beat_workers(self.comm, None);
+            self.root_beats.beat(self.comm, None);
         }
         if now < self.next_scan_at {
             return Ok(());
@@ -366,7 +369,8 @@ impl<'a> Monitor<'a> {
     }
 
     /// Lets every worker go to `MPI_Finalize` (call once all are done).
-    pub fn bye(&self) {
+    pub fn bye(&mut self) {
+        self.root_beats.flush();
         let none: [u8; 0] = [];
         for rank in 1..self.comm.size() {
             self.comm
@@ -376,13 +380,60 @@ impl<'a> Monitor<'a> {
     }
 }
 
-/// Rank 0 tells every worker but `skip` that it is alive.
-fn beat_workers(comm: &SimpleCommunicator, skip: Option<i32>) {
-    let none: [u8; 0] = [];
-    for rank in (1..comm.size()).filter(|&r| Some(r) != skip) {
-        // Empty messages go eagerly: this never waits for the worker.
-        comm.process_at_rank(rank)
-            .send_with_tag(&none[..], TAG_ROOT_BEAT);
+/// Rank 0's beats to the workers, sent without waiting. A blocking send, even of an empty
+/// message, can wait for good on a rank whose host has just died: Open MPI's TCP transport
+/// finds the connection broken and queues the message behind a reconnect that never succeeds.
+/// Rank 0 would then beat no one, every worker's watchdog would presume rank 0 dead, and no
+/// one would name the host that really died (seen under srun, where no launcher does it).
+struct RootBeats {
+    /// The beat in flight to each rank (index 0, rank 0 itself, stays empty).
+    pending: Vec<Option<Request<'static, [u8]>>>,
+}
+
+/// The empty message of a beat.
+static NO_DATA: [u8; 0] = [];
+
+impl RootBeats {
+    fn new(size: usize) -> Self {
+        RootBeats {
+            pending: (0..size).map(|_| None).collect(),
+        }
+    }
+
+    /// Tells every worker but `skip` that rank 0 is alive; one whose last beat is still in
+    /// flight (a dead host's rank, which never takes it) gets none.
+    fn beat(&mut self, comm: &SimpleCommunicator, skip: Option<i32>) {
+        for rank in (1..comm.size()).filter(|&r| Some(r) != skip) {
+            let slot = &mut self.pending[rank as usize];
+            if let Some(req) = slot.take()
+                && let Err(req) = req.test()
+            {
+                *slot = Some(req);
+                continue;
+            }
+            let to = comm.process_at_rank(rank);
+            *slot = Some(to.immediate_send_with_tag(StaticScope, &NO_DATA[..], TAG_ROOT_BEAT));
+        }
+    }
+
+    /// Waits until every beat in flight has gone (every worker is alive: it said it is done).
+    fn flush(&mut self) {
+        for req in self.pending.iter_mut().filter_map(Option::take) {
+            req.wait();
+        }
+    }
+}
+
+impl Drop for RootBeats {
+    /// Beats still in flight when rank 0 stops early (a rank lost, a signal) are left to
+    /// `MPI_Abort` or `MPI_Finalize`: their buffer is static, and waiting for a dead rank would
+    /// never end.
+    fn drop(&mut self) {
+        for req in self.pending.iter_mut().filter_map(Option::take) {
+            if let Err(req) = req.test() {
+                std::mem::forget(req);
+            }
+        }
     }
 }
 
@@ -412,6 +463,7 @@ pub fn grace_before_abort(
 ) {
     let end = mpi::time() + heartbeat_timeout_s.max(MIN_ABORT_GRACE_S);
     let mut next_beat_at = mpi::time();
+    let mut root_beats = RootBeats::new(beats.size() as usize);
     while mpi::time() < end {
         for comm in [world, beats] {
             while let Some(probed) = comm.any_process().immediate_matched_probe() {
@@ -420,7 +472,7 @@ pub fn grace_before_abort(
         }
         if mpi::time() >= next_beat_at {
             next_beat_at += BEAT_EVERY_S;
-            beat_workers(beats, Some(lost));
+            root_beats.beat(beats, Some(lost));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
