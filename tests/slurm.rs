@@ -3,8 +3,8 @@
 //! `sbatch --wait -N 3 --ntasks-per-node=2 scripts/cluster-bench.sbatch` runs ranks on every
 //! node with the 1-process checksum, under mpirun and under srun (PMIx); `scancel` mid-run of
 //! a static run keeps the records of every rank finished so far, in a JSON rank 0 writes on
-//! the SIGTERM (and its journal); a node whose processes are all killed ends the job
-//! within 30 s with a message naming it; `down` leaves no daemon, job or namespace behind.
+//! the SIGTERM (and its journal); a node whose processes are all killed ends the job, under
+//! mpirun and under srun, within 30 s with a message naming it; `down` leaves no daemon, job or namespace behind.
 //! Needs root, network namespaces and Debian's slurmctld/slurmd/munge (CI: `scripts/setup.sh
 //! --slurm`); prints SKIPPED otherwise.
 
@@ -112,6 +112,18 @@ fn scancel_keeps_finished_tasks() {
 
 #[test]
 fn killed_node_ends_the_job() {
+    kill_a_node_mid_job("mpirun");
+}
+
+#[test]
+fn killed_node_ends_the_srun_job() {
+    kill_a_node_mid_job("srun");
+}
+
+/// Kills every process of cbhost3 (slurmd, slurmstepd, orted, ranks, sshd: the whole node dies
+/// at once) 3 s into a job the sbatch script starts with `launcher`, and checks that the job
+/// ends within the bound, fails, names the node, and leaves nothing on the other nodes.
+fn kill_a_node_mid_job(launcher: &str) {
     let Some(net) = slurm_cluster() else {
         return;
     };
@@ -124,27 +136,31 @@ fn killed_node_ends_the_job() {
         "--heartbeat-timeout",
         "5",
     ];
-    let mut child = submit(&net, dir.path(), &[], &args);
+    let env = [("CLUSTER_BENCH_LAUNCHER", launcher)];
+    let mut child = submit(&net, dir.path(), &env, &args);
     let id = job_id(&mut child);
     let log = |d: &Path| job_output(d, &id);
     launchers::wait_for_ranks(&mut child, 2, || log(dir.path()));
     std::thread::sleep(Duration::from_secs(3));
-    // The whole node dies at once: slurmd, the job's slurmstepd, orted, ranks, sshd.
     launchers::kill_host("cbnet-host3");
     let took = launchers::job_ended_within(&net, dir.path(), &id, FAULT_BOUND);
     let (out, _) = finish_within(child, FAULT_BOUND + launchers::SBATCH_WAIT_LAG);
-    let took =
-        took.unwrap_or_else(|| panic!("job {id} still running {FAULT_BOUND:?} after the fault"));
+    let took = took.unwrap_or_else(|| {
+        panic!("{launcher}: job {id} still running {FAULT_BOUND:?} after the fault")
+    });
     let text = log(dir.path());
     println!(
-        "killed node: job {id} ended {took:.1?} after the fault, {:?}\n{text}",
+        "killed node, {launcher}: job {id} ended {took:.1?} after the fault, {:?}\n{text}",
         out.status
     );
     assert!(
         !out.status.success(),
-        "job with a dead node reported success"
+        "{launcher}: job with a dead node reported success"
     );
-    assert!(text.contains("cbhost3"), "cbhost3 not named:\n{text}");
+    assert!(
+        text.contains("cbhost3"),
+        "{launcher}: cbhost3 not named:\n{text}"
+    );
     launchers::wait_survivors_clean(Instant::now() + FAULT_BOUND.saturating_sub(took));
     down_and_check(net);
 }
