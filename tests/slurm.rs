@@ -4,7 +4,8 @@
 //! node with the 1-process checksum, under mpirun and under srun (PMIx); `scancel` mid-run of
 //! a static run keeps the records of every rank finished so far, in a JSON rank 0 writes on
 //! the SIGTERM (and its journal); a node whose processes are all killed ends the job, under
-//! mpirun and under srun, within 30 s with a message naming it; `down` leaves no daemon, job or namespace behind.
+//! mpirun and under srun, within 30 s with a message naming it; `down` leaves no daemon, job
+//! or namespace behind.
 //! Needs root, network namespaces and Debian's slurmctld/slurmd/munge (CI: `scripts/setup.sh
 //! --slurm`); prints SKIPPED otherwise.
 

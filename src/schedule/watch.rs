@@ -273,8 +273,9 @@ pub struct Monitor<'a> {
     done: Vec<bool>,
     /// Longest single task seen so far, seconds.
     longest_task_s: f64,
-    /// When rank 0 next tells the workers it is alive, and those beats in flight.
+    /// When rank 0 next tells the workers it is alive.
     next_beat_at: f64,
+    /// Its beats still in flight.
     root_beats: RootBeats,
     /// When rank 0 next looks for silent ranks (an O(ranks) scan, so not on every poll).
     next_scan_at: f64,
