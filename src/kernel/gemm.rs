@@ -21,6 +21,7 @@ pub(super) struct Strided<'a> {
     pub sc: usize,
 }
 
+#[cfg(test)]
 impl Strided<'_> {
     #[inline(always)]
     fn at(&self, k: usize, c: usize) -> f64 {
@@ -94,12 +95,21 @@ fn tile<const F: bool, const NEG: bool, const M: usize, const N: usize>(
     for (q, accq) in acc.iter_mut().enumerate() {
         accq.copy_from_slice(&c[r + (j + q) * ldc..][..M]);
     }
+    if kn > 0 {
+        // Every read below checked once here: per-read checks were most of the loop's
+        // instructions (the loop is throughput-bound).
+        assert!(ar + (kn - 1) * a.ld + M <= a.data.len());
+        assert!((kn - 1) * b.sk + (bj + N - 1) * b.sc < b.data.len());
+    }
+    let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
     for k in 0..kn {
-        let col: &[f64; M] = a.data[ar + k * a.ld..][..M].try_into().expect("M rows");
+        // SAFETY: ar + k·ld + M ≤ a.data.len() for k < kn (assert above).
+        let col: [f64; M] = unsafe { pa.add(ar + k * a.ld).cast::<[f64; M]>().read_unaligned() };
         for (q, accq) in acc.iter_mut().enumerate() {
-            let bk = b.at(k, bj + q);
+            // SAFETY: k·sk + (bj + q)·sc ≤ the largest index asserted above.
+            let bk = unsafe { *pb.add(k * b.sk + (bj + q) * b.sc) };
             let bk = if NEG { -bk } else { bk };
-            for (x, &y) in accq.iter_mut().zip(col) {
+            for (x, &y) in accq.iter_mut().zip(&col) {
                 *x = fmadd::<F>(y, bk, *x);
             }
         }
