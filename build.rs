@@ -1,4 +1,6 @@
-//! Records the git revision the binary is built from, for the run's JSON (absent outside git).
+//! Records the git revision the binary is built from, for the run's JSON (absent outside git),
+//! and whether the building CPU has AVX-512, so tests that need it are reported as ignored
+//! (not passed) where it lacks it.
 
 use std::process::Command;
 
@@ -24,4 +26,12 @@ fn main() {
     }
     let rev = git(&["describe", "--always", "--dirty", "--tags"]).unwrap_or_default();
     println!("cargo:rustc-env=CLUSTER_BENCH_GIT_REV={rev}");
+    println!("cargo:rustc-check-cfg=cfg(build_cpu_avx512)");
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512dq")
+    {
+        println!("cargo:rustc-cfg=build_cpu_avx512");
+    }
 }
