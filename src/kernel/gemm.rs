@@ -21,11 +21,16 @@ pub(super) struct Strided<'a> {
     pub sc: usize,
 }
 
-#[cfg(test)]
 impl Strided<'_> {
+    /// Where entry (k, c) is in `data`.
     #[inline(always)]
+    fn index(&self, k: usize, c: usize) -> usize {
+        k * self.sk + c * self.sc
+    }
+
+    #[cfg(test)]
     fn at(&self, k: usize, c: usize) -> f64 {
-        self.data[k * self.sk + c * self.sc]
+        self.data[self.index(k, c)]
     }
 }
 
@@ -99,15 +104,15 @@ fn tile<const F: bool, const NEG: bool, const M: usize, const N: usize>(
         // Every read below checked once here: per-read checks were most of the loop's
         // instructions (the loop is throughput-bound).
         assert!(ar + (kn - 1) * a.ld + M <= a.data.len());
-        assert!((kn - 1) * b.sk + (bj + N - 1) * b.sc < b.data.len());
+        assert!(b.index(kn - 1, bj + N - 1) < b.data.len());
     }
     let (pa, pb) = (a.data.as_ptr(), b.data.as_ptr());
     for k in 0..kn {
         // SAFETY: ar + k·ld + M ≤ a.data.len() for k < kn (assert above).
         let col: [f64; M] = unsafe { pa.add(ar + k * a.ld).cast::<[f64; M]>().read_unaligned() };
         for (q, accq) in acc.iter_mut().enumerate() {
-            // SAFETY: k·sk + (bj + q)·sc ≤ the largest index asserted above.
-            let bk = unsafe { *pb.add(k * b.sk + (bj + q) * b.sc) };
+            // SAFETY: at most the largest index asserted above.
+            let bk = unsafe { *pb.add(b.index(k, bj + q)) };
             let bk = if NEG { -bk } else { bk };
             for (x, &y) in accq.iter_mut().zip(&col) {
                 *x = fmadd::<F>(y, bk, *x);
