@@ -630,14 +630,36 @@ fn apply_right2<const F: bool>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::hqr::first_column;
+    use crate::kernel::hqr::{Shifts, first_column};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// The two bulges' shifts (a conjugate pair, then two reals).
+    const SHIFTS: [Shifts; 2] = [(0.3, 0.2, 0.3, -0.2), (0.5, 0.0, 0.4, 0.0)];
+
+    /// `h0` after [`sweep_pair`] and after [`sweep_pair_plain`] over the window `l..=i`.
+    fn both_chases<const F: bool>(h0: &[f64], n: usize, (l, i): (usize, usize)) -> [Vec<f64>; 2] {
+        let [a, b] = SHIFTS;
+        let mut scratch = vec![0.0; scratch_len(n)];
+        let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
+        let va = first_column(h0, n, l, a);
+        let vb_of = |h: &[f64]| first_column(h, n, l, b);
+        sweep_pair::<F>(
+            &mut got,
+            n,
+            (l, i),
+            (va, vb_of),
+            &mut scratch,
+            Reach::window(l, i),
+        );
+        sweep_pair_plain::<F>(&mut want, n, (l, i));
+        [got, want]
+    }
 
     /// Two bulges one whole [`step`] at a time with the window's edges, A then B: the order of
     /// operations [`sweep_pair`] must reproduce exactly, whatever it batches or pipelines.
     fn sweep_pair_plain<const F: bool>(h: &mut [f64], n: usize, (l, i): (usize, usize)) {
-        let (a, b) = ((0.3, 0.2, 0.3, -0.2), (0.5, 0.0, 0.4, 0.0));
+        let [a, b] = SHIFTS;
         let edges = (i, l);
         let mut va = first_column(h, n, l, a);
         for ka in l..l + GAP {
@@ -672,20 +694,10 @@ mod tests {
                 if i - l < 2 * GAP {
                     continue;
                 }
-                let (a, b) = ((0.3, 0.2, 0.3, -0.2), (0.5, 0.0, 0.4, 0.0));
-                let mut scratch = vec![0.0; scratch_len(n)];
-                let (mut got, mut want) = (h0.clone(), h0.clone());
-                let va = first_column(&got, n, l, a);
-                let vb_of = |h: &[f64]| first_column(h, n, l, b);
-                let reach = Reach::window(l, i);
-                sweep_pair::<false>(&mut got, n, (l, i), (va, vb_of), &mut scratch, reach);
-                sweep_pair_plain::<false>(&mut want, n, (l, i));
-                let (mut got_f, mut want_f) = (h0.clone(), h0.clone());
-                let va = first_column(&got_f, n, l, a);
-                let reach = Reach::window(l, i);
-                sweep_pair::<true>(&mut got_f, n, (l, i), (va, vb_of), &mut scratch, reach);
-                sweep_pair_plain::<true>(&mut want_f, n, (l, i));
-                for (x, y) in [(&got, &want), (&got_f, &want_f)] {
+                for [x, y] in [
+                    both_chases::<false>(&h0, n, (l, i)),
+                    both_chases::<true>(&h0, n, (l, i)),
+                ] {
                     let differ = (0..n * n).find(|&e| x[e].to_bits() != y[e].to_bits());
                     let at = differ.map(|e| (e % n, e / n));
                     assert_eq!(at, None, "n={n}, window {l}..={i}: first differing entry");
