@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Where our eigenvalue kernel's instructions go: runs examples/kernel_loop.rs under
+# `valgrind --tool=callgrind` for each size and writes, per size, the instructions per task of
+# each phase (scripts/study/kernel_phases.py). Instruction counts are exact and repeatable, so
+# two builds compare without the noise of timings; they are not time (see the report's notes).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+readonly ROOT PROG=study/profile_kernel.sh
+# shellcheck source=scripts/lib/common.sh
+. "$ROOT/scripts/lib/common.sh"
+
+build_loop() {
+    cargo build --release --example kernel_loop --message-format=json 2>/dev/null \
+        | jq -r 'select(.reason == "compiler-artifact" and .target.name == "kernel_loop")
+                 | .executable // empty'
+}
+
+usage() {
+    cat <<USAGE
+Counts, with callgrind, the instructions each phase of the eigenvalue kernel executes.
+
+Usage: $(basename "$0") [-d DIMS] [-p PATH] [-t TASKS] [-o FILE] [-h]
+
+  -d DIMS    comma-separated matrix sizes (default 50,100)
+  -p PATH    the kernel's SIMD path: avx512, avx2 or baseline (default avx2)
+  -t TASKS   tasks per size, cycling through the benchmark's 8 matrices (default 40)
+  -o FILE    the markdown report (default results/kernel-phases.md)
+  -h         this help
+
+Needs valgrind and addr2line (Debian: apt-get install valgrind binutils). Takes about
+a minute for the defaults: callgrind runs the kernel some 50 times slower.
+USAGE
+}
+
+# profile_size BIN D PATH TASKS: the phase table of one size.
+profile_size() {
+    local bin=$1 d=$2 path=$3 tasks=$4 out summary
+    out="$tmp/callgrind.$d.out"
+    summary="$(valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out" \
+        "$bin" "$d" "$tasks" "$path" 2>"$tmp/valgrind.log")" \
+        || die "valgrind failed at d=$d: $(tail -n 3 "$tmp/valgrind.log")"
+    echo "## d = $d"
+    echo
+    echo "- kernel_loop: \`$summary\`"
+    python3 "$ROOT/scripts/study/kernel_phases.py" "$out" "$bin"
+    echo
+}
+
+report() {
+    local dims=$1 path=$2 tasks=$3 bin=$4 d
+    local -a dim_list
+    IFS=',' read -r -a dim_list <<<"$dims"
+    echo "# Where the kernel's instructions go"
+    echo
+    echo "- command: \`scripts/study/profile_kernel.sh -d $dims -p $path -t $tasks\`"
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$ROOT" rev-parse --short HEAD)"
+    echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+    echo "- $(valgrind --version), $(rustc --version)"
+    echo "- instructions executed in the kernel (\`src/kernel/\`), counted by callgrind and"
+    echo "  attributed to the functions they were inlined from (\`kernel_phases.py\`): exact and"
+    echo "  repeatable, but not time: a latency-bound chain of few instructions can cost more"
+    echo "  than a long vectorised loop"
+    echo
+    cat <<'LEGEND'
+Phases (`src/kernel/sweep.rs` unless named): `sweep_pair/batches/…` is the two-bulge chase in
+batches of 16 steps: `make3` the reflectors, `step_near` the entries the next reflector reads,
+`step_rest` the other updates near the bulge, `flush_pair` the deferred updates far from it
+(with the transposes they need); `sweep_pair/step/…` its last steps, one at a time;
+`sweep/…` the one-bulge sweeps of active blocks under 32 rows; `find_split`, `bulge_start` and
+`four_shifts` (the 4×4 QR for the shifts) run once per iteration (`hqr.rs`, `aed.rs`).
+
+LEGEND
+    for d in "${dim_list[@]}"; do
+        echo "profiling d=$d ..." >&2
+        profile_size "$bin" "$d" "$path" "$tasks"
+    done
+}
+
+main() {
+    local dims="50,100" path="avx2" tasks=40 out="results/kernel-phases.md"
+    while (($#)); do
+        case "$1" in
+            -h | --help) usage; exit 0 ;;
+            -d) need_value "$@"; dims=$2 ;;
+            -p) need_value "$@"; path=$2 ;;
+            -t) need_value "$@"; tasks=$2 ;;
+            -o) need_value "$@"; out=$2 ;;
+            *) usage_error "unknown argument $(quoted "$1")" ;;
+        esac
+        shift 2
+    done
+    [[ "$dims" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || usage_error "-d needs comma-separated positive integers"
+    [[ "$path" =~ ^(avx512|avx2|baseline)$ ]] || usage_error "-p needs avx512, avx2 or baseline"
+    [[ "$tasks" =~ ^[1-9][0-9]*$ ]] || usage_error "-t needs a positive integer"
+    local tool
+    for tool in valgrind addr2line jq python3; do
+        command -v "$tool" >/dev/null || die "needs $tool (Debian: apt-get install valgrind binutils jq python3)"
+    done
+    cd "$ROOT"
+    echo "building examples/kernel_loop.rs ..." >&2
+    local bin
+    bin="$(build_loop)"
+    [[ -x "$bin" ]] || die "could not build examples/kernel_loop.rs"
+    tmp="$(mktemp -d)"
+    trap 'rm -rf -- "$tmp"' EXIT
+    mkdir -p -- "$(dirname -- "$out")"
+    report "$dims" "$path" "$tasks" "$bin" | write_atomic "$out"
+    echo "wrote $out" >&2
+}
+
+main "$@"
