@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions per task in each phase of our eigenvalue kernel, from a callgrind profile.
 
-Usage: kernel_phases.py CALLGRIND_OUT BINARY
+Usage: kernel_phases.py CALLGRIND_OUT BINARY [PERF_SCRIPT]
 
 `valgrind --tool=callgrind --dump-instr=yes` counts every instruction executed: exact and the
 same on every run, where timings on a small shared machine move by several per cent. The kernel
@@ -12,6 +12,11 @@ inlined from. A phase is that chain below `hqr` (the QR iteration), up to three 
 function. Tasks are the calls of `Hqr::eigenvalues`.
 
 Prints a markdown table: phase, thousands of instructions per task, share of the kernel's.
+
+With PERF_SCRIPT (the text of `perf script --show-mmap-events -F ip,dso` for a `perf record -e
+cpu-clock` run of the same binary), adds each phase's share of the kernel's time samples:
+instructions are not time, and where a latency chain (a square root, a division) or a store
+that a load waits on sets the pace, the two shares part.
 """
 
 import collections
@@ -68,6 +73,71 @@ def parse_callgrind(path: str, binary: str) -> tuple[collections.Counter, int]:
     return cost, tasks
 
 
+def load_segments(binary: str) -> list[tuple[int, int, int]]:
+    """The binary's loadable segments: (file offset, size in the file, address)."""
+    out = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True,
+                         check=True).stdout
+    segments = []
+    for line in out.splitlines():
+        parts = line.split()
+        if parts and parts[0] == "LOAD":
+            segments.append((int(parts[1], 16), int(parts[4], 16), int(parts[2], 16)))
+    return segments
+
+
+def parse_perf(path: str, binary: str) -> collections.Counter:
+    """Time samples at each address of `binary` (its own addresses, as addr2line takes them),
+    from `perf script --show-mmap-events -F ip,dso`: a sample's run-time address, less where its
+    mapping starts, plus the mapping's file offset, is a file offset; the segment holding that
+    offset gives the address."""
+    base = binary.rsplit("/", 1)[-1]
+    maps: list[tuple[int, int, int]] = []  # run-time start, end, file offset
+    ips: collections.Counter = collections.Counter()
+    mmap = re.compile(r"PERF_RECORD_MMAP2? .*\[(0x[0-9a-f]+)\((0x[0-9a-f]+)\) @ (0x[0-9a-f]+|0)"
+                      r"\b.*\]: \S+ (.+)$")
+    sample = re.compile(r"\s*([0-9a-f]+) \((.+)\)$")
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            line = line.rstrip("\n")
+            m = mmap.search(line)
+            if m:
+                if m.group(4).rsplit("/", 1)[-1] == base:
+                    start = int(m.group(1), 16)
+                    maps.append((start, start + int(m.group(2), 16), int(m.group(3), 16)))
+                continue
+            m = sample.match(line)
+            if m and m.group(2).rsplit("/", 1)[-1] == base:
+                ips[int(m.group(1), 16)] += 1
+    segments = load_segments(binary)
+    cost: collections.Counter = collections.Counter()
+    for ip, n in ips.items():
+        addr = file_address(ip, maps, segments)
+        if addr is not None:
+            cost[addr] += n
+    return cost
+
+
+def file_address(ip: int, maps: list[tuple[int, int, int]],
+                 segments: list[tuple[int, int, int]]) -> int | None:
+    """The binary's own address of run-time address `ip`, if a mapping of it holds `ip`."""
+    for start, end, pgoff in maps:
+        if start <= ip < end:
+            off = ip - start + pgoff
+            for seg_off, seg_size, seg_addr in segments:
+                if seg_off <= off < seg_off + seg_size:
+                    return off - seg_off + seg_addr
+    return None
+
+
+def by_phase(cost: collections.Counter, frames: dict[int, list[str]]) -> collections.Counter:
+    """The cost of the kernel's addresses, summed per phase."""
+    phases: collections.Counter = collections.Counter()
+    for addr, n in cost.items():
+        if frames.get(addr):
+            phases[phase(frames[addr])] += n
+    return phases
+
+
 def kernel_frames(addrs: list[int], binary: str) -> dict[int, list[str]]:
     """For each address, the kernel functions it is inlined in, outermost first."""
     out = subprocess.run(
@@ -97,30 +167,57 @@ def phase(frames: list[str]) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    cg_out, binary = sys.argv[1:]
+    cg_out, binary = sys.argv[1:3]
     cost, tasks = parse_callgrind(cg_out, binary)
     if tasks == 0:
         sys.exit("kernel_phases.py: the profile has no calls of Hqr::eigenvalues")
-    frames = kernel_frames(sorted(cost), binary)
-    by_phase: collections.Counter = collections.Counter()
-    for addr, n in cost.items():
-        if frames.get(addr):
-            by_phase[phase(frames[addr])] += n
-    total = sum(by_phase.values())
+    samples = parse_perf(sys.argv[3], binary) if len(sys.argv) == 4 else None
+    addrs = set(cost) | set(samples or ())
+    frames = kernel_frames(sorted(addrs), binary)
+    instr = by_phase(cost, frames)
+    time = by_phase(samples, frames) if samples is not None else None
+    total = sum(instr.values())
     print(f"- {total / tasks / 1e6:.2f} M instructions per task in the kernel ({tasks} tasks)")
+    if time is not None:
+        print(f"- {sum(time.values())} time samples in the kernel (perf, cpu-clock)")
     print()
-    print("| phase | k instructions per task | share |")
-    print("| --- | ---: | ---: |")
-    small = 0
-    for p, n in by_phase.most_common():
+    print_table(instr, tasks, time)
+
+
+def print_table(instr: collections.Counter, tasks: int, time: collections.Counter | None) -> None:
+    """Phases by instructions, largest first; the small ones summed in a last row."""
+    total = sum(instr.values())
+    t_total = max(1, sum(time.values())) if time is not None else 1
+    head = "| phase | k instructions per task | share |"
+    rule = "| --- | ---: | ---: |"
+    if time is not None:
+        head += " share of time |"
+        rule += " ---: |"
+    print(head)
+    print(rule)
+
+    def row(name: str, n: int, t: int) -> None:
+        cells = f"| {name} | {n / tasks / 1e3:.0f} | {100 * n / total:.1f} % |"
+        if time is not None:
+            cells += f" {100 * t / t_total:.1f} % |"
+        print(cells)
+
+    small = small_t = 0
+    for p, n in instr.most_common():
+        t = time[p] if time is not None else 0
         if n / total < SMALL:
-            small += n
+            small, small_t = small + n, small_t + t
         else:
-            print(f"| {p} | {n / tasks / 1e3:.0f} | {100 * n / total:.1f} % |")
-    print(f"| the rest (phases under {100 * SMALL:.1f} % each) | {small / tasks / 1e3:.0f} "
-          f"| {100 * small / total:.1f} % |")
+            row(p, n, t)
+    row(f"the rest (phases under {100 * SMALL:.1f} % each)", small, small_t)
+    if time is not None:
+        # Time outside every phase above (e.g. only sampled, never counted) is in no row.
+        seen = {p for p in instr}
+        unseen = sum(t for p, t in time.items() if p not in seen)
+        if unseen:
+            row("sampled but not counted", 0, unseen)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # Where our eigenvalue kernel's instructions go: runs examples/kernel_loop.rs under
 # `valgrind --tool=callgrind` for each size and writes, per size, the instructions per task of
 # each phase (scripts/study/kernel_phases.py). Instruction counts are exact and repeatable, so
-# two builds compare without the noise of timings; they are not time (see the report's notes).
+# two builds compare without the noise of timings; they are not time, so with -s `perf record`
+# samples the same binary's time too and each phase gets its share of both.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -18,42 +19,65 @@ build_loop() {
 
 usage() {
     cat <<USAGE
-Counts, with callgrind, the instructions each phase of the eigenvalue kernel executes.
+Counts, with callgrind, the instructions each phase of the eigenvalue kernel executes
+and, with -s, samples with perf the share of the time each takes.
 
-Usage: $(basename "$0") [-d DIMS] [-p PATH] [-t TASKS] [-o FILE] [-h]
+Usage: $(basename "$0") [-d DIMS] [-p PATH] [-t TASKS] [-s] [-o FILE] [-h]
 
   -d DIMS    comma-separated matrix sizes (default 50,100)
   -p PATH    the kernel's SIMD path: avx512, avx2 or baseline (default avx2)
   -t TASKS   tasks per size, cycling through the benchmark's 8 matrices (default 40)
+  -s         also sample time (perf record -e cpu-clock, about 1 s per size)
   -o FILE    the markdown report (default results/kernel-phases.md)
   -h         this help
 
-Needs valgrind and addr2line (Debian: apt-get install valgrind binutils). Takes about
-a minute for the defaults: callgrind runs the kernel some 50 times slower.
+Needs valgrind and addr2line (Debian: apt-get install valgrind binutils), and perf for -s
+(linux-perf). Takes about a minute for the defaults: callgrind runs the kernel some 50
+times slower. Time shares are only as good as the machine is quiet.
 USAGE
 }
 
 # profile_size BIN D PATH TASKS: the phase table of one size.
+# sample_time BIN D PATH: perf's samples of about 1 s of tasks (6·10⁸ flops at 10·d³ per
+# task) at size D, as `perf script` text in $tmp/perf.D.txt.
+sample_time() {
+    local bin=$1 d=$2 path=$3 tasks
+    tasks=$((6000000000 / (10 * d * d * d)))
+    ((tasks >= 20)) || tasks=20
+    perf record -q -e cpu-clock -F 10000 -o "$tmp/perf.$d.data" -- \
+        "$bin" "$d" "$tasks" "$path" >/dev/null 2>"$tmp/perf.log" \
+        || die "perf record failed at d=$d: $(tail -n 3 "$tmp/perf.log")"
+    perf script -i "$tmp/perf.$d.data" --show-mmap-events -F ip,dso \
+        >"$tmp/perf.$d.txt" 2>>"$tmp/perf.log" \
+        || die "perf script failed at d=$d: $(tail -n 3 "$tmp/perf.log")"
+}
+
 profile_size() {
-    local bin=$1 d=$2 path=$3 tasks=$4 out summary
+    local bin=$1 d=$2 path=$3 tasks=$4 time=$5 out summary
+    local -a perf_text=()
     out="$tmp/callgrind.$d.out"
     summary="$(valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out" \
         "$bin" "$d" "$tasks" "$path" 2>"$tmp/valgrind.log")" \
         || die "valgrind failed at d=$d: $(tail -n 3 "$tmp/valgrind.log")"
+    if ((time)); then
+        sample_time "$bin" "$d" "$path"
+        perf_text=("$tmp/perf.$d.txt")
+    fi
     echo "## d = $d"
     echo
     echo "- kernel_loop: \`$summary\`"
-    python3 "$ROOT/scripts/study/kernel_phases.py" "$out" "$bin"
+    python3 "$ROOT/scripts/study/kernel_phases.py" "$out" "$bin" "${perf_text[@]}"
     echo
 }
 
 report() {
-    local dims=$1 path=$2 tasks=$3 bin=$4 d
+    local dims=$1 path=$2 tasks=$3 time=$4 bin=$5 d flag=""
     local -a dim_list
     IFS=',' read -r -a dim_list <<<"$dims"
+    ((time)) && flag=" -s"
     echo "# Where the kernel's instructions go"
     echo
-    echo "- command: \`scripts/study/profile_kernel.sh -d $dims -p $path -t $tasks\`"
+    echo "- command: \`scripts/study/profile_kernel.sh -d $dims -p $path -t $tasks$flag\`"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$ROOT" rev-parse --short HEAD)"
     echo "- CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     echo "- $(valgrind --version), $(rustc --version)"
@@ -61,6 +85,10 @@ report() {
     echo "  attributed to the functions they were inlined from (\`kernel_phases.py\`): exact and"
     echo "  repeatable, but not time: a latency-bound chain of few instructions can cost more"
     echo "  than a long vectorised loop"
+    if ((time)); then
+        echo "- share of time: perf's cpu-clock samples (10 kHz) in each phase, from a separate"
+        echo "  run of about 1 s per size outside valgrind; the machine's other load blurs it"
+    fi
     echo
     cat <<'LEGEND'
 Phases (`src/kernel/sweep.rs` unless named): `sweep_pair/batches/…` is the two-bulge chase in
@@ -73,15 +101,16 @@ batches of 16 steps: `make3` the reflectors, `step_near` the entries the next re
 LEGEND
     for d in "${dim_list[@]}"; do
         echo "profiling d=$d ..." >&2
-        profile_size "$bin" "$d" "$path" "$tasks"
+        profile_size "$bin" "$d" "$path" "$tasks" "$time"
     done
 }
 
 main() {
-    local dims="50,100" path="avx2" tasks=40 out="results/kernel-phases.md"
+    local dims="50,100" path="avx2" tasks=40 out="results/kernel-phases.md" time=0
     while (($#)); do
         case "$1" in
             -h | --help) usage; exit 0 ;;
+            -s) time=1; shift; continue ;;
             -d) need_value "$@"; dims=$2 ;;
             -p) need_value "$@"; path=$2 ;;
             -t) need_value "$@"; tasks=$2 ;;
@@ -94,9 +123,12 @@ main() {
     [[ "$path" =~ ^(avx512|avx2|baseline)$ ]] || usage_error "-p needs avx512, avx2 or baseline"
     [[ "$tasks" =~ ^[1-9][0-9]*$ ]] || usage_error "-t needs a positive integer"
     local tool
-    for tool in valgrind addr2line jq python3; do
+    for tool in valgrind addr2line readelf jq python3; do
         command -v "$tool" >/dev/null || die "needs $tool (Debian: apt-get install valgrind binutils jq python3)"
     done
+    if ((time)); then
+        command -v perf >/dev/null || die "-s needs perf (Debian: apt-get install linux-perf)"
+    fi
     cd "$ROOT"
     echo "building examples/kernel_loop.rs ..." >&2
     local bin
@@ -105,7 +137,7 @@ main() {
     tmp="$(mktemp -d)"
     trap 'rm -rf -- "$tmp"' EXIT
     mkdir -p -- "$(dirname -- "$out")"
-    report "$dims" "$path" "$tasks" "$bin" | write_atomic "$out"
+    report "$dims" "$path" "$tasks" "$time" "$bin" | write_atomic "$out"
     echo "wrote $out" >&2
 }
 
