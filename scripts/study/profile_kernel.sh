@@ -38,7 +38,7 @@ USAGE
 }
 
 # profile_size BIN D PATH TASKS: the phase table of one size.
-# sample_time BIN D PATH: perf's samples of about 1 s of tasks (6·10⁸ flops at 10·d³ per
+# sample_time BIN D PATH: perf's samples of about 1 s of tasks (6·10⁹ flops at 10·d³ per
 # task) at size D, as `perf script` text in $tmp/perf.D.txt.
 sample_time() {
     local bin=$1 d=$2 path=$3 tasks
