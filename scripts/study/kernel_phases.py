@@ -213,9 +213,9 @@ def print_table(instr: collections.Counter, tasks: int, time: collections.Counte
             row(p, n, t)
     row(f"the rest (phases under {100 * SMALL:.1f} % each)", small, small_t)
     if time is not None:
-        # Time outside every phase above (e.g. only sampled, never counted) is in no row.
-        seen = {p for p in instr}
-        unseen = sum(t for p, t in time.items() if p not in seen)
+        # Phases sampled but never counted have no row above: one of their own, so that the
+        # time shares add up to 100 %.
+        unseen = sum(t for p, t in time.items() if p not in instr)
         if unseen:
             row("sampled but not counted", 0, unseen)
 

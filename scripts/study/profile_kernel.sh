@@ -37,7 +37,6 @@ times slower. Time shares are only as good as the machine is quiet.
 USAGE
 }
 
-# profile_size BIN D PATH TASKS: the phase table of one size.
 # sample_time BIN D PATH: perf's samples of about 1 s of tasks (6·10⁹ flops at 10·d³ per
 # task) at size D, as `perf script` text in $tmp/perf.D.txt.
 sample_time() {
@@ -52,6 +51,7 @@ sample_time() {
         || die "perf script failed at d=$d: $(tail -n 3 "$tmp/perf.log")"
 }
 
+# profile_size BIN D PATH TASKS TIME: the phase table of one size (with time shares if TIME).
 profile_size() {
     local bin=$1 d=$2 path=$3 tasks=$4 time=$5 out summary
     local -a perf_text=()
@@ -74,8 +74,12 @@ report() {
     local dims=$1 path=$2 tasks=$3 time=$4 bin=$5 d flag=""
     local -a dim_list
     IFS=',' read -r -a dim_list <<<"$dims"
-    ((time)) && flag=" -s"
-    echo "# Where the kernel's instructions go"
+    local title="# Where the kernel's instructions go"
+    if ((time)); then
+        flag=" -s"
+        title="# Where the kernel's instructions and time go"
+    fi
+    echo "$title"
     echo
     echo "- command: \`scripts/study/profile_kernel.sh -d $dims -p $path -t $tasks$flag\`"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$ROOT" rev-parse --short HEAD)"
