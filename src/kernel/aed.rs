@@ -329,7 +329,7 @@ fn chase_shifts<const F: bool>(
             );
             (j, sweeps) = (j - 4, sweeps + 2);
         } else {
-            let (m, v) = bulge_start(h, n, (l, kbot), pair(j - 2));
+            let (m, v) = bulge_start::<F>(h, n, (l, kbot), pair(j - 2));
             sweep::<F>(h, n, (l, kbot, m), v, scratch, Reach::window(l, kbot));
             (j, sweeps) = (j - 2, sweeps + 1);
         }

@@ -405,7 +405,7 @@ fn iterate_until_split<const F: bool>(
         }
         *kdefl += 1;
         let shifts = standard_shifts(t, n, (l, i), *kdefl);
-        let (m, v) = bulge_start(t, n, (l, i), shifts);
+        let (m, v) = bulge_start::<F>(t, n, (l, i), shifts);
         sweep::<F>(t, n, (l, i, m), v, scratch, Reach::full(n, z));
     }
     Err(NoConvergence)
