@@ -99,8 +99,9 @@ Phases (`src/kernel/sweep.rs` unless named): `sweep_pair/batches/…` is the two
 batches of 16 steps: `make3` the reflectors, `step_near` the entries the next reflector reads,
 `step_rest` the other updates near the bulge, `flush_pair` the deferred updates far from it
 (with the transposes they need); `sweep_pair/step/…` its last steps, one at a time;
-`sweep/…` the one-bulge sweeps of active blocks under 32 rows; `find_split`, `bulge_start` and
-`four_shifts` (the 4×4 QR for the shifts) run once per iteration (`hqr.rs`, `aed.rs`).
+`sweep/…` the one-bulge sweeps of active blocks under 32 rows; `find_split`, `bulge_start` (with
+`starts4`, its test of four rows at a time, a function of its own) and `four_shifts` (the 4×4 QR
+for the shifts) run once per iteration (`hqr.rs`, `aed.rs`).
 
 LEGEND
     for d in "${dim_list[@]}"; do
