@@ -394,16 +394,7 @@ fn flush_rows<const F: bool>(
         }
         transpose::<F, false>((cols, n, r0), (t, ncp), (rows, nc));
         for &(off, batch) in batches {
-            let tb = &mut t[off * ncp..];
-            let mut j = 0;
-            while F && j + 2 * LANES <= ncp {
-                flush_column_rows::<F, { 2 * LANES }>(tb, ncp, j, batch);
-                j += 2 * LANES;
-            }
-            while j < ncp {
-                flush_column_rows::<F, LANES>(tb, ncp, j, batch);
-                j += LANES;
-            }
+            flush_vectors::<F>(&mut t[off * ncp..], ncp, (0, ncp), batch);
         }
         transpose::<F, true>((cols, n, r0), (t, ncp), (rows, nc));
         c += nc;
@@ -505,6 +496,23 @@ fn flush_columns<const F: bool>(
         Some(w) if spare_above => w,
         _ => r0,
     };
+    r = flush_vectors::<F>(cols, n, (r, r1), batch);
+    while r < r1 {
+        flush_column_rows::<F, 1>(cols, n, r, batch);
+        r += 1;
+    }
+}
+
+/// [`flush_column_rows`] on rows `r..r1` in whole vectors: 2·[`LANES`] at a time with FMA
+/// while they fit, then [`LANES`]. Returns where it stopped (fewer than [`LANES`] rows before
+/// `r1`), for the caller's remainder.
+#[inline(always)]
+fn flush_vectors<const F: bool>(
+    cols: &mut [f64],
+    n: usize,
+    (mut r, r1): (usize, usize),
+    batch: &[Reflector; BATCH],
+) -> usize {
     while F && r + 2 * LANES <= r1 {
         flush_column_rows::<F, { 2 * LANES }>(cols, n, r, batch);
         r += 2 * LANES;
@@ -513,10 +521,7 @@ fn flush_columns<const F: bool>(
         flush_column_rows::<F, LANES>(cols, n, r, batch);
         r += LANES;
     }
-    while r < r1 {
-        flush_column_rows::<F, 1>(cols, n, r, batch);
-        r += 1;
-    }
+    r
 }
 
 /// [`flush_columns`] for rows `r..r+W`.
