@@ -139,6 +139,18 @@ impl Hqr {
         }
         Ok(())
     }
+
+    /// The upper Hessenberg form that [`Hqr::eigenvalues`] iterates on, of the `n`×`n`
+    /// column-major `a` (column-major, zero below the subdiagonal; bit-identical to the one
+    /// `eigenvalues` makes when `a` needs no scaling). Lets studies time the reduction alone.
+    pub fn hessenberg(&mut self, a: &[f64], n: usize) -> &[f64] {
+        assert_eq!(a.len(), n * n, "matrix slice is not n×n");
+        self.h.clear();
+        self.h.extend_from_slice(a);
+        self.v.resize(hessenberg::scratch_len(n), 0.0);
+        reduce(self.simd_path(), &mut self.h, n, &mut self.v);
+        &self.h
+    }
 }
 
 /// Hessenberg reduction then QR, compiled for AVX-512 (the reduction; its QR is the AVX2 one),
@@ -156,23 +168,29 @@ fn reduce_and_iterate(
     wi: &mut [f64],
     itmax: usize,
 ) -> Result<usize, NoConvergence> {
+    reduce(path, h, n, v);
+    debug_assert!(path.available());
+    #[cfg(target_arch = "x86_64")]
+    if path >= SimdPath::Avx2Fma {
+        // SAFETY: a #[target_feature] function may only run on a CPU with those features;
+        // `path` is one this CPU has (Hqr caps it, simd_path detects it), and both FMA paths
+        // have AVX2 and FMA.
+        return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) };
+    }
+    hqr::<false>(h, n, wr, wi, itmax, w, aed)
+}
+
+/// The Hessenberg reduction of [`reduce_and_iterate`] alone.
+fn reduce(path: SimdPath, h: &mut [f64], n: usize, v: &mut [f64]) {
     debug_assert!(path.available());
     #[cfg(target_arch = "x86_64")]
     match path {
-        // SAFETY (all four calls): a #[target_feature] function may only run on a CPU with those
-        // features; `path` is one this CPU has (Hqr caps it, simd_path detects it).
-        SimdPath::Avx512 => unsafe {
-            hessenberg_avx512(h, n, v);
-            return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
-        },
-        SimdPath::Avx2Fma => unsafe {
-            hessenberg_avx2_fma(h, n, v);
-            return hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed));
-        },
+        // SAFETY (both calls): as in reduce_and_iterate.
+        SimdPath::Avx512 => return unsafe { hessenberg_avx512(h, n, v) },
+        SimdPath::Avx2Fma => return unsafe { hessenberg_avx2_fma(h, n, v) },
         SimdPath::Baseline => {}
     }
-    hessenberg::<false, 4>(h, n, v);
-    hqr::<false>(h, n, wr, wi, itmax, w, aed)
+    hessenberg::<false, 4>(h, n, v)
 }
 
 /// The Hessenberg reduction compiled for one set of target features (a separate function per

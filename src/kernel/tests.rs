@@ -835,3 +835,34 @@ fn blocked_hessenberg_matches_unblocked() {
         );
     }
 }
+
+/// [`hqr::Hqr::hessenberg`], on every path the CPU has: zero below the subdiagonal, an
+/// orthogonal similarity (trace and Frobenius norm kept to 1e-12 relative, some 20× the n·ε
+/// growth), and exactly the form the eigenvalue iteration starts from: reducing it again
+/// changes nothing (every reflector is the identity), so its eigenvalues are those of A bit for
+/// bit.
+#[test]
+fn hessenberg_alone_is_the_iterations_start() {
+    let mut rng = ChaCha8Rng::seed_from_u64(43);
+    for n in [1, 2, 3, 17, 66, 130] {
+        let a = random(&mut rng, n);
+        for path in SimdPath::ALL.into_iter().filter(|p| p.available()) {
+            let mut q = hqr::Hqr::with_capacity(n);
+            q.set_simd_path(path);
+            let h = DMatrix::from_column_slice(n, n, q.hessenberg(a.as_slice(), n));
+            let what = format!("{path:?} n={n}");
+            for c in 0..n {
+                assert!((c + 2..n).all(|r| h[(r, c)] == 0.0), "{what}: column {c}");
+            }
+            let tol = 1e-12 * a.norm();
+            assert!((h.trace() - a.trace()).abs() <= tol, "{what}: trace");
+            assert!((h.norm() - a.norm()).abs() <= tol, "{what}: norm");
+            let (mut wr, mut wi) = (vec![0.0; n], vec![0.0; n]);
+            q.eigenvalues(a.as_slice(), n, &mut wr, &mut wi).unwrap();
+            let (mut hr, mut hi) = (vec![0.0; n], vec![0.0; n]);
+            q.eigenvalues(h.as_slice(), n, &mut hr, &mut hi).unwrap();
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!((bits(&hr), bits(&hi)), (bits(&wr), bits(&wi)), "{what}");
+        }
+    }
+}
