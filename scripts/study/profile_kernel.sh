@@ -59,6 +59,8 @@ profile_size() {
     summary="$(valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$out" \
         "$bin" "$d" "$tasks" "$path" 2>"$tmp/valgrind.log")" \
         || die "valgrind failed at d=$d: $(tail -n 3 "$tmp/valgrind.log")"
+    # Its first line; the second, the time per task, is valgrind's slowness here.
+    summary=${summary%%$'\n'*}
     if ((time)); then
         sample_time "$bin" "$d" "$path"
         perf_text=("$tmp/perf.$d.txt")
