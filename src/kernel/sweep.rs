@@ -431,6 +431,10 @@ fn transpose<const F: bool, const BACK: bool>(
     // The rest (all of it without F) one entry at a time.
     for (j, col) in cols.chunks_exact_mut(n).enumerate() {
         let from = if j < nc4 { rows4 } else { 0 };
+        // Whole blocks covered the column; `t[from * ncp + j..]` may then lie past `t`'s end.
+        if from == rows {
+            continue;
+        }
         let seg = &mut col[r0 + from..r0 + rows];
         let tcol = t[from * ncp + j..].iter_mut().step_by(ncp);
         for (x, y) in seg.iter_mut().zip(tcol) {
@@ -656,49 +660,99 @@ mod tests {
     /// The two bulges' shifts (a conjugate pair, then two reals).
     const SHIFTS: [Shifts; 2] = [(0.3, 0.2, 0.3, -0.2), (0.5, 0.0, 0.4, 0.0)];
 
-    /// `h0` after [`sweep_pair`] and after [`sweep_pair_plain`] over the window `l..=i`.
-    fn both_chases<const F: bool>(h0: &[f64], n: usize, (l, i): (usize, usize)) -> [Vec<f64>; 2] {
+    /// `h0` (and, with `full`, Schur vectors from the identity) after [`sweep_pair`] and after
+    /// [`sweep_pair_plain`] over the window `l..=i`: with `full` updating whole rows and
+    /// columns and the vectors ([`Reach::full`]), else the window only.
+    fn both_chases<const F: bool>(
+        h0: &[f64],
+        n: usize,
+        (l, i): (usize, usize),
+        full: bool,
+    ) -> [Vec<f64>; 2] {
         let [a, b] = SHIFTS;
         let mut scratch = vec![0.0; scratch_len(n)];
         let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
+        let mut zs = [identity(n), identity(n)];
+        let [z_got, z_want] = &mut zs;
         let va = first_column(h0, n, l, a);
         let vb_of = |h: &[f64]| first_column(h, n, l, b);
-        sweep_pair::<F>(
-            &mut got,
-            n,
-            (l, i),
-            (va, vb_of),
-            &mut scratch,
-            Reach::window(l, i),
-        );
-        sweep_pair_plain::<F>(&mut want, n, (l, i));
+        let reach = if full {
+            Reach::full(n, z_got)
+        } else {
+            Reach::window(l, i)
+        };
+        sweep_pair::<F>(&mut got, n, (l, i), (va, vb_of), &mut scratch, reach);
+        sweep_pair_plain::<F>(&mut want, n, (l, i), full.then_some(z_want));
+        got.extend_from_slice(&zs[0]);
+        want.extend_from_slice(&zs[1]);
         [got, want]
     }
 
-    /// Two bulges one whole [`step`] at a time with the window's edges, A then B: the order of
-    /// operations [`sweep_pair`] must reproduce exactly, whatever it batches or pipelines.
-    fn sweep_pair_plain<const F: bool>(h: &mut [f64], n: usize, (l, i): (usize, usize)) {
+    fn identity(n: usize) -> Vec<f64> {
+        (0..n * n).map(|e| f64::from(e % (n + 1) == 0)).collect()
+    }
+
+    /// Two bulges one whole [`step`] at a time, A then B, with the window's edges or (given
+    /// Schur vectors `z`) the whole matrix's: the order of operations [`sweep_pair`] must
+    /// reproduce exactly, whatever it batches or pipelines.
+    fn sweep_pair_plain<const F: bool>(
+        h: &mut [f64],
+        n: usize,
+        (l, i): (usize, usize),
+        mut z: Option<&mut Vec<f64>>,
+    ) {
         let [a, b] = SHIFTS;
-        let edges = (i, l);
+        let edges = if z.is_some() { (n - 1, 0) } else { (i, l) };
+        let mut one = |h: &mut [f64], k, v: &mut _| {
+            step::<F>(
+                h,
+                n,
+                (l, i, l),
+                k,
+                v,
+                edges,
+                z.as_deref_mut().map(|z| &mut z[..]),
+            );
+        };
         let mut va = first_column(h, n, l, a);
         for ka in l..l + GAP {
-            step::<F>(h, n, (l, i, l), ka, &mut va, edges, None);
+            one(h, ka, &mut va);
         }
         let mut vb = first_column(h, n, l, b);
         let (mut ka, mut kb) = (l + GAP, l);
         while kb < i {
             if ka < i {
-                step::<F>(h, n, (l, i, l), ka, &mut va, edges, None);
+                one(h, ka, &mut va);
                 ka += 1;
             }
-            step::<F>(h, n, (l, i, l), kb, &mut vb, edges, None);
+            one(h, kb, &mut vb);
             kb += 1;
         }
     }
 
-    /// The batched, pipelined pair chase gives the plain chase's entries bit for bit, on
-    /// windows from shorter than a batch to several batches long, at the top of the matrix and
-    /// inside it, with and without fused operations.
+    /// One bulge by [`sweep`] and one whole [`step`] at a time, over the window only: the same
+    /// entries bit for bit.
+    fn both_single_chases<const F: bool>(
+        h0: &[f64],
+        n: usize,
+        (l, i): (usize, usize),
+    ) -> [Vec<f64>; 2] {
+        let [a, _] = SHIFTS;
+        let mut scratch = vec![0.0; scratch_len(n)];
+        let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
+        let v = first_column(h0, n, l, a);
+        sweep::<F>(&mut got, n, (l, i, l), v, &mut scratch, Reach::window(l, i));
+        let mut v = v;
+        for k in l..i {
+            step::<F>(&mut want, n, (l, i, l), k, &mut v, (i, l), None);
+        }
+        [got, want]
+    }
+
+    /// The batched, pipelined pair chase and the batched one-bulge sweep give the plain chase's
+    /// entries bit for bit, on windows from shorter than a batch to several batches long (every
+    /// remainder past the last whole batch), at the top of the matrix and inside it, with and
+    /// without fused operations, updating the window only or whole rows, columns and vectors.
     #[test]
     fn pair_chase_equals_the_plain_chase_bit_for_bit() {
         let mut rng = ChaCha8Rng::seed_from_u64(41);
@@ -714,10 +768,15 @@ mod tests {
                     continue;
                 }
                 for [x, y] in [
-                    both_chases::<false>(&h0, n, (l, i)),
-                    both_chases::<true>(&h0, n, (l, i)),
+                    both_chases::<false>(&h0, n, (l, i), false),
+                    both_chases::<true>(&h0, n, (l, i), false),
+                    both_chases::<false>(&h0, n, (l, i), true),
+                    both_chases::<true>(&h0, n, (l, i), true),
+                    both_single_chases::<false>(&h0, n, (l, i)),
+                    both_single_chases::<true>(&h0, n, (l, i)),
                 ] {
-                    let differ = (0..n * n).find(|&e| x[e].to_bits() != y[e].to_bits());
+                    // Past n·n: the Schur vectors.
+                    let differ = (0..x.len()).find(|&e| x[e].to_bits() != y[e].to_bits());
                     let at = differ.map(|e| (e % n, e / n));
                     assert_eq!(at, None, "n={n}, window {l}..={i}: first differing entry");
                 }
