@@ -654,6 +654,7 @@ fn apply_right2<const F: bool>(
 mod tests {
     use super::*;
     use crate::kernel::hqr::{Shifts, first_column};
+    use nalgebra::DMatrix;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -672,7 +673,8 @@ mod tests {
         let [a, b] = SHIFTS;
         let mut scratch = vec![0.0; scratch_len(n)];
         let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
-        let mut zs = [identity(n), identity(n)];
+        let identity = DMatrix::<f64>::identity(n, n).as_slice().to_vec();
+        let mut zs = [identity.clone(), identity];
         let [z_got, z_want] = &mut zs;
         let va = first_column(h0, n, l, a);
         let vb_of = |h: &[f64]| first_column(h, n, l, b);
@@ -682,14 +684,10 @@ mod tests {
             Reach::window(l, i)
         };
         sweep_pair::<F>(&mut got, n, (l, i), (va, vb_of), &mut scratch, reach);
-        sweep_pair_plain::<F>(&mut want, n, (l, i), full.then_some(z_want));
+        sweep_pair_plain::<F>(&mut want, n, (l, i), full.then_some(z_want.as_mut_slice()));
         got.extend_from_slice(&zs[0]);
         want.extend_from_slice(&zs[1]);
         [got, want]
-    }
-
-    fn identity(n: usize) -> Vec<f64> {
-        (0..n * n).map(|e| f64::from(e % (n + 1) == 0)).collect()
     }
 
     /// Two bulges one whole [`step`] at a time, A then B, with the window's edges or (given
@@ -699,20 +697,12 @@ mod tests {
         h: &mut [f64],
         n: usize,
         (l, i): (usize, usize),
-        mut z: Option<&mut Vec<f64>>,
+        mut z: Option<&mut [f64]>,
     ) {
         let [a, b] = SHIFTS;
         let edges = if z.is_some() { (n - 1, 0) } else { (i, l) };
         let mut one = |h: &mut [f64], k, v: &mut _| {
-            step::<F>(
-                h,
-                n,
-                (l, i, l),
-                k,
-                v,
-                edges,
-                z.as_deref_mut().map(|z| &mut z[..]),
-            );
+            step::<F>(h, n, (l, i, l), k, v, edges, z.as_deref_mut());
         };
         let mut va = first_column(h, n, l, a);
         for ka in l..l + GAP {
@@ -740,9 +730,8 @@ mod tests {
         let [a, _] = SHIFTS;
         let mut scratch = vec![0.0; scratch_len(n)];
         let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
-        let v = first_column(h0, n, l, a);
+        let mut v = first_column(h0, n, l, a);
         sweep::<F>(&mut got, n, (l, i, l), v, &mut scratch, Reach::window(l, i));
-        let mut v = v;
         for k in l..i {
             step::<F>(&mut want, n, (l, i, l), k, &mut v, (i, l), None);
         }
