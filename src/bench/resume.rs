@@ -265,7 +265,7 @@ mod tests {
             tasks: 10,
             seed: 1,
             kernel: "hqr".into(),
-            numerics: "fma/faer-v3/hqr750-k3".into(),
+            numerics: "fma/faer-v3/hqr1000-k3".into(),
         };
         let b = Work {
             workload: "eig".into(),
@@ -274,7 +274,7 @@ mod tests {
             tasks: 10,
             seed: 2,
             kernel: "auto".into(),
-            numerics: "fma/faer-v3/hqr750-k3".into(),
+            numerics: "fma/faer-v3/hqr1000-k3".into(),
         };
         assert_eq!(
             b.differences(&Stated::from(&a)),

@@ -118,7 +118,7 @@ pub struct Config {
     /// `--bind`: "core" (each rank pinned to a core of its own where the launcher left them
     /// free and there were enough; see each rank's `affinity`) or "none".
     pub bind: String,
-    /// The kernel's arithmetic on rank 0, e.g. "fma/faer-v3/hqr750-k3" (FMA paths: avx512 and
+    /// The kernel's arithmetic on rank 0, e.g. "fma/faer-v3/hqr1000-k3" (FMA paths: avx512 and
     /// avx2-fma agree bit for bit) or "nofma/…" (baseline): `--resume` and `--baseline` treat
     /// other arithmetic as other work, since its checksum differs.
     pub numerics: String,

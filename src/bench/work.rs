@@ -18,7 +18,7 @@ pub struct Work {
     pub tasks: u64,
     pub seed: u64,
     pub kernel: String,
-    /// The kernel's arithmetic on rank 0 (`kernel::numerics_id`, e.g. "fma/faer-v3/hqr750-k3"):
+    /// The kernel's arithmetic on rank 0 (`kernel::numerics_id`, e.g. "fma/faer-v3/hqr1000-k3"):
     /// runs of different arithmetic round differently, so their checksums differ. Empty in
     /// files written before it was recorded.
     #[serde(default)]

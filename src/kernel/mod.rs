@@ -28,7 +28,7 @@ pub type C64 = nalgebra::Complex<f64>;
 /// Which eigen-solver computes a task's eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum KernelKind {
-    /// The fastest correct solver for the size: ours up to d = 750 (350 on the baseline path),
+    /// The fastest correct solver for the size: ours up to d = 1000 (350 on the baseline path),
     /// faer above.
     Auto,
     /// Our Hessenberg + Francis QR (eigenvalues only): two double-shift bulges chased together,
@@ -43,24 +43,25 @@ pub enum KernelKind {
 /// Largest dimension for which [`KernelKind::Auto`] uses our HQR on the FMA paths (AVX-512,
 /// AVX2 + FMA); faer above.
 ///
-/// Measured with `cargo bench --bench kernel_table -- --dims 150,200,300,400,600,700
-/// --kinds hqr,faer --paths avx512,baseline --rounds 3` (then `--dims 500,800`) on a quiet
-/// 2-core Intel Xeon with AVX-512: median ms per task, hqr and faer back to back in one process
-/// (faer's own dispatch runs its AVX2 + FMA code here whatever our path):
+/// Measured with `cargo bench --bench kernel_table -- --dims 800,1000,1200,1500,2000 --kinds
+/// hqr,faer --paths avx512,avx2 --rounds 3`, then again with `--kinds faer,hqr` and the sizes
+/// in reverse, on a 2-core Intel Xeon (Sapphire Rapids, 2.1 GHz) whose speed drifted by up to
+/// 40 % within minutes: median ms per task of each run, hqr and faer back to back in one
+/// process (faer's own dispatch runs its AVX2 + FMA code whatever our path), and hqr / faer:
 ///
-/// | d   | hqr avx512 | hqr baseline | faer |
-/// |----:|-----------:|-------------:|-----:|
-/// | 200 | 5.09       | 7.22         | 11.7 |
-/// | 300 | 14.9       | 21.4         | 26.6 |
-/// | 400 | 33.9       | 48.6         | 46.8 |
-/// | 500 | 62.8       | 92.0         | 75.0 |
-/// | 600 | 101        | 151          | 145  |
-/// | 700 | 170        | 246          | 205  |
-/// | 800 | 265        | 421          | 267  |
+/// | d    | hqr avx512 | hqr avx2-fma | faer       | avx512 / faer | avx2-fma / faer |
+/// |-----:|-----------:|-------------:|-----------:|--------------:|----------------:|
+/// | 800  | 404, 254   | 436, 360     | 658, 580   | 0.61, 0.44    | 0.66, 0.62      |
+/// | 1000 | 674, 603   | 739, 713     | 1093, 951  | 0.62, 0.63    | 0.68, 0.75      |
+/// | 1200 | 1005, 987  | 991, 1294    | 1279, 1318 | 0.79, 0.75    | 0.78, 0.98      |
+/// | 1500 | 1453, 2128 | 1711, 2082   | 1726, 2235 | 0.84, 0.95    | 0.99, 0.93      |
+/// | 2000 | 4043       | 5187         | 4170       | 0.97          | 1.24            |
 ///
-/// With FMA our kernel wins up to 700 and ties faer at 800; without, it wins to 300 and ties at
-/// 400 ([`AUTO_HQR_MAX_DIM_NOFMA`]).
-pub const AUTO_HQR_MAX_DIM: usize = 750;
+/// Our kernel wins by a quarter or more up to 1000 on both paths and ties faer around 1500
+/// (AVX2) to 2000 (AVX-512). On the AMD EPYC of `results/epyc/` it took 0.62× faer's time at
+/// 800 with AVX2. Without FMA faer is ahead at 400 (`results/epyc/kernel-vs-numpy.csv`: 73 ms
+/// against 61, medians), hence [`AUTO_HQR_MAX_DIM_NOFMA`].
+pub const AUTO_HQR_MAX_DIM: usize = 1000;
 
 /// [`AUTO_HQR_MAX_DIM`] for the baseline path (no FMA): see the table there.
 pub const AUTO_HQR_MAX_DIM_NOFMA: usize = 350;

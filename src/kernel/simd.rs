@@ -136,11 +136,11 @@ fn faer_has_v3() -> bool {
 /// differ in the last bits. Our kernel's part is [`SimdPath::numerics`] of [`simd_path`]
 /// (AVX-512 and AVX2 + FMA agree), faer's part its own dispatch, and last the largest size
 /// `auto` gives our kernel on this path (`auto_hqr_max_dim`) and our kernel's revision
-/// (`KERNEL_REVISION`): `"fma/faer-v3/hqr750-k3"`, `"nofma/faer-v3/hqr350-k3"` (baseline
+/// (`KERNEL_REVISION`): `"fma/faer-v3/hqr1000-k3"`, `"nofma/faer-v3/hqr350-k3"` (baseline
 /// forced on an AVX2 CPU) or `"nofma/faer-scalar/hqr350-k3"`.
 pub fn numerics_id() -> &'static str {
     match (simd_path().numerics(), faer_has_v3()) {
-        ("fma", _) => "fma/faer-v3/hqr750-k3",
+        ("fma", _) => "fma/faer-v3/hqr1000-k3",
         (_, true) => "nofma/faer-v3/hqr350-k3",
         _ => "nofma/faer-scalar/hqr350-k3",
     }
