@@ -153,12 +153,12 @@ impl Hqr {
     }
 }
 
-/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction; its QR is the AVX2 one),
-/// for AVX2 + FMA, and for the x86-64 baseline (SSE2), run as `path` says (always a path the CPU
-/// has), so the binary runs on every host of a heterogeneous cluster. The two FMA paths evaluate
-/// the same fused operations in the same order, only more of them per instruction on AVX-512, so
-/// they agree bit for bit; the baseline rounds each product separately and differs in the last
-/// bits.
+/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction always, the QR from
+/// `HQR_AVX512_MIN_DIM` rows; below, the AVX2 one), for AVX2 + FMA, and for the x86-64 baseline
+/// (SSE2), run as `path` says (always a path the CPU has), so the binary runs on every host of
+/// a heterogeneous cluster. The two FMA paths evaluate the same fused operations in the same
+/// order, only more of them per instruction on AVX-512, so they agree bit for bit; the baseline
+/// rounds each product separately and differs in the last bits.
 #[allow(clippy::too_many_arguments)]
 fn reduce_and_iterate(
     path: SimdPath,
@@ -171,10 +171,14 @@ fn reduce_and_iterate(
     reduce(path, h, n, v);
     debug_assert!(path.available());
     #[cfg(target_arch = "x86_64")]
-    if path >= SimdPath::Avx2Fma {
+    if path == SimdPath::Avx512 && n >= HQR_AVX512_MIN_DIM {
         // SAFETY: a #[target_feature] function may only run on a CPU with those features;
-        // `path` is one this CPU has (Hqr caps it, simd_path detects it), and both FMA paths
-        // have AVX2 and FMA.
+        // `path` is one this CPU has (Hqr caps it, simd_path detects it).
+        return unsafe { hqr_avx512(h, n, wr, wi, itmax, (w, aed)) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if path >= SimdPath::Avx2Fma {
+        // SAFETY: as above; both FMA paths have AVX2 and FMA.
         return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) };
     }
     hqr::<false>(h, n, wr, wi, itmax, w, aed)
@@ -210,22 +214,36 @@ macro_rules! fma_hessenberg {
 fma_hessenberg!("avx2,fma", hessenberg_avx2_fma, 8);
 fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512, 16);
 
-/// The QR iteration with AVX2 + FMA, for the AVX-512 path too: its vectors are short (3-row
-/// reflectors, deferred blocks of 8 rows or columns), and compiled for AVX-512 it measured
-/// 5-15% slower here (longer remainder loops, wider registers to fill) on a Sapphire Rapids
-/// Xeon. Same arithmetic either way.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn hqr_avx2_fma(
-    h: &mut [f64],
-    n: usize,
-    wr: &mut [f64],
-    wi: &mut [f64],
-    itmax: usize,
-    (scratch, aed): (&mut [f64], &mut AedScratch),
-) -> Result<usize, NoConvergence> {
-    hqr::<true>(h, n, wr, wi, itmax, scratch, aed)
+/// The QR iteration compiled for one set of target features. The same arithmetic either way:
+/// the FMA paths' results agree bit for bit.
+macro_rules! fma_hqr {
+    ($features:literal, $name:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        fn $name(
+            h: &mut [f64],
+            n: usize,
+            wr: &mut [f64],
+            wi: &mut [f64],
+            itmax: usize,
+            (scratch, aed): (&mut [f64], &mut AedScratch),
+        ) -> Result<usize, NoConvergence> {
+            hqr::<true>(h, n, wr, wi, itmax, scratch, aed)
+        }
+    };
 }
+
+fma_hqr!("avx2,fma", hqr_avx2_fma);
+fma_hqr!("avx512f,avx512vl,avx512dq,avx2,fma", hqr_avx512);
+
+/// Smallest matrix whose QR iteration runs compiled for AVX-512 on the AVX-512 path (smaller
+/// ones run the AVX2 + FMA build). Compiled for AVX-512, the compiler's own vector loops take
+/// 8-wide vectors and every loop has 32 registers, which pays on long rows but leaves short
+/// loops longer remainders. `examples/kernel_loop.rs`, the two builds alternating under
+/// `taskset -c 1` on a Sapphire Rapids Xeon (10-40 runs each, minimum / median): ×1.00-1.05 at
+/// d = 50, ×1.00-1.01 at 100 (120: too noisy to tell), ×0.94-0.99 at 150, ×0.96 at 200,
+/// ×0.93-0.96 at 400, ×0.90-0.94 at 800. It is where aggressive early deflation starts, too.
+const HQR_AVX512_MIN_DIM: usize = AED_MIN_DIM;
 
 /// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
 /// `mul_add` is one instruction; elsewhere it would be a slow libm call).
