@@ -58,7 +58,7 @@ pub enum KernelKind {
 /// | 2000 | 4043       | 5187         | 4170       | 0.97          | 1.24            |
 ///
 /// Our kernel wins by a quarter or more up to 1000 on both paths and ties faer around 1500
-/// (AVX2) to 2000 (AVX-512). On the AMD EPYC of `results/epyc/` it took 0.62× faer's time at
+/// (AVX2) to 2000 (AVX-512). On the AMD EPYC of `results/epyc/` it took 0.63× faer's time at
 /// 800 with AVX2. Without FMA faer is ahead at 400 (`results/epyc/kernel-vs-numpy.csv`: 73 ms
 /// against 61, medians), hence [`AUTO_HQR_MAX_DIM_NOFMA`].
 pub const AUTO_HQR_MAX_DIM: usize = 1000;
