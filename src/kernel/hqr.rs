@@ -171,15 +171,17 @@ fn reduce_and_iterate(
     reduce(path, h, n, v);
     debug_assert!(path.available());
     #[cfg(target_arch = "x86_64")]
-    if path == SimdPath::Avx512 && n >= HQR_AVX512_MIN_DIM {
-        // SAFETY: a #[target_feature] function may only run on a CPU with those features;
-        // `path` is one this CPU has (Hqr caps it, simd_path detects it).
-        return unsafe { hqr_avx512(h, n, wr, wi, itmax, (w, aed)) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if path >= SimdPath::Avx2Fma {
-        // SAFETY: as above; both FMA paths have AVX2 and FMA.
-        return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) };
+    match path {
+        // SAFETY (both calls): a #[target_feature] function may only run on a CPU with those
+        // features; `path` is one this CPU has (Hqr caps it, simd_path detects it), and both
+        // FMA paths have AVX2 and FMA.
+        SimdPath::Avx512 if n >= HQR_AVX512_MIN_DIM => {
+            return unsafe { hqr_avx512(h, n, wr, wi, itmax, (w, aed)) };
+        }
+        SimdPath::Avx512 | SimdPath::Avx2Fma => {
+            return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) };
+        }
+        SimdPath::Baseline => {}
     }
     hqr::<false>(h, n, wr, wi, itmax, w, aed)
 }
