@@ -316,12 +316,14 @@ fn chase_shifts<const F: bool>(
     let pair = |j: usize| (wr[j], wi[j], wr[j + 1], wi[j + 1]);
     let mut sweeps = 0;
     let mut j = ke + 1;
+    // The sweeps' `W` is false: this runs from AED_MIN_DIM rows, where the AVX-512 path's QR is
+    // built for AVX-512 whole, deferred updates included (`hqr::HQR_AVX512_MIN_DIM`).
     while j >= ks + 2 {
         if j >= ks + 4 && kbot - l >= PAIR_MIN_ROWS {
             let (a, b) = (pair(j - 2), pair(j - 4));
             let va = first_column(h, n, l, a);
             let vb_of = |h: &[f64]| first_column(h, n, l, b);
-            sweep_pair::<F>(
+            sweep_pair::<F, false>(
                 h,
                 n,
                 (l, kbot),
@@ -332,7 +334,7 @@ fn chase_shifts<const F: bool>(
             (j, sweeps) = (j - 4, sweeps + 2);
         } else {
             let (m, v) = bulge_start::<F>(h, n, (l, kbot), pair(j - 2));
-            sweep::<F>(h, n, (l, kbot, m), v, scratch, Reach::window(l, kbot));
+            sweep::<F, false>(h, n, (l, kbot, m), v, scratch, Reach::window(l, kbot));
             (j, sweeps) = (j - 2, sweeps + 1);
         }
         l = find_split(h, n, l, kbot);

@@ -153,12 +153,12 @@ impl Hqr {
     }
 }
 
-/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction always, the QR from
-/// `HQR_AVX512_MIN_DIM` rows; below, the AVX2 one), for AVX2 + FMA, and for the x86-64 baseline
-/// (SSE2), run as `path` says (always a path the CPU has), so the binary runs on every host of
-/// a heterogeneous cluster. The two FMA paths evaluate the same fused operations in the same
-/// order, only more of them per instruction on AVX-512, so they agree bit for bit; the baseline
-/// rounds each product separately and differs in the last bits.
+/// Hessenberg reduction then QR, compiled for AVX-512 (the reduction always; the QR whole from
+/// `HQR_AVX512_MIN_DIM` rows, below that only its deferred updates), for AVX2 + FMA, and for
+/// the x86-64 baseline (SSE2), run as `path` says (always a path the CPU has), so the binary
+/// runs on every host of a heterogeneous cluster. The two FMA paths evaluate the same fused
+/// operations in the same order, only more of them per instruction on AVX-512, so they agree
+/// bit for bit; the baseline rounds each product separately and differs in the last bits.
 #[allow(clippy::too_many_arguments)]
 fn reduce_and_iterate(
     path: SimdPath,
@@ -172,18 +172,17 @@ fn reduce_and_iterate(
     debug_assert!(path.available());
     #[cfg(target_arch = "x86_64")]
     match path {
-        // SAFETY (both calls): a #[target_feature] function may only run on a CPU with those
-        // features; `path` is one this CPU has (Hqr caps it, simd_path detects it), and both
-        // FMA paths have AVX2 and FMA.
+        // SAFETY (all three calls): a #[target_feature] function may only run on a CPU with
+        // those features; `path` is one this CPU has (Hqr caps it, simd_path detects it), and
+        // both FMA paths have AVX2 and FMA.
         SimdPath::Avx512 if n >= HQR_AVX512_MIN_DIM => {
             return unsafe { hqr_avx512(h, n, wr, wi, itmax, (w, aed)) };
         }
-        SimdPath::Avx512 | SimdPath::Avx2Fma => {
-            return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) };
-        }
+        SimdPath::Avx512 => return unsafe { hqr_avx2_wide(h, n, wr, wi, itmax, (w, aed)) },
+        SimdPath::Avx2Fma => return unsafe { hqr_avx2_fma(h, n, wr, wi, itmax, (w, aed)) },
         SimdPath::Baseline => {}
     }
-    hqr::<false>(h, n, wr, wi, itmax, w, aed)
+    hqr::<false, false>(h, n, wr, wi, itmax, w, aed)
 }
 
 /// The Hessenberg reduction of [`reduce_and_iterate`] alone.
@@ -216,10 +215,11 @@ macro_rules! fma_hessenberg {
 fma_hessenberg!("avx2,fma", hessenberg_avx2_fma, 8);
 fma_hessenberg!("avx512f,avx512vl,avx512dq,avx2,fma", hessenberg_avx512, 16);
 
-/// The QR iteration compiled for one set of target features. The same arithmetic either way:
-/// the FMA paths' results agree bit for bit.
+/// The QR iteration compiled for one set of target features, with its deferred updates
+/// (`sweep::flush`) compiled for AVX-512 when `$wide`. The same arithmetic either way: the FMA
+/// paths' results agree bit for bit.
 macro_rules! fma_hqr {
-    ($features:literal, $name:ident) => {
+    ($features:literal, $name:ident, $wide:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         fn $name(
@@ -230,21 +230,26 @@ macro_rules! fma_hqr {
             itmax: usize,
             (scratch, aed): (&mut [f64], &mut AedScratch),
         ) -> Result<usize, NoConvergence> {
-            hqr::<true>(h, n, wr, wi, itmax, scratch, aed)
+            hqr::<true, $wide>(h, n, wr, wi, itmax, scratch, aed)
         }
     };
 }
 
-fma_hqr!("avx2,fma", hqr_avx2_fma);
-fma_hqr!("avx512f,avx512vl,avx512dq,avx2,fma", hqr_avx512);
+fma_hqr!("avx2,fma", hqr_avx2_fma, false);
+fma_hqr!("avx2,fma", hqr_avx2_wide, true);
+fma_hqr!("avx512f,avx512vl,avx512dq,avx2,fma", hqr_avx512, false);
 
-/// Smallest matrix whose QR iteration runs compiled for AVX-512 on the AVX-512 path (smaller
-/// ones run the AVX2 + FMA build). Compiled for AVX-512, the compiler's own vector loops take
-/// 8-wide vectors and every loop has 32 registers, which pays on long rows but leaves short
-/// loops longer remainders. `examples/kernel_loop.rs`, the two builds alternating under
-/// `taskset -c 1` on a Sapphire Rapids Xeon (10-40 runs each, minimum / median): ×1.00-1.05 at
-/// d = 50, ×1.00-1.01 at 100 (120: too noisy to tell), ×0.94-0.99 at 150, ×0.96 at 200,
-/// ×0.93-0.96 at 400, ×0.90-0.94 at 800. It is where aggressive early deflation starts, too.
+/// Smallest matrix whose QR iteration runs compiled for AVX-512 on the AVX-512 path; smaller
+/// ones run the AVX2 + FMA build with only the deferred updates (`sweep::flush`, long vector
+/// loops) compiled for AVX-512. Compiled for AVX-512 whole, the compiler's own loops take 8-wide
+/// vectors and have 32 registers, which pays on long rows (aggressive early deflation, from
+/// `AED_MIN_DIM`, among them) but leaves the short per-step loops longer remainders. Measured on
+/// a Sapphire Rapids Xeon with `scripts/study/ab_kernel.py` (medians of 60-100 paired rounds; a
+/// build against a copy of itself reads ×0.99-1.00): the AVX2 build with AVX-512 deferred
+/// updates took ×0.99 of the plain AVX2 build's time at d = 50, ×0.97-0.99 at 100, ×0.96 at 120,
+/// where the whole AVX-512 build took ×1.00-1.05 (minimum and median of 10-40 alternating
+/// runs); against the whole AVX-512 build it took ×1.00-1.01 at 150-200, ×1.03 at 400, ×1.04
+/// at 800.
 const HQR_AVX512_MIN_DIM: usize = AED_MIN_DIM;
 
 /// `a·b + c`, fused when `F` (only instantiated with `true` inside the FMA-enabled path, where
@@ -346,9 +351,10 @@ pub(super) fn smlnum(n: usize) -> f64 {
 /// deflation and several shifts per iteration ([`aed`]) while the active block has at least
 /// [`AED_MIN_DIM`] rows. Returns the number of sweeps, or [`NoConvergence`] when `itmax`
 /// iterations in a row deflate nothing (the caller passes dlahqr's ITMAX = 30·max(10, n)).
+/// With `W` its own sweeps' deferred updates run compiled for AVX-512 (`sweep::flush`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn hqr<const F: bool>(
+fn hqr<const F: bool, const W: bool>(
     h: &mut [f64],
     n: usize,
     wr: &mut [f64],
@@ -416,13 +422,13 @@ fn hqr<const F: bool>(
             sweeps += 2;
             let va = first_column(h, n, l, a);
             let vb_of = |h: &[f64]| first_column(h, n, l, b);
-            sweep_pair::<F>(h, n, (l, i), (va, vb_of), scratch, Reach::window(l, i));
+            sweep_pair::<F, W>(h, n, (l, i), (va, vb_of), scratch, Reach::window(l, i));
             continue;
         }
         sweeps += 1;
         let shifts = standard_shifts(h, n, (l, i), kdefl);
         let (m, v) = bulge_start::<F>(h, n, (l, i), shifts);
-        sweep::<F>(h, n, (l, i, m), v, scratch, Reach::window(l, i));
+        sweep::<F, W>(h, n, (l, i, m), v, scratch, Reach::window(l, i));
     }
 }
 

@@ -406,7 +406,9 @@ fn iterate_until_split<const F: bool>(
         *kdefl += 1;
         let shifts = standard_shifts(t, n, (l, i), *kdefl);
         let (m, v) = bulge_start::<F>(t, n, (l, i), shifts);
-        sweep::<F>(t, n, (l, i, m), v, scratch, Reach::full(n, z));
+        // `W` false: the Schur forms are aggressive early deflation's windows, which on the
+        // AVX-512 path run in the whole AVX-512 build, and 4×4 blocks, too small for a batch.
+        sweep::<F, false>(t, n, (l, i, m), v, scratch, Reach::full(n, z));
     }
     Err(NoConvergence)
 }

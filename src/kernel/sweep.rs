@@ -94,9 +94,10 @@ impl<'a> Reach<'a> {
 
 /// Chases the double-shift bulge that starts at row `m` (first reflector from `v`) to the bottom
 /// of the active window rows/columns `l..=i` of the column-major `n`×`n` Hessenberg `h`,
-/// updating what `reach` says. `scratch` holds at least [`SCRATCH_ROWS`]·n entries.
+/// updating what `reach` says. `scratch` holds at least [`SCRATCH_ROWS`]·n entries. `W`: the
+/// deferred updates run compiled for AVX-512 ([`flush`]).
 #[inline(always)]
-pub(super) fn sweep<const F: bool>(
+pub(super) fn sweep<const F: bool, const W: bool>(
     h: &mut [f64],
     n: usize,
     (l, i, m): (usize, usize, usize),
@@ -115,12 +116,7 @@ pub(super) fn sweep<const F: bool>(
                 *r = step::<F>(h, n, (l, i, m), k, &mut v, (near_col, k0), None);
                 k += 1;
             }
-            let far = (k0, near_col + 1, reach.right);
-            flush_rows::<F>(h, n, far, &[(0, &batch)], scratch);
-            flush_columns::<F>(h, n, k0, (reach.top, k0, reach.z.is_none()), &batch);
-            if let Some(z) = reach.z.as_deref_mut() {
-                flush_columns::<F>(z, n, k0, (0, n, false), &batch);
-            }
+            flush::<F, W, 1>(h, n, (k0, near_col), &[(0, &batch)], scratch, &mut reach);
         } else {
             let z = reach.z.as_deref_mut();
             step::<F>(h, n, (l, i, m), k, &mut v, (reach.right, reach.top), z);
@@ -138,7 +134,7 @@ pub(super) fn sweep<const F: bool>(
 /// the interleaving of a row operation with a column operation differs. Needs
 /// `i − l ≥ 2·GAP`.
 #[inline(always)]
-pub(super) fn sweep_pair<const F: bool>(
+pub(super) fn sweep_pair<const F: bool, const W: bool>(
     h: &mut [f64],
     n: usize,
     (l, i): (usize, usize),
@@ -155,7 +151,7 @@ pub(super) fn sweep_pair<const F: bool>(
     // baseline path it measured 6-10 % slower at d = 50-120 than whole steps.
     let bulges = ((l + GAP, va), (l, vb));
     let ((mut ka, mut va), (mut kb, mut vb)) =
-        batches::<F>(h, n, (l, i), bulges, scratch, &mut reach);
+        batches::<F, W>(h, n, (l, i), bulges, scratch, &mut reach);
     while kb < i {
         if ka < i {
             step::<F>(h, n, (l, i, l), ka, &mut va, edges, reach.z.as_deref_mut());
@@ -174,7 +170,7 @@ type Bulge = (usize, [f64; 3]);
 /// of the step before it, and the steps made when the batches end are finished here with the
 /// window's edges. The same operations per entry in the same order either way.
 #[inline(always)]
-fn batches<const F: bool>(
+fn batches<const F: bool, const W: bool>(
     h: &mut [f64],
     n: usize,
     (l, i): (usize, usize),
@@ -192,7 +188,7 @@ fn batches<const F: bool>(
                 *rb = step::<F>(h, n, (l, i, l), kb, &mut vb, (near_col, k0), None);
                 (ka, kb) = (ka + 1, kb + 1);
             }
-            flush_pair::<F>(h, n, (k0, near_col), (&a, &b), scratch, reach);
+            flush::<F, W, 2>(h, n, (k0, near_col), &[(GAP, &a), (0, &b)], scratch, reach);
         }
         return ((ka, va), (kb, vb));
     }
@@ -223,7 +219,7 @@ fn batches<const F: bool>(
                 step_near::<F>(h, n, i, kb, &rb);
             }
         }
-        flush_pair::<F>(h, n, (k0, near_col), (&a, &b), scratch, reach);
+        flush::<F, W, 2>(h, n, (k0, near_col), &[(GAP, &a), (0, &b)], scratch, reach);
     }
     let edges = (reach.right, reach.top);
     if ka + 2 <= i {
@@ -237,20 +233,52 @@ fn batches<const F: bool>(
     ((ka + 1, va), (kb + 1, vb))
 }
 
-/// The deferred updates of a batch of each bulge of [`sweep_pair`] (B's first step at `k0`,
-/// A [`GAP`] rows ahead; rows done up to column `near_col`).
+/// The deferred updates of a batch of each bulge (the last one's first step at `k0`, each
+/// batch with its first row's offset from there; rows done up to column `near_col`), compiled
+/// for AVX-512 when `W`: these long vector loops gain from it even where the short loops of the
+/// rest of a sweep lose (see `hqr::HQR_AVX512_MIN_DIM`).
 #[inline(always)]
-fn flush_pair<const F: bool>(
+fn flush<const F: bool, const W: bool, const NB: usize>(
     h: &mut [f64],
     n: usize,
-    (k0, near_col): (usize, usize),
-    (a, b): (&[Reflector; BATCH], &[Reflector; BATCH]),
+    near: (usize, usize),
+    batches: &[(usize, &[Reflector; BATCH]); NB],
     scratch: &mut [f64],
     reach: &mut Reach,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if W {
+        // SAFETY: `W` is only true in `hqr::hqr_avx2_wide`, which runs only on the AVX-512
+        // path, so only on CPUs with these features (see `hqr::reduce_and_iterate`).
+        return unsafe { flush_avx512::<NB>((h, n), near, batches, (scratch, reach)) };
+    }
+    flush_batches::<F, NB>((h, n), near, batches, (scratch, reach));
+}
+
+/// [`flush_batches`] compiled for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+fn flush_avx512<const NB: usize>(
+    (h, n): (&mut [f64], usize),
+    near: (usize, usize),
+    batches: &[(usize, &[Reflector; BATCH]); NB],
+    (scratch, reach): (&mut [f64], &mut Reach),
+) {
+    flush_batches::<true, NB>((h, n), near, batches, (scratch, reach));
+}
+
+/// [`flush`]'s updates: the batches' rows right of `near_col`, then each batch's columns above
+/// `k0` (and all of `z`'s rows, if given), in the order given.
+#[inline(always)]
+fn flush_batches<const F: bool, const NB: usize>(
+    (h, n): (&mut [f64], usize),
+    (k0, near_col): (usize, usize),
+    batches: &[(usize, &[Reflector; BATCH]); NB],
+    (scratch, reach): (&mut [f64], &mut Reach),
+) {
     let far = (k0, near_col + 1, reach.right);
-    flush_rows::<F>(h, n, far, &[(GAP, a), (0, b)], scratch);
-    for (off, batch) in [(GAP, a), (0, b)] {
+    flush_rows::<F>(h, n, far, batches, scratch);
+    for &(off, batch) in batches {
         flush_columns::<F>(h, n, k0 + off, (reach.top, k0, reach.z.is_none()), batch);
         if let Some(z) = reach.z.as_deref_mut() {
             flush_columns::<F>(z, n, k0 + off, (0, n, false), batch);
@@ -683,7 +711,7 @@ mod tests {
         } else {
             Reach::window(l, i)
         };
-        sweep_pair::<F>(&mut got, n, (l, i), (va, vb_of), &mut scratch, reach);
+        sweep_pair::<F, false>(&mut got, n, (l, i), (va, vb_of), &mut scratch, reach);
         sweep_pair_plain::<F>(&mut want, n, (l, i), full.then_some(z_want.as_mut_slice()));
         got.extend_from_slice(&zs[0]);
         want.extend_from_slice(&zs[1]);
@@ -731,7 +759,7 @@ mod tests {
         let mut scratch = vec![0.0; scratch_len(n)];
         let (mut got, mut want) = (h0.to_vec(), h0.to_vec());
         let mut v = first_column(h0, n, l, a);
-        sweep::<F>(&mut got, n, (l, i, l), v, &mut scratch, Reach::window(l, i));
+        sweep::<F, false>(&mut got, n, (l, i, l), v, &mut scratch, Reach::window(l, i));
         for k in l..i {
             step::<F>(&mut want, n, (l, i, l), k, &mut v, (i, l), None);
         }

@@ -484,7 +484,7 @@ fn paired_sweep_equals_two_sweeps() {
         let va = hqr::first_column(h0.as_slice(), n, 0, a);
         let vb_of = |h: &[f64]| hqr::first_column(h, n, 0, b);
         let pair_slice = h1.as_mut_slice();
-        sweep_pair::<false>(
+        sweep_pair::<false, false>(
             pair_slice,
             n,
             (0, n - 1),
@@ -493,7 +493,7 @@ fn paired_sweep_equals_two_sweeps() {
             Reach::window(0, n - 1),
         );
         let h2s = h2.as_mut_slice();
-        sweep::<false>(
+        sweep::<false, false>(
             h2s,
             n,
             (0, n - 1, 0),
@@ -502,7 +502,7 @@ fn paired_sweep_equals_two_sweeps() {
             Reach::window(0, n - 1),
         );
         let vb = hqr::first_column(h2s, n, 0, b);
-        sweep::<false>(
+        sweep::<false, false>(
             h2s,
             n,
             (0, n - 1, 0),
