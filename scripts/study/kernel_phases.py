@@ -8,7 +8,7 @@ same on every run, where timings on a small shared machine move by several per c
 is one function per SIMD path with everything inlined into it, so a per-function profile says
 little; addr2line's inline chains name, for each instruction, the kernel functions it was
 inlined from. A phase is that chain below `hqr` (the QR iteration), up to three levels deep
-(e.g. sweep_pair/batches/flush_pair), or the Hessenberg reduction, or else the outermost kernel
+(e.g. sweep_pair/batches/flush), or the Hessenberg reduction, or else the outermost kernel
 function. Tasks are the calls of `Hqr::eigenvalues`.
 
 Prints a markdown table: phase, thousands of instructions per task, share of the kernel's.

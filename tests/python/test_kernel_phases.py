@@ -73,8 +73,8 @@ class ParseCallgrind(unittest.TestCase):
 
 class Phase(unittest.TestCase):
     def test_names(self):
-        chain = ["hqr_avx2_fma", "hqr", "sweep_pair", "batches", "flush_pair", "flush_rows"]
-        self.assertEqual(kernel_phases.phase(chain), "sweep_pair/batches/flush_pair")
+        chain = ["hqr_avx2_fma", "hqr", "sweep_pair", "batches", "flush", "flush_batches", "flush_rows"]
+        self.assertEqual(kernel_phases.phase(chain), "sweep_pair/batches/flush")
         self.assertEqual(kernel_phases.phase(["hqr_avx2_fma", "hqr"]), "hqr (iteration control)")
         self.assertEqual(kernel_phases.phase(["hessenberg_avx2_fma", "hessenberg", "gemm"]),
                          "Hessenberg reduction")
