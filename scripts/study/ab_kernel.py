@@ -18,14 +18,8 @@ import argparse
 import datetime
 import os
 import statistics
-import subprocess
 
-
-def per_task_ms(binary: str, d: int, tasks: int, path: str) -> float:
-    """kernel_loop's wall time per task (its `ms/task=` line)."""
-    cmd = ["taskset", "-c", "1", binary, str(d), str(tasks), path]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return float(out.split("ms/task=")[1].split()[0])
+from kernel_loop import cpu_model, ms_per_task, run
 
 
 def tasks_for(d: int) -> int:
@@ -38,18 +32,10 @@ def paired_ratios(a: str, b: str, d: int, rounds: int, path: str) -> tuple[list[
     tasks = tasks_for(d)
     ratios, best_a = [], float("inf")
     for _ in range(rounds):
-        a1, b1, b2, a2 = (per_task_ms(x, d, tasks, path) for x in (a, b, b, a))
+        a1, b1, b2, a2 = (ms_per_task(run(x, d, tasks, path, cpu=1)) for x in (a, b, b, a))
         ratios.append((b1 + b2) / (a1 + a2))
         best_a = min(best_a, a1, a2)
     return ratios, best_a
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def parse_args() -> argparse.Namespace:

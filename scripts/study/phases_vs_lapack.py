@@ -36,6 +36,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_numpy import MATRICES, openblas_corename, tasks_per_round  # noqa: E402
+from kernel_loop import cpu_model, ms_per_task  # noqa: E402
+from kernel_loop import run as run_loop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 COL_MAJOR = 102  # LAPACK_COL_MAJOR
@@ -89,22 +91,6 @@ def build_kernel_loop() -> str:
         if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "kernel_loop" and msg.get("executable"):
             return msg["executable"]
     raise SystemExit("phases_vs_lapack: cargo built no kernel_loop executable")
-
-
-def ms_per_task(output: str) -> float:
-    """The `ms/task=` figure kernel_loop prints."""
-    m = re.search(r"^ms/task=([0-9.]+)$", output, re.MULTILINE)
-    if not m:
-        raise ValueError(f"no ms/task line in kernel_loop's output: {output!r}")
-    return float(m.group(1))
-
-
-def run_loop(loop: str, *args: object) -> str:
-    """kernel_loop's output, or exits with what it said."""
-    out = subprocess.run([loop, *map(str, args)], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"phases_vs_lapack: {out.stderr.strip() or f'kernel_loop exited with {out.returncode}'}")
-    return out.stdout
 
 
 def time_ours(loop: str, d: int, tasks: int, path: str, phase: str) -> float:
@@ -164,7 +150,7 @@ def render(rows: list[dict], header: list[str]) -> str:
 
 
 def header_lines(args: argparse.Namespace, loop: str) -> list[str]:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    cpu = cpu_model()
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     first = run_loop(loop, 1, 1, args.path).split()
     return [
