@@ -17,25 +17,16 @@ itself first to see the machine's noise. Markdown goes to stdout.
 import argparse
 import datetime
 import os
-import statistics
 
-from kernel_loop import cpu_model, ms_per_task, run
-
-
-def tasks_for(d: int) -> int:
-    """About 50 ms per run (the kernel is O(d³), about 1 ms at d = 100), at least one task."""
-    return max(1, round(5e7 / d**3))
+from timing import cpu_model, ms_per_task, paired, run, tasks_for
 
 
-def paired_ratios(a: str, b: str, d: int, rounds: int, path: str) -> tuple[list[float], float]:
-    """Each round's B/A over A B B A, and A's least time per task."""
-    tasks = tasks_for(d)
-    ratios, best_a = [], float("inf")
-    for _ in range(rounds):
-        a1, b1, b2, a2 = (ms_per_task(run(x, d, tasks, path, cpu=1)) for x in (a, b, b, a))
-        ratios.append((b1 + b2) / (a1 + a2))
-        best_a = min(best_a, a1, a2)
-    return ratios, best_a
+def ab(a: str, b: str, d: int, rounds: int, path: str) -> dict:
+    """B against A at size d: `timing.paired` of two kernel_loop runs of about 50 ms each."""
+    def time(binary: str):
+        return lambda: ms_per_task(run(binary, d, tasks_for(d), path, cpu=1))
+
+    return paired(time(a), time(b), rounds)
 
 
 def parse_args() -> argparse.Namespace:
@@ -67,9 +58,8 @@ def main() -> None:
     print("| d | tasks/run | A best ms/task | B/A median | B/A q25 | B/A q75 |")
     print("|---:|---:|---:|---:|---:|---:|")
     for d in args.dims:
-        ratios, best_a = paired_ratios(args.a, args.b, d, args.rounds, args.path)
-        q25, median, q75 = statistics.quantiles(ratios, n=4)
-        print(f"| {d} | {tasks_for(d)} | {best_a:.4f} | {median:.3f} | {q25:.3f} | {q75:.3f} |", flush=True)
+        r = ab(args.a, args.b, d, args.rounds, args.path)
+        print(f"| {d} | {tasks_for(d)} | {r['a_best']:.4f} | {r['ratio']:.3f} | {r['q25']:.3f} | {r['q75']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,13 +20,10 @@ import argparse
 import ctypes
 import datetime
 import glob
-import json
 import os
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,10 +33,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_numpy import MATRICES, openblas_corename, tasks_per_round  # noqa: E402
-from kernel_loop import cpu_model, ms_per_task  # noqa: E402
-from kernel_loop import run as run_loop  # noqa: E402
+from timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task  # noqa: E402
+from timing import run as run_loop  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 COL_MAJOR = 102  # LAPACK_COL_MAJOR
 
 
@@ -78,19 +74,6 @@ class Lapack:
         if info != 0:
             raise RuntimeError(f"LAPACK returned info={info} at n={n}")
         return t1 - t0, t2 - t1, wr + 1j * wi
-
-
-def build_kernel_loop() -> str:
-    """Builds examples/kernel_loop.rs (release) and returns its path."""
-    out = subprocess.run(
-        ["cargo", "build", "--release", "--example", "kernel_loop", "--message-format=json"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout
-    for line in out.splitlines():
-        msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg["target"]["name"] == "kernel_loop" and msg.get("executable"):
-            return msg["executable"]
-    raise SystemExit("phases_vs_lapack: cargo built no kernel_loop executable")
 
 
 def time_ours(loop: str, d: int, tasks: int, path: str, phase: str) -> float:
@@ -151,11 +134,10 @@ def render(rows: list[dict], header: list[str]) -> str:
 
 def header_lines(args: argparse.Namespace, loop: str) -> list[str]:
     cpu = cpu_model()
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     first = run_loop(loop, 1, 1, args.path).split()
     return [
         f"command: `scripts/study/phases_vs_lapack.py -d {args.dims} -r {args.rounds} -p {args.path}`",
-        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, git {git or '?'}",
+        f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, git {git_head()}",
         f"CPU: {cpu}; our path: {first[1].removeprefix('path=')}; one thread each",
         f"numpy {np.__version__}, OpenBLAS kernel `{openblas_corename() or '?'}`, its LAPACKE through ctypes",
         "ours: `examples/kernel_loop.rs` whole, and with `hessenberg` the reduction alone; our QR is "
@@ -163,18 +145,6 @@ def header_lines(args: argparse.Namespace, loop: str) -> list[str]:
         f"cells: median over {args.rounds} rounds (sides alternating first) of ms per task; "
         "ratio: ours / LAPACK's",
     ]
-
-
-def write_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def main() -> None:
@@ -193,10 +163,7 @@ def main() -> None:
         print(f"d={d} ...", file=sys.stderr)
         rows.append(measure(lapack, loop, d, args.rounds, args.path))
     text = render(rows, header)
-    if args.out:
-        write_atomic(args.out, text)
-    else:
-        sys.stdout.write(text)
+    emit(text, args.out)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,9 @@
-"""scripts/study/phases_vs_lapack.py: LAPACK's phases through ctypes, kernel_loop's output, the report.
+"""scripts/study/phases_vs_lapack.py: LAPACK's phases through ctypes, the report.
 
 Run: .venv/bin/python -m unittest discover -s tests/python
 """
 
-import os
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -41,12 +39,6 @@ class LapackPhases(unittest.TestCase):
 
 
 class Report(unittest.TestCase):
-    def test_ms_per_task_reads_kernel_loops_second_line(self) -> None:
-        out = "d=100 path=avx2-fma tasks=40 phase=hessenberg\nms/task=0.2350\n"
-        self.assertEqual(pvl.ms_per_task(out), 0.235)
-        with self.assertRaises(ValueError):
-            pvl.ms_per_task("d=100 path=avx2-fma tasks=40 sweeps/task=212.6\n")
-
     def test_ratios_are_ours_over_lapacks(self) -> None:
         row = {"d": 100, "l_hess": 0.4, "o_hess": 0.2, "l_qr": 2.0, "o_qr": 0.9, "numpy": 3.0, "ours": 1.1}
         text = pvl.render([row], ["command: x"])
@@ -54,16 +46,6 @@ class Report(unittest.TestCase):
         table = [ln for ln in text.splitlines() if ln.startswith("| 100 ")]
         cells = [c.strip() for c in table[0].strip("|").split("|")]
         self.assertEqual(cells, ["100", "0.400", "0.200", "0.50", "2.000", "0.900", "0.45", "3.000", "1.100", "0.37"])
-
-    def test_write_atomic_replaces_and_leaves_no_temporary_file(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            path = os.path.join(d, "report.md")
-            with open(path, "w") as f:
-                f.write("old\n")
-            pvl.write_atomic(path, "new\n")
-            with open(path) as f:
-                self.assertEqual(f.read(), "new\n")
-            self.assertEqual(os.listdir(d), ["report.md"])
 
 
 if __name__ == "__main__":
