@@ -417,8 +417,13 @@ fn flush_rows<const F: bool>(
         let ncp = nc.next_multiple_of(LANES);
         let cols = &mut h[c * n..(c + nc) * n];
         let t = &mut t[..rows * ncp];
-        for r in 0..rows {
-            t[r * ncp + nc..(r + 1) * ncp].fill(0.0);
+        if ncp > nc {
+            // Zeros over each row's whole last vector, whose first entries the transpose then
+            // overwrites: a fixed-size store, where a fill of the few padding entries was a
+            // call to memset per row.
+            for r in 1..=rows {
+                t[r * ncp - LANES..r * ncp].copy_from_slice(&[0.0; LANES]);
+            }
         }
         transpose::<F, false>((cols, n, r0), (t, ncp), (rows, nc));
         for &(off, batch) in batches {
