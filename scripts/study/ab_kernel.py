@@ -23,10 +23,10 @@ from timing import cpu_model, ms_per_task, paired, run, tasks_for
 
 def ab(a: str, b: str, d: int, rounds: int, path: str) -> dict:
     """B against A at size d: `timing.paired` of two kernel_loop runs of about 50 ms each."""
-    def time(binary: str):
+    def timer(binary: str):
         return lambda: ms_per_task(run(binary, d, tasks_for(d), path, cpu=1))
 
-    return paired(time(a), time(b), rounds)
+    return paired(timer(a), timer(b), rounds)
 
 
 def parse_args() -> argparse.Namespace:

@@ -156,6 +156,8 @@ def main() -> None:
     args = ap.parse_args()
     if not re.fullmatch(r"[1-9][0-9]*(,[1-9][0-9]*)*", args.dims) or args.rounds < 1:
         ap.error("-d needs comma-separated positive integers and -r a positive count")
+    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        ap.error(f"-o {args.out}: no such folder (checked now, not after the measurements)")
     lapack, loop = Lapack(), build_kernel_loop()
     header = header_lines(args, loop)
     rows = []

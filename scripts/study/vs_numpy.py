@@ -11,7 +11,8 @@ numpy runs in this process with one OpenBLAS thread and OpenBLAS's own choice of
 (OPENBLAS_NUM_THREADS=1 is set and OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset before numpy
 loads); ours is `examples/kernel_loop.rs` (built here unless -b names a copy). Matrices are
 uniform [0, 1), 8 per size cycled; the two sides draw different ones from that distribution.
-A size runs at least 10 rounds (`timing.paired`) and then stops after -t seconds or -r rounds, whichever is first.
+A size and path run at least 10 rounds (`timing.paired`), then stop after -t seconds or -r
+rounds, whichever comes first.
 
 Run: .venv/bin/python scripts/study/vs_numpy.py -d 50,100,120,200,400,800 -p avx512,avx2 -o FILE
 """
@@ -127,6 +128,8 @@ def parse_args() -> argparse.Namespace:
         ap.error("sizes must be positive, -r at least 10 and -t positive")
     if args.binary and not os.access(args.binary, os.X_OK):
         ap.error(f"{args.binary} is not an executable kernel_loop")
+    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
+        ap.error(f"-o {args.out}: no such folder (checked now, not after the measurements)")
     return args
 
 

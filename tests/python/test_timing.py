@@ -3,6 +3,8 @@
 Run: .venv/bin/python -m unittest discover -s tests/python
 """
 
+import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -13,6 +15,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "study"
 
 import timing  # noqa: E402
 import vs_numpy  # noqa: E402
+
+
+@contextlib.contextmanager
+def command_line(args: list[str]):
+    """sys.argv as a command line of vs_numpy.py with `args`, for the duration."""
+    saved = sys.argv
+    sys.argv = ["vs_numpy.py", *args]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def sequence(values: list[float]):
@@ -96,6 +109,14 @@ class VsNumpyReport(unittest.TestCase):
         self.assertIn("| 0.310 ✗ |", rows["120"])
         # GF/s: 10·100³ flops in 0.9 ms.
         self.assertIn("| 11.1 |", rows["100"])
+
+    def test_bad_arguments_stop_before_any_measurement(self) -> None:
+        for argv in (["-o", "/no/such/folder/report.md"], ["-d", "50,x"], ["-p", "sse9"], ["-r", "3"]):
+            with self.subTest(argv=argv), command_line(argv), contextlib.redirect_stderr(io.StringIO()) as err:
+                with self.assertRaises(SystemExit) as stop:
+                    vs_numpy.parse_args()
+                self.assertEqual(stop.exception.code, 2)
+                self.assertIn("vs_numpy.py: error:", err.getvalue())
 
     def test_a_missing_path_is_named_with_kernel_loops_reason(self) -> None:
         with tempfile.TemporaryDirectory() as d:
