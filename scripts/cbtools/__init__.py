@@ -12,4 +12,5 @@ Maths: metrics. Writers: files (atomic writes, CSV text, gzip), analysis and set
 summary files). plots/: the matplotlib drawings, imported only when something is drawn.
 commands/: the command lines of scripts/plot.py, scripts/scaling.py and
 scripts/study/plot_ranks.py, which only put this package on sys.path and call them.
+timing: what the kernel timing studies of scripts/study/ share (kernel_loop, A B B A pairs).
 """

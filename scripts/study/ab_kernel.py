@@ -17,8 +17,12 @@ itself first to see the machine's noise. Markdown goes to stdout.
 import argparse
 import datetime
 import os
+import sys
+from pathlib import Path
 
-from timing import cpu_model, ms_per_task, paired, run, tasks_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cbtools.timing import cpu_model, ms_per_task, paired, run, tasks_for  # noqa: E402
 
 
 def ab(a: str, b: str, d: int, rounds: int, path: str) -> dict:

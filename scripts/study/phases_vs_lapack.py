@@ -31,10 +31,10 @@ os.environ["OPENBLAS_NUM_THREADS"] = "1"  # before numpy loads OpenBLAS
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from bench_numpy import MATRICES, openblas_corename, tasks_per_round  # noqa: E402
-from timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task  # noqa: E402
-from timing import run as run_loop  # noqa: E402
+from cbtools.timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task  # noqa: E402
+from cbtools.timing import run as run_loop  # noqa: E402
 
 COL_MAJOR = 102  # LAPACK_COL_MAJOR
 

@@ -30,9 +30,9 @@ for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from bench_numpy import MATRICES, openblas_corename  # noqa: E402
-from timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task, paired, run, tasks_for  # noqa: E402
+from cbtools.timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task, paired, run, tasks_for  # noqa: E402
 
 PATHS = ("avx512", "avx2", "baseline")
 

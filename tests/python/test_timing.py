@@ -1,4 +1,4 @@
-"""scripts/study/timing.py and vs_numpy.py: pairing runs, kernel_loop's output, the reports.
+"""scripts/cbtools/timing.py and scripts/study/vs_numpy.py: pairing runs, kernel_loop's output, the reports.
 
 Run: .venv/bin/python -m unittest discover -s tests/python
 """
@@ -11,10 +11,11 @@ import tempfile
 import unittest
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts" / "study"))
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path[:0] = [str(SCRIPTS / "study"), str(SCRIPTS)]
 
-import timing  # noqa: E402
 import vs_numpy  # noqa: E402
+from cbtools import timing  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -82,12 +83,12 @@ class KernelLoop(unittest.TestCase):
         self.assertEqual(timing.tasks_for(800), 1)
         self.assertEqual(timing.tasks_for(800, least=8), 8)
 
-    def test_write_atomic_replaces_and_leaves_no_temporary_file(self) -> None:
+    def test_emit_to_a_file_replaces_it_and_leaves_no_temporary_file(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "report.md")
             with open(path, "w") as f:
                 f.write("old\n")
-            timing.write_atomic(path, "new\n")
+            timing.emit("new\n", path)
             with open(path) as f:
                 self.assertEqual(f.read(), "new\n")
             self.assertEqual(os.listdir(d), ["report.md"])

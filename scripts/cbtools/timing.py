@@ -1,19 +1,19 @@
-"""What the kernel timing studies (`ab_kernel.py`, `vs_numpy.py`, `phases_vs_lapack.py`) share:
-building and running `examples/kernel_loop.rs` and reading what it prints, timing two things in
-A B B A pairs, the CPU their reports name, and writing a report without clobbering the old one
-on failure."""
+"""What the kernel timing studies in scripts/study/ (`ab_kernel.py`, `vs_numpy.py`,
+`phases_vs_lapack.py`) share: building and running `examples/kernel_loop.rs` and reading what it
+prints, timing two things in A B B A pairs, the commit and CPU their reports name, and writing
+a report (atomically, through `files.atomic_write`)."""
 
 import json
 import math
-import os
 import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from .files import atomic_write
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,23 +86,10 @@ def cpu_model() -> str:
         return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Replaces `path` with `text` in one step, leaving no temporary file behind."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def emit(text: str, out: str | None) -> None:
     """A report to the file `out` (atomically), or to stdout."""
     if out:
-        write_atomic(out, text)
+        atomic_write(Path(out), text)
     else:
         sys.stdout.write(text)
 
