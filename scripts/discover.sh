@@ -561,10 +561,8 @@ print_summary() {
   } >&2
 }
 
-# write_inventory NOW MCA_CONF: the JSON of every target, beside the hostfile.
-write_inventory() {
-  local json_file
-  json_file=$(json_path "$OUT")
+# inventory_json NOW MCA_CONF: the JSON of every target.
+inventory_json() {
   printf '%s' "$ANNOTATED" | jq -R -s \
     --arg created "$1" --arg local_mpi "$LOCAL_MPI" --arg format "$FORMAT" \
     --arg slots_mode "$SLOTS" --arg binary "$BINARY" --argjson timeout "$TIMEOUT" \
@@ -572,8 +570,22 @@ write_inventory() {
     --arg ports "$PORTS" --arg nets "$LAB_NETS" --arg shared "$SHARED_ADDRS" \
     --arg settings "$(printf '%s\n' "${MCA_SETTINGS[@]}")" --arg mca_conf "$2" \
     --arg blocked "$(printf '%s\n' "${BLOCKED[@]}")" \
-    "$JQ_INVENTORY" | write_atomic "$json_file"
+    "$JQ_INVENTORY"
+}
+
+# write_inventory NOW MCA_CONF: the JSON of every target, beside the hostfile.
+write_inventory() {
+  local json_file
+  json_file=$(json_path "$OUT")
+  write_atomic "$json_file" inventory_json "$1" "$2"
   log "inventory: $json_file"
+}
+
+# hostfile_text NOW: the hostfile's lines.
+hostfile_text() {
+  echo "$HOSTFILE_MARK on $1: $HOSTS host(s), $SLOTS_TOTAL slot(s), --slots $SLOTS"
+  echo "# re-running discover.sh overwrites this file; details in $(basename -- "$(json_path "$OUT")")"
+  printf '%s' "$HOSTFILE_BODY"
 }
 
 # write_hostfile NOW: the hosts that qualify (exit status 1 when none does:
@@ -583,11 +595,7 @@ write_hostfile() {
     log "no host qualifies; hostfile $(quoted "$OUT") not written"
     return 1
   fi
-  {
-    echo "$HOSTFILE_MARK on $1: $HOSTS host(s), $SLOTS_TOTAL slot(s), --slots $SLOTS"
-    echo "# re-running discover.sh overwrites this file; details in $(basename -- "$(json_path "$OUT")")"
-    printf '%s' "$HOSTFILE_BODY"
-  } | write_atomic "$OUT"
+  write_atomic "$OUT" hostfile_text "$1"
   log "hostfile: $OUT ($HOSTS host(s), $SLOTS_TOTAL slot(s))"
 }
 

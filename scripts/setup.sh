@@ -120,8 +120,9 @@ write_local_hostfile() {
     return
   fi
   mkdir -p "$ROOT/hostfiles"
-  printf '# this machine; written by scripts/setup.sh (slots = cores: %s cores / %s threads)\nlocalhost slots=%s\n' \
-    "$(physical_cores)" "$(nproc)" "$(physical_cores)" | write_atomic "$file"
+  write_atomic "$file" printf \
+    '# this machine; written by scripts/setup.sh (slots = cores: %s cores / %s threads)\nlocalhost slots=%s\n' \
+    "$(physical_cores)" "$(nproc)" "$(physical_cores)"
   log "wrote $file"
 }
 

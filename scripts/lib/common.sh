@@ -30,14 +30,31 @@ need_value() {
   (($# >= 2)) || usage_error "option $1 needs a value"
 }
 
-# write_atomic FILE: stdin to FILE through a temporary file in the same folder, renamed
-# into place (readers never see half a file; a failed write leaves no temporary file).
+# write_atomic FILE CMD [ARG...]: CMD's output to FILE through a temporary file in the same
+# folder, renamed into place only if CMD succeeds: readers never see half a file, and a CMD
+# that fails (a command in it fails, or it calls die) leaves FILE as it was and no temporary
+# file. CMD runs in a subshell with errexit of its own: a pipe into this function could not
+# see its producer fail, and renamed a partial report over a good one.
 write_atomic() {
-  local file=$1 tmp
-  tmp=$(mktemp -- "$(dirname -- "$file")/.${file##*/}.XXXXXX") || die "cannot write in the folder of $(quoted "$file")"
-  if ! cat >"$tmp" || ! chmod 0644 -- "$tmp" || ! mv -f -- "$tmp" "$file"; then
-    rm -f -- "$tmp"
-    die "cannot write $(quoted "$file")"
+  # Prefixed locals: CMD runs in this function's scope and would see plain names shadow its own.
+  local _wa_file=$1 _wa_tmp _wa_status
+  shift
+  _wa_tmp=$(mktemp -- "$(dirname -- "$_wa_file")/.${_wa_file##*/}.XXXXXX") || die "cannot write in the folder of $(quoted "$_wa_file")"
+  # Not `if ! (...)`: bash ignores errexit inside a condition, even in a subshell.
+  set +e
+  (
+    set -e
+    "$@"
+  ) >"$_wa_tmp"
+  _wa_status=$?
+  set -e
+  if ((_wa_status != 0)); then
+    rm -f -- "$_wa_tmp"
+    die "$(quoted "$_wa_file") not written: making its contents failed (exit status $_wa_status)"
+  fi
+  if ! chmod 0644 -- "$_wa_tmp" || ! mv -f -- "$_wa_tmp" "$_wa_file"; then
+    rm -f -- "$_wa_tmp"
+    die "cannot write $(quoted "$_wa_file")"
   fi
 }
 

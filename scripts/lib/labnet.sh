@@ -113,19 +113,23 @@ lab_prior_env_list() {
 # MCA_SETTINGS (appended last: a parameter file's last value wins), the user's own lines
 # kept, written atomically.
 lab_write_mca_block() {
-  local file=$1 s kept=""
+  local file=$1 kept=""
   mkdir -p -- "$(dirname -- "$file")" || die "cannot create the folder of $(quoted "$file")"
   if [[ -f "$file" ]]; then
     kept=$(awk -v b="$MCA_BLOCK_BEGIN" -v e="$MCA_BLOCK_END" \
       'index($0, b) == 1 { skip = 1 } !skip { print } index($0, e) == 1 { skip = 0 }' "$file") \
       || die "cannot read $(quoted "$file")"
   fi
-  {
-    [[ -z "$kept" ]] || printf '%s\n' "$kept"
-    echo "$MCA_BLOCK_BEGIN for $2 (replaced by each run; --no-mca-conf leaves it)"
-    for s in "${MCA_SETTINGS[@]}"; do echo "${s%%=*} = ${s#*=}"; done
-    echo "$MCA_BLOCK_END"
-  } | write_atomic "$file"
+  write_atomic "$file" mca_block_text "$kept" "$2"
+}
+
+# mca_block_text KEPT HOSTFILE: the user's lines KEPT, then the block of MCA_SETTINGS.
+mca_block_text() {
+  local s
+  [[ -z "$1" ]] || printf '%s\n' "$1"
+  echo "$MCA_BLOCK_BEGIN for $2 (replaced by each run; --no-mca-conf leaves it)"
+  for s in "${MCA_SETTINGS[@]}"; do echo "${s%%=*} = ${s#*=}"; done
+  echo "$MCA_BLOCK_END"
 }
 
 # lab_report_settings FILE: what the block says, on stderr.

@@ -108,30 +108,28 @@ cost_row() {
     "$load" "runs/${json##*/}"
 }
 
-# write_report STUDY: cost.md, the table of cost.csv with the command and the machine.
-write_report() {
+# cost_report STUDY: cost.md's text, the table of cost.csv with the command and the machine.
+cost_report() {
   local study=$1
-  {
-    echo "# Cost per task: 2 ranks, --dim 4, --schedule dynamic"
-    echo
-    echo "\`$COMMAND\` on $(uname -n) ($(nproc) CPUs, $(local_mpi_version), git" \
-      "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(date -u +%Y-%m-%dT%H:%M:%SZ),"
-    echo "binary $CLUSTER_BENCH ($("$CLUSTER_BENCH" --version 2>/dev/null || echo '?'))."
-    echo "Disk: the run's JSON + journal + runs.csv row. Rank 0's peak RSS is the JSON's"
-    echo "rank0_peak_rss_bytes (VmHWM); per task it includes the process's fixed part, and 'added"
-    echo "per task' is the growth from the row above. The largest process of the job is GNU time's"
-    echo "maximum RSS (mpirun itself at small counts). Times depend on the load (last column: the"
-    echo "1-minute load average before the run), bytes do not."
-    echo
-    echo "| tasks | disk B/task | rank 0 peak RSS, MB | RSS B/task | added per task, B | largest process, MB | JSON bytes | journal bytes | wall_s | whole run, s | load before |"
-    echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    awk -F, 'NR > 1 {
-      added = (NR > 2 && $1 > n) ? sprintf("%.1f", ($6 - rss) / ($1 - n)) : ""
-      printf "| %d | %s | %.1f | %s | %s | %.1f | %d | %d | %.3f | %s | %s |\n", \
-        $1, $5, $6 / 1e6, $7, added, $8 / 1e6, $2, $3, $9, $10, $11
-      n = $1; rss = $6
-    }' "$study/cost.csv"
-  } | write_atomic "$study/cost.md"
+  echo "# Cost per task: 2 ranks, --dim 4, --schedule dynamic"
+  echo
+  echo "\`$COMMAND\` on $(uname -n) ($(nproc) CPUs, $(local_mpi_version), git" \
+    "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)), $(date -u +%Y-%m-%dT%H:%M:%SZ),"
+  echo "binary $CLUSTER_BENCH ($("$CLUSTER_BENCH" --version 2>/dev/null || echo '?'))."
+  echo "Disk: the run's JSON + journal + runs.csv row. Rank 0's peak RSS is the JSON's"
+  echo "rank0_peak_rss_bytes (VmHWM); per task it includes the process's fixed part, and 'added"
+  echo "per task' is the growth from the row above. The largest process of the job is GNU time's"
+  echo "maximum RSS (mpirun itself at small counts). Times depend on the load (last column: the"
+  echo "1-minute load average before the run), bytes do not."
+  echo
+  echo "| tasks | disk B/task | rank 0 peak RSS, MB | RSS B/task | added per task, B | largest process, MB | JSON bytes | journal bytes | wall_s | whole run, s | load before |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk -F, 'NR > 1 {
+    added = (NR > 2 && $1 > n) ? sprintf("%.1f", ($6 - rss) / ($1 - n)) : ""
+    printf "| %d | %s | %.1f | %s | %s | %.1f | %d | %d | %.3f | %s | %s |\n", \
+      $1, $5, $6 / 1e6, $7, added, $8 / 1e6, $2, $3, $9, $10, $11
+    n = $1; rss = $6
+  }' "$study/cost.csv"
 }
 
 main() {
@@ -164,7 +162,7 @@ main() {
     log "[$k/${#counts[@]}] $n tasks | load $(load1)"
     run_point "$study" "$n"
   done
-  write_report "$study"
+  write_atomic "$study/cost.md" cost_report "$study"
   log "done: $study/cost.md"
 }
 

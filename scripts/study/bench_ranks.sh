@@ -112,17 +112,15 @@ run_study() {
   done
 }
 
-# write_conf STUDY: the command and the machine, for the reader of the committed summary.
-write_conf() {
-  {
-    echo "command=$COMMAND"
-    echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "nproc=$(nproc)"
-    echo "mpi=$(local_mpi_version)"
-    echo "git_revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-    echo "load_before=$(loadavg)"
-    env | grep '^OMPI_MCA_' | sort || true
-  } | write_atomic "$1/study.conf"
+# study_conf: the command and the machine, for the reader of the committed summary.
+study_conf() {
+  echo "command=$COMMAND"
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc=$(nproc)"
+  echo "mpi=$(local_mpi_version)"
+  echo "git_revision=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "load_before=$(loadavg)"
+  env | grep '^OMPI_MCA_' | sort || true
 }
 
 main() {
@@ -160,7 +158,7 @@ main() {
   export OMPI_MCA_pml="${OMPI_MCA_pml:-ob1}"
   local study
   study=$(make_study_dir "$out_root" "$(date +%Y-%m-%d)-$label")
-  write_conf "$study"
+  write_atomic "$study/study.conf" study_conf
   run_study "$study"
   "$PYTHON" "$ROOT/scripts/study/plot_ranks.py" "$study" || die "summary failed (scripts/study/plot_ranks.py $study)"
   log "done: $study"

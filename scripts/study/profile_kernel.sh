@@ -161,7 +161,7 @@ main() {
     tmp="$(mktemp -d)"
     trap 'rm -rf -- "$tmp"' EXIT
     mkdir -p -- "$(dirname -- "$out")"
-    report "$dims" "$path" "$tasks" "$time" "$bin" | write_atomic "$out"
+    write_atomic "$out" report "$dims" "$path" "$tasks" "$time" "$bin"
     echo "wrote $out" >&2
 }
 
