@@ -3,7 +3,9 @@
 prints, timing two things in A B B A pairs, the commit and CPU their reports name, and writing
 a report (atomically, through `files.atomic_write`)."""
 
+import argparse
 import json
+import os
 import math
 import re
 import statistics
@@ -84,6 +86,13 @@ def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo, or "?"."""
     with open("/proc/cpuinfo", encoding="utf-8") as f:
         return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
+
+
+def check_out_folder(ap: argparse.ArgumentParser, out: str | None) -> None:
+    """A usage error (exit 2) when the report file `out` is in a missing folder: checked before
+    the measurements, not found after them."""
+    if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        ap.error(f"-o {out}: no such folder (checked now, not after the measurements)")
 
 
 def emit(text: str, out: str | None) -> None:

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from bench_numpy import MATRICES, openblas_corename, tasks_per_round  # noqa: E402
-from cbtools.timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task  # noqa: E402
+from cbtools.timing import build_kernel_loop, check_out_folder, cpu_model, emit, git_head, ms_per_task  # noqa: E402
 from cbtools.timing import run as run_loop  # noqa: E402
 
 COL_MAJOR = 102  # LAPACK_COL_MAJOR
@@ -156,8 +156,7 @@ def main() -> None:
     args = ap.parse_args()
     if not re.fullmatch(r"[1-9][0-9]*(,[1-9][0-9]*)*", args.dims) or args.rounds < 1:
         ap.error("-d needs comma-separated positive integers and -r a positive count")
-    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        ap.error(f"-o {args.out}: no such folder (checked now, not after the measurements)")
+    check_out_folder(ap, args.out)
     lapack, loop = Lapack(), build_kernel_loop()
     header = header_lines(args, loop)
     rows = []

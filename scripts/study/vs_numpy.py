@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 from bench_numpy import MATRICES, openblas_corename  # noqa: E402
-from cbtools.timing import build_kernel_loop, cpu_model, emit, git_head, ms_per_task, paired, run, tasks_for  # noqa: E402
+from cbtools.timing import build_kernel_loop, check_out_folder, cpu_model, emit, git_head, ms_per_task, paired, run, tasks_for  # noqa: E402
 
 PATHS = ("avx512", "avx2", "baseline")
 
@@ -128,8 +128,7 @@ def parse_args() -> argparse.Namespace:
         ap.error("sizes must be positive, -r at least 10 and -t positive")
     if args.binary and not os.access(args.binary, os.X_OK):
         ap.error(f"{args.binary} is not an executable kernel_loop")
-    if args.out and not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        ap.error(f"-o {args.out}: no such folder (checked now, not after the measurements)")
+    check_out_folder(ap, args.out)
     return args
 
 
