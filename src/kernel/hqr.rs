@@ -434,7 +434,9 @@ fn hqr<const F: bool, const W: bool>(
 
 /// Smallest active block whose iterations use four shifts, chased as two bulges together
 /// ([`sweep_pair`]): about 12 % more sweeps than two shifts at a time, but two independent
-/// reflector chains per step; measured 5-15 % faster from d = 32 to 400, even below.
+/// reflector chains per step; measured 5-15 % faster from d = 32 to 400, even below. Smaller
+/// blocks lose on the extra sweeps and the 4×4 QR: against 32, 24 took ×1.01-1.02 and 16
+/// ×1.04-1.14 of the time at d = 20-50 (`scripts/study/ab_kernel.py`, 60 paired rounds).
 const FOUR_SHIFT_MIN_DIM: usize = 32;
 
 /// Four shifts for a two-bulge iteration: the eigenvalues of the trailing 4×4 of the block

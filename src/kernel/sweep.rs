@@ -14,6 +14,11 @@
 //! reflector before the bulk of the current step's updates, which then run while its square
 //! root and divisions are in flight; [`Reach`] lets the same code update a whole Schur form
 //! and its vectors for the deflation window (`schur.rs`).
+//!
+//! On windows up to about 50 rows those chains set the pace, not the instruction count: eight
+//! dependent multiplications added to each reflector (about 32 cycles) made a step of a
+//! two-bulge sweep 5-7 ns slower at 27 and 50 rows, about what two overlapped chains predict,
+//! and no slower at 100; a batch loop with 6 % fewer instructions ran no faster.
 
 use super::hqr::{fmadd, small_reflector};
 
@@ -27,7 +32,8 @@ const BATCH: usize = 16;
 /// the sixteen xmm registers are too few for that.
 const LANES: usize = 8;
 /// How far the second bulge of [`sweep_pair`] trails the first: the least that keeps their
-/// 3×3 reflectors on disjoint rows.
+/// 3×3 reflectors on disjoint rows. 4 and 6 took the same time (×0.98-1.01 at d = 40-120,
+/// `scripts/study/ab_kernel.py`): the second bulge does not wait on the first's updates.
 const GAP: usize = 3;
 /// Columns of the deferred row updates copied, updated and copied back at a time: few enough
 /// that the copy stays in L1 between the three passes.
