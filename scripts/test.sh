@@ -11,8 +11,9 @@ usage() {
 Usage: scripts/test.sh [CARGO_TEST_ARGS...]
 
 Runs scripts/setup.sh (which also installs the command cluster-bench that tests/lab.rs
-starts by its bare name), cargo fmt --check, cargo clippy -D warnings, shellcheck on every
-script, then cargo test --release (extra arguments go to cargo test).
+starts by its bare name), cargo fmt --check, cargo clippy -D warnings, cargo doc with
+warnings as errors (broken doc links), shellcheck on every script, then cargo test --release
+(extra arguments go to cargo test).
 USAGE
 }
 
@@ -45,6 +46,8 @@ main() {
   cargo fmt --all -- --check
   step "cargo clippy"
   cargo clippy --release --all-targets --quiet -- -D warnings
+  step "cargo doc"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
   step shellcheck
   lint_shell
   step "cargo test --release"

@@ -2,7 +2,7 @@
 //! double-shift implicit QR (the LAPACK `dgehd2` + `dlahqr` with `WANTT = WANTZ = false`
 //! algorithms, re-derived in Rust) with a hard iteration bound, so it can never hang. Large
 //! active blocks get LAPACK's aggressive early deflation and several shifts per iteration
-//! (`dlaqr0`/`dlaqr3`, in [`super::aed`]).
+//! (`dlaqr0`/`dlaqr3`, in `aed.rs`).
 //!
 //! Everything works in place on one column-major scratch buffer owned by [`Hqr`], reused across
 //! calls: after the first matrix of a given size no call allocates.
