@@ -23,7 +23,8 @@
 use super::hqr::{fmadd, small_reflector};
 
 /// Reflectors per batch. Deferral needs the window to reach [`BATCH`] + 2 rows below the batch
-/// start; shorter tails run one reflector at a time.
+/// start; shorter tails run one reflector at a time. Against 16, 8 and 12 took ×1.04-1.08 of
+/// the time at d = 50-120, 20 ×1.02-1.05 and 24 the same (`scripts/study/ab_kernel.py`).
 const BATCH: usize = 16;
 /// Rows of the deferred column updates done per vector step (one zmm, two ymm, four xmm). With
 /// FMA, twice as many while there are: each reflector's update is a chain of three FMAs
